@@ -1,0 +1,71 @@
+#include "api/dispatch.h"
+
+#include <exception>
+#include <memory>
+#include <spdlog/spdlog.h>
+
+#include "api/envelope.h"
+#include "app/uuid.h"
+
+namespace orderflow::api {
+namespace {
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (c < 0x21 || c > 0x7e) return false;  // visible ASCII only: it is echoed into headers and logs
+  return true;
+}
+
+void finish(const Request& request, Response& response) {
+  response.headers.emplace_back("X-Request-Id", request.request_id);
+  // CORS as the seed configures it (Nest's enableCors() defaults).
+  response.headers.emplace_back("Access-Control-Allow-Origin", "*");
+}
+
+}  // namespace
+
+void dispatch(const Router& router, Request request, Respond respond) {
+  auto rid = request.header("x-request-id");
+  request.request_id = rid && valid_request_id(*rid) ? std::string(*rid) : app::new_uuid_v4();
+
+  if (request.method == "OPTIONS") {
+    // CORS preflight, as the seed answers it.
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    r.headers.emplace_back("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE");
+    if (auto h = request.header("access-control-request-headers")) {
+      r.headers.emplace_back("Access-Control-Allow-Headers", std::string(*h));
+      r.headers.emplace_back("Vary", "Access-Control-Request-Headers");
+    }
+    finish(request, r);
+    respond(std::move(r));
+    return;
+  }
+
+  PathParams params;
+  const Route* route = router.match(request.method, request.path, params);
+  if (!route) {
+    auto r = error_response(request, app::Error::make(app::ErrorCode::route_not_found,
+                                                      "Cannot " + request.method + " " + request.path));
+    finish(request, r);
+    respond(std::move(r));
+    return;
+  }
+
+  // The handler may complete on another thread; the request must outlive it, so it is shared.
+  auto shared = std::make_shared<Request>(std::move(request));
+  auto done = [shared, respond](Response r) {
+    finish(*shared, r);
+    respond(std::move(r));
+  };
+  try {
+    route->handler(*shared, params, done);
+  } catch (const std::exception& e) {
+    spdlog::error("[{}] handler {} threw: {}", shared->request_id, route->operation_id, e.what());
+    done(error_response(*shared, app::Error::make(app::ErrorCode::internal, "Internal server error")));
+  }
+}
+
+}  // namespace orderflow::api

@@ -1,0 +1,264 @@
+#include "api/http_server.h"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "api/dispatch.h"
+#include "api/envelope.h"
+
+namespace orderflow::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::use_awaitable;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+struct HttpServer::State {
+  ServerOptions options;
+  const Router& router;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> in_flight{0};
+  std::atomic<bool> stopping{false};
+  uint16_t port = 0;
+
+  State(ServerOptions o, const Router& r) : options(std::move(o)), router(r) {}
+};
+
+namespace {
+
+using State = HttpServer::State;
+
+/// Awaits `dispatch` (which completes through a callback, maybe on a worker thread) from a session
+/// coroutine; the completion is posted back to the session's executor.
+template <class Token>
+auto async_dispatch(const Router& router, Request request, Token&& token) {
+  return asio::async_initiate<Token, void(Response)>(
+      [&router](auto handler, Request req) {
+        auto ex = asio::prefer(asio::get_associated_executor(handler),
+                               asio::execution::outstanding_work.tracked);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        dispatch(router, std::move(req), [h, ex](Response resp) {
+          asio::post(ex, [h, resp = std::move(resp)]() mutable { (*h)(std::move(resp)); });
+        });
+      },
+      token, std::move(request));
+}
+
+Request to_request(http::request<http::string_body>& msg) {
+  Request r;
+  r.method = std::string(msg.method_string());
+  r.target = std::string(msg.target());
+  if (auto split = split_target(r.target)) {
+    r.path = std::move(split->first);
+    r.query = std::move(split->second);
+  } else {
+    r.path = r.target.substr(0, r.target.find('?'));
+  }
+  for (const auto& f : msg) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  r.body = std::move(msg.body());
+  return r;
+}
+
+http::response<http::string_body> to_beast(const Response& resp, unsigned version, bool keep_alive,
+                                           bool head) {
+  http::response<http::string_body> res{static_cast<http::status>(resp.status), version};
+  res.set(http::field::server, "orderflow");
+  if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
+  for (const auto& [k, v] : resp.headers) res.set(k, v);
+  res.keep_alive(keep_alive && !resp.close_connection);
+  if (head) {
+    res.content_length(resp.body.size());
+  } else {
+    res.body() = resp.body;
+    res.prepare_payload();
+  }
+  return res;
+}
+
+void log_request(const Request& req, int status, double latency_ms) {
+  auto level = status >= 500 ? spdlog::level::warn : spdlog::level::info;
+  spdlog::log(level, "[{}] {} {} {} {:.2f}ms", req.request_id, req.method, req.target, status, latency_ms);
+}
+
+/// Answers a request the parser refused (too large, malformed) and closes the connection.
+asio::awaitable<void> refuse(beast::tcp_stream& stream, http::request_parser<http::string_body>& parser,
+                             app::Error error) {
+  Request req;
+  const auto& h = parser.get();
+  req.method = std::string(h.method_string());
+  req.target = std::string(h.target());
+  if (req.method.empty()) req.method = "GET";
+  req.request_id = "-";
+  Response resp = error_response(req, error);
+  if (error.code == app::ErrorCode::bad_request && error.message() == "Request Header Fields Too Large") {
+    resp.status = 431;
+  }
+  resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  auto res = to_beast(resp, 11, false, false);
+  co_await http::async_write(stream, res, tuple_awaitable);
+  log_request(req, resp.status, 0);
+}
+
+asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
+  struct Count {
+    State& s;
+    ~Count() { s.connections.fetch_sub(1); }
+  } count{s};
+  beast::flat_buffer buffer;
+  for (;;) {
+    // Idle: wait for the first byte of the next request.
+    if (buffer.size() == 0) {
+      stream.expires_after(std::chrono::milliseconds(s.options.idle_timeout_ms));
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), tuple_awaitable);
+      if (ec) break;  // closed by the peer, idle timeout, or shutdown
+      buffer.commit(n);
+    }
+    // Reading: the whole request must arrive within the read timeout.
+    stream.expires_after(std::chrono::milliseconds(s.options.read_timeout_ms));
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(s.options.header_bytes_max));
+    parser.body_limit(s.options.body_bytes_max);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+    if (ec == http::error::end_of_stream) break;
+    if (ec == http::error::body_limit) {
+      co_await refuse(stream, parser,
+                      app::Error::make(app::ErrorCode::payload_too_large, "request entity too large"));
+      break;
+    }
+    if (ec == http::error::header_limit) {
+      co_await refuse(stream, parser,
+                      app::Error::make(app::ErrorCode::bad_request, "Request Header Fields Too Large"));
+      break;
+    }
+    if (ec == beast::error::timeout || ec == asio::error::operation_aborted) break;
+    if (ec) {
+      if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+        co_await refuse(stream, parser, app::Error::make(app::ErrorCode::bad_request, "Bad Request"));
+      }
+      break;
+    }
+
+    auto started = std::chrono::steady_clock::now();
+    auto& msg = parser.get();
+    bool keep_alive = msg.keep_alive();
+    bool head = msg.method() == http::verb::head;
+    unsigned version = msg.version();
+    Request req = to_request(msg);
+    std::string method = req.method, target = req.target;
+
+    s.in_flight.fetch_add(1);
+    stream.expires_never();  // the handler's own limits bound it (commands have timeouts)
+    Response resp = co_await async_dispatch(s.router, std::move(req), use_awaitable);
+    s.in_flight.fetch_sub(1);
+
+    double latency_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (s.stopping.load()) keep_alive = false;
+    auto res = to_beast(resp, version, keep_alive, head);
+    stream.expires_after(std::chrono::milliseconds(s.options.read_timeout_ms));
+    auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
+    {
+      Request logged;
+      logged.method = std::move(method);
+      logged.target = std::move(target);
+      for (const auto& [k, v] : resp.headers)
+        if (k == "X-Request-Id") logged.request_id = v;
+      log_request(logged, resp.status, latency_ms);
+    }
+    if (wec || !res.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> accept_loop(State& s) {
+  for (;;) {
+    auto [ec, socket] = co_await s.acceptor.async_accept(asio::make_strand(s.ioc), tuple_awaitable);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !s.acceptor.is_open()) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    if (s.connections.load() >= s.options.connections_max) {
+      // Shedding at the door keeps memory bounded under a connection flood.
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    s.connections.fetch_add(1);
+    socket.set_option(tcp::no_delay(true));
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, session(s, beast::tcp_stream(std::move(socket))), asio::detached);
+  }
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ServerOptions options, const Router& router)
+    : state_(std::make_unique<State>(std::move(options), router)) {}
+
+HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+
+void HttpServer::start() {
+  auto& s = *state_;
+  beast::error_code ec;
+  auto address = asio::ip::make_address(s.options.host, ec);
+  if (ec) throw std::runtime_error("invalid listen address '" + s.options.host + "': " + ec.message());
+  tcp::endpoint endpoint{address, s.options.port};
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(endpoint, ec);
+  if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
+                             ec.message());
+  }
+  s.port = s.acceptor.local_endpoint().port();
+  asio::co_spawn(s.acceptor.get_executor(), accept_loop(s), asio::detached);
+  int n = std::max(1, s.options.threads);
+  for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+}
+
+uint16_t HttpServer::port() const { return state_->port; }
+
+size_t HttpServer::open_connections() const { return state_->connections.load(); }
+
+void HttpServer::stop(std::chrono::milliseconds grace) {
+  auto& s = *state_;
+  if (s.threads.empty()) return;
+  s.stopping.store(true);
+  asio::post(s.acceptor.get_executor(), [&s] {
+    beast::error_code ignored;
+    s.acceptor.close(ignored);
+  });
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (s.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+}
+
+}  // namespace orderflow::api

@@ -1,0 +1,58 @@
+#pragma once
+// The server's whole configuration: one struct, filled from defaults, then environment variables
+// (the seed's names keep working), then command-line flags (`--port 8000` or `--port=8000`).
+// Every field has its default and unit next to it; the effective values are printed at start.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace orderflow::app {
+
+struct Config {
+  // HTTP
+  std::string host = "0.0.0.0";  // listen address (PORT's companion; HOST)
+  uint16_t port = 8000;          // listen port; 0 = any free port (PORT)
+  int http_threads = 2;          // io_context threads serving HTTP (HTTP_THREADS)
+  int command_threads = 64;      // workers running commands; bounds commands in flight (COMMAND_THREADS)
+  uint64_t body_bytes_max = 1 << 20;   // larger bodies get 413 (BODY_BYTES_MAX)
+  uint64_t header_bytes_max = 16 << 10;  // larger header blocks get 431 (HEADER_BYTES_MAX)
+  uint64_t read_timeout_ms = 15000;    // a request must arrive whole within this (READ_TIMEOUT_MS)
+  uint64_t idle_timeout_ms = 60000;    // an idle keep-alive connection is closed after (IDLE_TIMEOUT_MS)
+  uint64_t connections_max = 4096;     // further connections are refused (CONNECTIONS_MAX)
+
+  // Storage
+  std::string data_dir = "./data";    // RocksDB directory (DATA_DIR)
+  bool sync = true;                   // fsync every commit batch; off risks the last batches (SYNC)
+  uint64_t commit_queue_max = 8192;   // queued appends before 503 overloaded (COMMIT_QUEUE_MAX)
+  uint64_t idempotency_ttl_s = 86400; // how long Idempotency-Key responses are kept (IDEMPOTENCY_TTL_S)
+
+  // Collaborators (seed names; only the exact string "true" enables a real one)
+  bool use_real_customer_api = false;
+  bool use_real_inventory_api = false;
+  bool use_real_message_broker = false;
+  std::string customer_service_url = "http://localhost:3001";
+  std::string inventory_service_url = "http://localhost:3002";
+  std::string amqp_url = "amqp://localhost:5672";
+
+  // Logs
+  std::string log_level = "info";  // trace|debug|info|warn|error|critical|off (LOG_LEVEL)
+  std::string log_format = "text";  // text|json (LOG_FORMAT)
+
+  std::string swagger_dir;  // unpacked swagger-ui-dist; default set at build time (SWAGGER_DIR)
+};
+
+struct ConfigParse {
+  Config config;
+  bool help = false;
+  std::string error;  // non-empty when a flag or variable was invalid
+};
+
+/// Reads environment variables through `getenv` then `args` (argv without argv[0]).
+ConfigParse parse_config(const std::vector<std::string>& args, const char* (*getenv)(const char*));
+
+/// "name = value  (unit; default ...)" lines, for the start-up banner.
+std::string describe_config(const Config& config);
+/// The --help text: every flag, its variable, default and meaning.
+std::string config_help();
+
+}  // namespace orderflow::app

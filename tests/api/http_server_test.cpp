@@ -1,0 +1,178 @@
+// The real orderflow binary on a loopback port: envelopes, CORS, limits, timeouts, shutdown.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "tests/support/http_client.h"
+#include "tests/support/server_process.h"
+
+using namespace orderflow::testing;
+using nlohmann::json;
+
+namespace {
+
+const std::regex kIsoMillis(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$)");
+
+int connect_raw(unsigned short port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+/// Reads until the peer closes or `timeout` passes; returns what arrived and whether it closed.
+std::pair<std::string, bool> read_until_closed(int fd, std::chrono::milliseconds timeout) {
+  timeval tv{};
+  tv.tv_sec = static_cast<long>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<long>((timeout.count() % 1000) * 1000);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n == 0) return {got, true};
+    if (n < 0) return {got, false};
+    got.append(buf, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("GET / answers the seed's health envelope") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  HttpClient client(server.port());
+  auto r = client.get("/");
+  REQUIRE(r.status == 200);
+  CHECK(r.header("content-type") == "application/json; charset=utf-8");
+  CHECK(r.header("access-control-allow-origin") == "*");
+  CHECK_FALSE(r.header("x-request-id").empty());
+  auto body = json::parse(r.body);
+  CHECK(body["success"] == true);
+  CHECK(std::regex_match(body["timestamp"].get<std::string>(), kIsoMillis));
+  CHECK(body["data"] == json::parse(R"({"status":"healthy","service":"order-management-service","version":"1.0.0"})"));
+  CHECK(body["message"] == "Order Management Service is running");
+  // Key order is part of the seed's shape.
+  CHECK(r.body.find("\"success\"") < r.body.find("\"timestamp\""));
+  CHECK(r.body.find("\"data\"") < r.body.find("\"message\""));
+}
+
+TEST_CASE("unknown routes get 404 in the error envelope, and X-Request-Id is echoed") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  HttpClient client(server.port());
+  auto r = client.request("PATCH", "/orders/x?y=1", "{}", {{"X-Request-Id", "req-123"}});
+  REQUIRE(r.status == 404);
+  CHECK(r.header("x-request-id") == "req-123");
+  auto body = json::parse(r.body);
+  CHECK(body["statusCode"] == 404);
+  CHECK(body["path"] == "/orders/x?y=1");
+  CHECK(body["method"] == "PATCH");
+  CHECK(body["message"] == "Cannot PATCH /orders/x");
+  CHECK(body["error"]["message"] == "Cannot PATCH /orders/x");
+  CHECK(body["error"]["error"] == "Not Found");
+  CHECK(body["error"]["statusCode"] == 404);
+  CHECK(body["error"]["code"] == "route_not_found");
+  CHECK(std::regex_match(body["timestamp"].get<std::string>(), kIsoMillis));
+}
+
+TEST_CASE("CORS preflight answers like the seed") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  HttpClient client(server.port());
+  auto r = client.request("OPTIONS", "/orders", "",
+                          {{"Origin", "http://example.com"}, {"Access-Control-Request-Method", "POST"},
+                           {"Access-Control-Request-Headers", "content-type,x-request-id"}});
+  CHECK(r.status == 204);
+  CHECK(r.header("access-control-allow-origin") == "*");
+  CHECK(r.header("access-control-allow-methods") == "GET,HEAD,PUT,PATCH,POST,DELETE");
+  CHECK(r.header("access-control-allow-headers") == "content-type,x-request-id");
+}
+
+TEST_CASE("a body over the limit gets 413 in the error envelope") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  HttpClient client(server.port());
+  std::string big(1024 * 1024 + 1, 'x');
+  auto r = client.post("/orders", big);
+  REQUIRE(r.status == 413);
+  auto body = json::parse(r.body);
+  CHECK(body["statusCode"] == 413);
+  CHECK(body["error"]["code"] == "payload_too_large");
+  CHECK(body["method"] == "POST");
+  CHECK(body["path"] == "/orders");
+  // Exactly at the limit is not refused for size (the route answers instead).
+  HttpClient client2(server.port());
+  auto ok = client2.request("PATCH", "/", std::string(1024 * 1024, 'x'));
+  CHECK(ok.status == 404);
+}
+
+TEST_CASE("idle and slow connections are closed after their timeouts") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path(), "--idle-timeout-ms", "300", "--read-timeout-ms", "500"});
+  server.wait_ready();
+  SECTION("idle: a connection that sends nothing") {
+    int fd = connect_raw(server.port());
+    auto start = std::chrono::steady_clock::now();
+    auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(3000));
+    auto waited = std::chrono::steady_clock::now() - start;
+    close(fd);
+    CHECK(closed);
+    CHECK(got.empty());
+    CHECK(waited < std::chrono::milliseconds(2500));
+  }
+  SECTION("slow: a request whose headers never finish") {
+    int fd = connect_raw(server.port());
+    std::string partial = "GET / HTTP/1.1\r\nHost: x\r\n";
+    REQUIRE(send(fd, partial.data(), partial.size(), 0) == static_cast<ssize_t>(partial.size()));
+    auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(3000));
+    close(fd);
+    CHECK(closed);
+  }
+  // The server still serves after shedding those.
+  HttpClient client(server.port());
+  CHECK(client.get("/").status == 200);
+}
+
+TEST_CASE("keep-alive: many requests over one connection") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  int fd = connect_raw(server.port());
+  std::string two = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  REQUIRE(send(fd, two.data(), two.size(), 0) == static_cast<ssize_t>(two.size()));
+  auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(3000));
+  close(fd);
+  CHECK(closed);
+  CHECK(got.find("HTTP/1.1 200") != std::string::npos);
+  CHECK(got.find("HTTP/1.1 404") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM stops the server with exit code 0") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  HttpClient client(server.port());
+  REQUIRE(client.get("/").status == 200);
+  CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("a bad flag exits with code 2 and names it") {
+  ServerProcess server({"--port-typo", "1"});
+  CHECK_THROWS(server.wait_ready());
+  CHECK(server.terminate() == 2);
+}

@@ -1,0 +1,127 @@
+#include "tests/support/server_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace orderflow::testing {
+
+TempDir::TempDir() {
+  char templ[] = "/tmp/orderflow-test-XXXXXX";
+  if (!mkdtemp(templ)) throw std::runtime_error("mkdtemp failed");
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string orderflow_binary() { return ORDERFLOW_BINARY; }
+
+ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string, std::string> env) {
+  int out[2];
+  if (pipe(out) != 0) throw std::runtime_error("pipe failed");
+  char log_templ[] = "/tmp/orderflow-log-XXXXXX";
+  int log_fd = mkstemp(log_templ);
+  if (log_fd < 0) throw std::runtime_error("mkstemp failed");
+  log_path_ = log_templ;
+
+  std::vector<std::string> argv_s = {orderflow_binary(), "--host", "127.0.0.1", "--port", "0"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    std::string kv = *e;
+    // The child's configuration comes only from what the test says.
+    static const char* scrubbed[] = {"USE_REAL_", "CUSTOMER_SERVICE_URL", "INVENTORY_SERVICE_URL", "AMQP_URL",
+                                     "PORT=", "LOG_", "DATA_DIR", "SYNC="};
+    bool skip = false;
+    for (auto* p : scrubbed)
+      if (kv.rfind(p, 0) == 0) skip = true;
+    if (!skip) env_s.push_back(kv);
+  }
+  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(log_fd, STDERR_FILENO);
+    close(out[0]);
+    close(out[1]);
+    close(log_fd);
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(log_fd);
+  stdout_fd_ = out[0];
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0) kill_hard();
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (!log_path_.empty()) unlink(log_path_.c_str());
+}
+
+void ServerProcess::wait_ready() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const std::string marker = "orderflow listening on ";
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto pos = output_.find(marker);
+    if (pos != std::string::npos) {
+      auto eol = output_.find('\n', pos);
+      if (eol != std::string::npos) {
+        auto line = output_.substr(pos + marker.size(), eol - pos - marker.size());
+        port_ = static_cast<unsigned short>(std::stoi(line.substr(line.rfind(':') + 1)));
+        return;
+      }
+    }
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) {
+      char buf[4096];
+      ssize_t n = read(stdout_fd_, buf, sizeof buf);
+      if (n > 0) output_.append(buf, static_cast<size_t>(n));
+      if (n == 0) break;
+    }
+  }
+  throw std::runtime_error("orderflow did not become ready; stdout: " + output_);
+}
+
+int ServerProcess::wait_exit() {
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+int ServerProcess::terminate() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  return wait_exit();
+}
+
+void ServerProcess::kill_hard() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  wait_exit();
+}
+
+}  // namespace orderflow::testing
