@@ -1,0 +1,458 @@
+#include "domain/codec.h"
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "domain/order_json.h"
+#include "domain/overloaded.h"
+
+namespace orderflow::domain {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string dump(const Json& value) {
+  // Invalid UTF-8 is replaced rather than thrown on: storing an event must not fail on text the
+  // API let through.
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding: the current schema of every event type.
+
+Json item_json(const OrderItem& item) {
+  Json out = Json::object();
+  out["id"] = item.id.str();
+  out["productId"] = item.product_id.str();
+  out["quantity"] = item.quantity;
+  out["unitPrice"] = item.unit_price.to_string();
+  return out;
+}
+
+Json items_json(const std::vector<OrderItem>& items) {
+  Json out = Json::array();
+  for (const OrderItem& item : items) out.push_back(item_json(item));
+  return out;
+}
+
+Json body_json(const OrderCreated& e) {
+  Json out = Json::object();
+  out["orderId"] = e.order_id.str();
+  out["customerId"] = e.customer_id.str();
+  out["items"] = items_json(e.items);
+  out["total"] = e.total.to_string();
+  return out;
+}
+
+Json stock_json(const ProductId& product, int64_t quantity) {
+  Json out = Json::object();
+  out["productId"] = product.str();
+  out["quantity"] = quantity;
+  return out;
+}
+
+Json body_json(const InventoryReserved& e) {
+  return stock_json(e.product_id, e.quantity);
+}
+Json body_json(const InventoryReleased& e) {
+  return stock_json(e.product_id, e.quantity);
+}
+
+Json body_json(const OrderUpdated& e) {
+  Json out = Json::object();
+  if (e.customer_id) out["customerId"] = e.customer_id->str();
+  if (e.items) out["items"] = items_json(*e.items);
+  if (e.notes) out["notes"] = *e.notes;
+  out["total"] = e.total.to_string();
+  return out;
+}
+
+Json body_json(const ShippingInfoUpdated& e) {
+  Json out = Json::object();
+  out["shippingInfo"] = shipping_json_value(e.shipping);
+  return out;
+}
+
+Json body_json(const OrderStatusChanged& e) {
+  Json out = Json::object();
+  out["from"] = std::string(to_wire(e.from));
+  out["to"] = std::string(to_wire(e.to));
+  if (e.reason) out["reason"] = *e.reason;
+  return out;
+}
+
+Json body_json(const OrderDeleted& e) {
+  Json out = Json::object();
+  out["previousStatus"] = std::string(to_wire(e.previous_status));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding. The reader records the first problem and hands back neutral values after it, so
+// the field-by-field code below stays linear; the caller checks `ok()` once at the end.
+
+class FieldReader {
+ public:
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+
+  const Json* required(const Json& object, std::string_view key) {
+    const Json* value = find(object, key);
+    if (value == nullptr) problem(key, "is missing");
+    return value;
+  }
+  // Absent and null both mean "not given".
+  const Json* optional(const Json& object, std::string_view key) {
+    const Json* value = find(object, key);
+    return value != nullptr && !value->is_null() ? value : nullptr;
+  }
+
+  std::string string(const Json& object, std::string_view key) {
+    const Json* value = required(object, key);
+    return value != nullptr ? as_string(*value, key) : std::string();
+  }
+  std::optional<std::string> optional_string(const Json& object, std::string_view key) {
+    const Json* value = optional(object, key);
+    if (value == nullptr) return std::nullopt;
+    return as_string(*value, key);
+  }
+
+  int64_t integer(const Json& object, std::string_view key) {
+    const Json* value = required(object, key);
+    if (value == nullptr) return 0;
+    const bool fits = value->is_number_integer() &&
+                      !(value->is_number_unsigned() &&
+                        value->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+    if (!fits) {
+      problem(key, "must be an integer");
+      return 0;
+    }
+    return value->get<int64_t>();
+  }
+
+  bool boolean(const Json& object, std::string_view key) {
+    const Json* value = required(object, key);
+    if (value == nullptr) return false;
+    if (!value->is_boolean()) problem(key, "must be a boolean");
+    return value->is_boolean() && value->get<bool>();
+  }
+
+  Money money(const Json& object, std::string_view key) { return as_money(required(object, key), key); }
+  std::optional<Money> optional_money(const Json& object, std::string_view key) {
+    const Json* value = optional(object, key);
+    if (value == nullptr) return std::nullopt;
+    return as_money(value, key);
+  }
+
+  template <class IdType>
+  IdType id(const Json& object, std::string_view key, bool allow_empty = false) {
+    const std::string text = string(object, key);
+    if (!ok()) return IdType();
+    if (allow_empty && text.empty()) return IdType();
+    auto parsed = IdType::parse(text);
+    if (!parsed) problem(key, "must be a UUID");
+    return parsed.value_or(IdType());
+  }
+
+  OrderStatus status(const Json& object, std::string_view key) {
+    const std::string text = string(object, key);
+    if (!ok()) return OrderStatus::processing;
+    auto parsed = parse_status(text);
+    if (!parsed) problem(key, "is not a status: " + text);
+    return parsed.value_or(OrderStatus::processing);
+  }
+
+  std::vector<OrderItem> items(const Json& object, std::string_view key) {
+    std::vector<OrderItem> items;
+    const Json* list = required(object, key);
+    if (list == nullptr) return items;
+    if (!list->is_array()) {
+      problem(key, "must be an array");
+      return items;
+    }
+    const std::string outer = prefix_;
+    for (std::size_t i = 0; i < list->size() && ok(); ++i) {
+      const std::string path = std::string(key) + "." + std::to_string(i);
+      const Json& line = (*list)[i];
+      if (!line.is_object()) {
+        problem(path, "must be an object");
+        break;
+      }
+      prefix_ = outer + path + ".";
+      OrderItem item;
+      item.id = id<ItemId>(line, "id");
+      item.product_id = id<ProductId>(line, "productId");
+      item.quantity = integer(line, "quantity");
+      item.unit_price = money(line, "unitPrice");
+      items.push_back(std::move(item));
+    }
+    prefix_ = outer;
+    return items;
+  }
+
+  ShippingInfo shipping(const Json& object, std::string_view key) {
+    ShippingInfo shipping;
+    const Json* value = required(object, key);
+    if (value == nullptr) return shipping;
+    if (!value->is_object()) {
+      problem(key, "must be an object");
+      return shipping;
+    }
+    const std::string outer = prefix_;
+    prefix_ = outer + std::string(key) + ".";
+    shipping.tracking_number = string(*value, "trackingNumber");
+    shipping.tracking_company = string(*value, "trackingCompany");
+    shipping.estimated_delivery = optional_string(*value, "estimatedDelivery");
+    shipping.shipping_notes = optional_string(*value, "shippingNotes");
+    prefix_ = outer;
+    return shipping;
+  }
+
+  void problem(std::string_view key, std::string_view what) {
+    if (ok()) error_ = prefix_ + std::string(key) + " " + std::string(what);
+  }
+
+ private:
+  static const Json* find(const Json& object, std::string_view key) {
+    const auto it = object.find(std::string(key));
+    return it != object.end() ? &*it : nullptr;
+  }
+  std::string as_string(const Json& value, std::string_view key) {
+    if (!value.is_string()) {
+      problem(key, "must be a string");
+      return {};
+    }
+    return value.get<std::string>();
+  }
+  Money as_money(const Json* value, std::string_view key) {
+    if (value == nullptr) return Money();
+    const std::string text = as_string(*value, key);
+    if (!ok()) return Money();
+    auto amount = Money::parse(text);
+    if (!amount) problem(key, "is not an amount: " + text);
+    return amount.value_or(Money());
+  }
+
+  std::string error_;
+  std::string prefix_;  // "items.0." while reading inside a nested value
+};
+
+void read_body(FieldReader& in, const Json& p, OrderCreated& e) {
+  e.order_id = in.id<OrderId>(p, "orderId");
+  e.customer_id = in.id<CustomerId>(p, "customerId");
+  e.items = in.items(p, "items");
+  e.total = in.money(p, "total");
+}
+
+void read_body(FieldReader& in, const Json& p, InventoryReserved& e) {
+  e.product_id = in.id<ProductId>(p, "productId");
+  e.quantity = in.integer(p, "quantity");
+}
+
+void read_body(FieldReader& in, const Json& p, InventoryReleased& e) {
+  e.product_id = in.id<ProductId>(p, "productId");
+  e.quantity = in.integer(p, "quantity");
+}
+
+void read_body(FieldReader& in, const Json& p, OrderUpdated& e) {
+  if (in.optional(p, "customerId") != nullptr) e.customer_id = in.id<CustomerId>(p, "customerId");
+  if (in.optional(p, "items") != nullptr) e.items = in.items(p, "items");
+  e.notes = in.optional_string(p, "notes");
+  e.total = in.money(p, "total");
+}
+
+void read_body(FieldReader& in, const Json& p, ShippingInfoUpdated& e) {
+  e.shipping = in.shipping(p, "shippingInfo");
+}
+
+void read_body(FieldReader& in, const Json& p, OrderStatusChanged& e) {
+  e.from = in.status(p, "from");
+  e.to = in.status(p, "to");
+  e.reason = in.optional_string(p, "reason");
+}
+
+void read_body(FieldReader& in, const Json& p, OrderDeleted& e) {
+  e.previous_status = in.status(p, "previousStatus");
+}
+
+template <class Body>
+Result<EventBody, CodecError> read_as(const Json& payload) {
+  FieldReader in;
+  Body body;
+  read_body(in, payload, body);
+  if (!in.ok()) {
+    return fail(
+        CodecError{CodecError::Code::malformed_payload, std::string(Body::type_name) + ": " + in.error()});
+  }
+  return EventBody(std::move(body));
+}
+
+// One row per alternative of EventBody, generated from the variant so that a new event type
+// cannot be added without a reader.
+struct EventType {
+  std::string_view name;
+  uint32_t current_version;
+  Result<EventBody, CodecError> (*read)(const Json&);
+};
+
+template <class... Bodies>
+constexpr std::array<EventType, sizeof...(Bodies)> make_event_types(const std::variant<Bodies...>*) {
+  return {EventType{Bodies::type_name, Bodies::schema_version, &read_as<Bodies>}...};
+}
+
+constexpr auto event_types = make_event_types(static_cast<const EventBody*>(nullptr));
+
+// ---------------------------------------------------------------------------------------------
+// Upcasters: (type, from_version) -> payload of from_version + 1. `decode` chains them up to
+// the current version, so each shape change costs one small function and old events never
+// need rewriting.
+
+// OrderStatusChanged v1 was the seed's shape, {"status": <to>, "previousStatus": <from>}: no
+// reason, and the README's spelling "cancelled" sometimes. v2 names both ends explicitly, always
+// spells "canceled", and may carry a reason (v1 events had none).
+Json order_status_changed_v1_to_v2(Json v1) {
+  auto canonical = [](const Json& status) -> Json {
+    return status.is_string() && status.get<std::string>() == "cancelled" ? Json("canceled") : status;
+  };
+  Json v2 = Json::object();
+  if (v1.contains("previousStatus")) v2["from"] = canonical(v1["previousStatus"]);
+  if (v1.contains("status")) v2["to"] = canonical(v1["status"]);
+  return v2;
+}
+
+struct Upcaster {
+  std::string_view type;
+  uint32_t from_version;
+  Json (*upcast)(Json);
+};
+
+constexpr std::array<Upcaster, 1> upcasters = {{
+    {OrderStatusChanged::type_name, 1, &order_status_changed_v1_to_v2},
+}};
+
+const Upcaster* find_upcaster(std::string_view type, uint32_t from_version) {
+  for (const Upcaster& u : upcasters) {
+    if (u.type == type && u.from_version == from_version) return &u;
+  }
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots.
+
+constexpr int64_t snapshot_format = 1;
+
+}  // namespace
+
+EncodedEvent encode(const Event& event) {
+  const Json payload = std::visit([](const auto& body) { return body_json(body); }, event.body);
+  return {std::string(type_name(event)), schema_version(event), dump(payload)};
+}
+
+Result<Event, CodecError> decode(std::string_view type, uint32_t schema_version, std::string_view payload,
+                                 TimestampMs at_ms) {
+  const EventType* event_type = nullptr;
+  for (const EventType& candidate : event_types) {
+    if (candidate.name == type) event_type = &candidate;
+  }
+  if (event_type == nullptr) {
+    return fail(CodecError{CodecError::Code::unknown_type, "unknown event type " + std::string(type)});
+  }
+  if (schema_version == 0 || schema_version > event_type->current_version) {
+    return fail(CodecError{CodecError::Code::unsupported_version,
+                           std::string(type) + " schema version " + std::to_string(schema_version) +
+                               " is not supported (current: " + std::to_string(event_type->current_version) +
+                               ")"});
+  }
+  Json json = Json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return fail(CodecError{CodecError::Code::malformed_payload,
+                           std::string(type) + ": payload is not a JSON object"});
+  }
+  for (uint32_t version = schema_version; version < event_type->current_version; ++version) {
+    const Upcaster* upcaster = find_upcaster(type, version);
+    if (upcaster == nullptr) {
+      return fail(CodecError{CodecError::Code::unsupported_version,
+                             "no upcaster for " + std::string(type) + " v" + std::to_string(version)});
+    }
+    json = upcaster->upcast(std::move(json));
+  }
+  auto body = event_type->read(json);
+  if (!body) return fail(body.error());
+  return Event{at_ms, std::move(*body)};
+}
+
+std::string order_to_json(const Order& order) {
+  return dump(order_json_value(order));
+}
+
+std::string message_body(const Event& event, const Order& state_after) {
+  const Json body =
+      std::visit(Overloaded{
+                     [](const InventoryReserved& e) { return stock_json(e.product_id, e.quantity); },
+                     [](const InventoryReleased& e) { return stock_json(e.product_id, e.quantity); },
+                     [&](const auto&) {
+                       Json out = Json::object();
+                       out["order"] = order_json_value(state_after);
+                       return out;
+                     },
+                 },
+                 event.body);
+  return dump(body);
+}
+
+std::string encode_snapshot(const Order& order) {
+  Json out = Json::object();
+  out["snapshot"] = snapshot_format;
+  out["id"] = order.id.str();
+  out["customerId"] = order.customer_id.str();
+  out["items"] = items_json(order.items);
+  out["total"] = order.total.to_string();
+  out["status"] = std::string(to_wire(order.status));
+  out["createdAtMs"] = order.created_at_ms;
+  out["updatedAtMs"] = order.updated_at_ms;
+  out["shippingInfo"] = order.shipping ? shipping_json_value(*order.shipping) : Json(nullptr);
+  if (order.notes) out["notes"] = *order.notes;
+  if (order.status_reason) out["statusReason"] = *order.status_reason;
+  out["version"] = order.version;
+  out["exists"] = order.exists;
+  out["deleted"] = order.deleted;
+  return dump(out);
+}
+
+Result<Order, CodecError> decode_snapshot(std::string_view text) {
+  const Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded() || !json.is_object()) {
+    return fail(CodecError{CodecError::Code::malformed_payload, "snapshot: not a JSON object"});
+  }
+  FieldReader in;
+  if (in.integer(json, "snapshot") != snapshot_format && in.ok()) {
+    return fail(CodecError{CodecError::Code::unsupported_version, "snapshot: unsupported format"});
+  }
+  Order order;
+  order.id = in.id<OrderId>(json, "id", /*allow_empty=*/true);
+  order.customer_id = in.id<CustomerId>(json, "customerId", /*allow_empty=*/true);
+  order.items = in.items(json, "items");
+  order.total = in.money(json, "total");
+  order.status = in.status(json, "status");
+  order.created_at_ms = in.integer(json, "createdAtMs");
+  order.updated_at_ms = in.integer(json, "updatedAtMs");
+  if (in.optional(json, "shippingInfo") != nullptr) order.shipping = in.shipping(json, "shippingInfo");
+  order.notes = in.optional_string(json, "notes");
+  order.status_reason = in.optional_string(json, "statusReason");
+  const int64_t version = in.integer(json, "version");
+  if (version < 0) in.problem("version", "must not be negative");
+  order.version = static_cast<uint64_t>(version);
+  order.exists = in.boolean(json, "exists");
+  order.deleted = in.boolean(json, "deleted");
+  if (!in.ok()) return fail(CodecError{CodecError::Code::malformed_payload, "snapshot: " + in.error()});
+  return order;
+}
+
+}  // namespace orderflow::domain
