@@ -163,9 +163,13 @@ class FieldReader {
   OrderStatus status(const Json& object, std::string_view key) {
     const std::string text = string(object, key);
     if (!ok()) return OrderStatus::processing;
-    auto parsed = parse_status(text);
-    if (!parsed) problem(key, "is not a status: " + text);
-    return parsed.value_or(OrderStatus::processing);
+    // Stored payloads hold wire names only: the "cancelled" alias is for client input, and an old
+    // spelling in the log is the upcasters' job, so that every reader sees one vocabulary.
+    for (OrderStatus status : all_statuses) {
+      if (text == to_wire(status)) return status;
+    }
+    problem(key, "is not a status: " + text);
+    return OrderStatus::processing;
   }
 
   std::vector<OrderItem> items(const Json& object, std::string_view key) {

@@ -185,6 +185,9 @@ TEST_CASE("codec: OrderStatusChanged v1 (the seed's shape) is upcast to v2", "[c
   const auto broken = decode("OrderStatusChanged", 1, R"({"previousStatus":"shipped"})", 0);
   REQUIRE_FALSE(broken.ok());
   CHECK(broken.error().message == "OrderStatusChanged: to is missing");
+  // v2 payloads are written with wire names only; the alias is not accepted from the log.
+  CHECK(decode("OrderStatusChanged", 2, R"({"from":"shipped","to":"cancelled"})", 0).error().message ==
+        "OrderStatusChanged: to is not a status: cancelled");
   // The v2 reader does not understand the v1 shape: the version number is what selects the upcast.
   CHECK_FALSE(decode("OrderStatusChanged", 2, R"({"status":"canceled","previousStatus":"shipped"})", 0).ok());
 }
