@@ -4,12 +4,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <pthread.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "api/http_server.h"
+#include "api/order_routes.h"
 #include "api/router.h"
 #include "api/system_routes.h"
 #include "app/config.h"
+#include "app/order_service.h"
+#include "app/ports/clock.h"
+#include "app/worker_pool.h"
+#include "clients/fakes.h"
+#include "eventstore/rocksdb_event_store.h"
+#include "outbox/log_relay.h"
+#include "projections/order_projection.h"
 
 namespace {
 
@@ -31,6 +40,8 @@ int main(int argc, char** argv) {
   }
   app::Config config = parsed.config;
   if (config.swagger_dir.empty()) config.swagger_dir = ORDERFLOW_DEFAULT_SWAGGER_DIR;
+  // Logs go to stderr; stdout carries only the "listening on" line that scripts read.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("orderflow"));
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::info("orderflow starting with configuration:\n{}", app::describe_config(config));
 
@@ -41,8 +52,37 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  eventstore::Options store_options;
+  store_options.data_dir = config.data_dir;
+  store_options.sync = config.sync;
+  store_options.queue_capacity = config.commit_queue_max;
+  store_options.extra_families = projections::OrderProjection::family_names();
+  auto opened = eventstore::open_rocksdb_event_store(store_options);
+  if (!opened) {
+    spdlog::critical("cannot open the event store in '{}': {}", config.data_dir, opened.error().message);
+    return 1;
+  }
+  std::unique_ptr<app::EventStore> store = std::move(opened.value());
+  spdlog::info("event store open in {} at sequence {}", config.data_dir, store->head_sequence());
+
+  projections::OrderProjection read_model(*store);
+  app::SystemClock clock;
+  // Real HTTP clients come with the Customer/Inventory issue; until then the fakes serve.
+  if (config.use_real_customer_api || config.use_real_inventory_api)
+    spdlog::warn("USE_REAL_CUSTOMER_API / USE_REAL_INVENTORY_API are not implemented yet: using the in-process fakes");
+  clients::FakeCustomerDirectory customers;
+  clients::FakeInventory inventory;
+  app::OrderService service(*store, read_model, customers, inventory, clock);
+  app::WorkerPool workers(config.command_threads, config.commit_queue_max);
+
+  if (config.use_real_message_broker)
+    spdlog::warn("USE_REAL_MESSAGE_BROKER is not implemented yet: events are logged");
+  outbox::LogRelay relay(*store);
+  relay.start();
+
   api::Router router;
   api::add_system_routes(router);
+  api::add_order_routes(router, api::OrderRouteDeps{service, read_model, workers});
 
   api::ServerOptions options;
   options.host = config.host;
@@ -68,6 +108,9 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   spdlog::info("signal {} received: shutting down", sig);
   server.stop(std::chrono::milliseconds(10000));
+  workers.stop();
+  store->drain();
+  relay.stop();
   spdlog::info("orderflow stopped");
   return 0;
 }

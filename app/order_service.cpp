@@ -1,0 +1,312 @@
+#include "app/order_service.h"
+
+#include <unordered_map>
+
+#include "app/uuid.h"
+#include "domain/codec.h"
+#include "domain/decider.h"
+
+namespace orderflow::app {
+namespace {
+
+using domain::Event;
+using domain::Order;
+
+Error dependency_error(const DependencyError& e) {
+  if (e.kind == DependencyError::Kind::timeout) return Error::make(ErrorCode::dependency_timeout, e.message);
+  return Error::make(ErrorCode::dependency_unavailable, e.message, 5);
+}
+
+Error store_error(const AppendError& e) {
+  switch (e.code) {
+    case AppendError::Code::overloaded:
+      return Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1);
+    case AppendError::Code::closed:
+      return Error::make(ErrorCode::overloaded, "The service is shutting down; retry later", 1);
+    case AppendError::Code::storage_failed:
+      return Error::make(ErrorCode::storage_unavailable, "Storage is unavailable: " + e.message, 5);
+    default:
+      return Error::make(ErrorCode::internal, "Internal server error");
+  }
+}
+
+/// Summed quantity per product, in first-appearance order.
+std::vector<std::pair<domain::ProductId, int64_t>> per_product(const std::vector<LineInput>& lines) {
+  std::vector<std::pair<domain::ProductId, int64_t>> out;
+  for (const auto& l : lines) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == l.product_id; });
+    if (it == out.end())
+      out.emplace_back(l.product_id, l.quantity);
+    else
+      it->second += l.quantity;
+  }
+  return out;
+}
+
+}  // namespace
+
+Error from_domain(const domain::DomainError& e) {
+  using C = domain::DomainError::Code;
+  switch (e.code) {
+    case C::order_not_found: return Error::make(ErrorCode::order_not_found, e.message);
+    case C::invalid_transition: return Error::make(ErrorCode::invalid_transition, e.message);
+    case C::order_not_updatable: return Error::make(ErrorCode::order_not_updatable, e.message);
+    case C::shipping_not_updatable: return Error::make(ErrorCode::shipping_not_updatable, e.message);
+    case C::invalid_command: return Error{ErrorCode::validation_failed, {e.message}, 0};
+    case C::order_already_exists: return Error::make(ErrorCode::internal, e.message);
+  }
+  return Error::make(ErrorCode::internal, e.message);
+}
+
+OrderService::OrderService(EventStore& store, const OrderReadModel& read_model, CustomerDirectory& customers,
+                           Inventory& inventory, const Clock& clock, OrderServiceOptions options)
+    : store_(store),
+      read_model_(read_model),
+      customers_(customers),
+      inventory_(inventory),
+      clock_(clock),
+      options_(options) {}
+
+Result<Order, Error> OrderService::load_at(const std::string& order_id, uint64_t version) const {
+  auto id = domain::OrderId::parse(order_id);
+  if (!id) return fail(from_domain(domain::order_not_found(order_id)));
+  Order state = domain::initial_state(*id);
+  const std::string stream = stream_of(*id);
+  uint64_t next = 1;
+  constexpr size_t kChunk = 512;
+  for (;;) {
+    auto events = store_.read_stream(stream, next, kChunk);
+    if (!events) return fail(Error::make(ErrorCode::storage_unavailable, events.error().message, 5));
+    for (const auto& rec : *events) {
+      if (version != 0 && rec.stream_version > version) return state;
+      auto ev = domain::decode(rec.type, rec.schema_version, rec.payload, rec.metadata.occurred_at_ms);
+      if (!ev) {
+        return fail(Error::make(ErrorCode::internal, "cannot decode event " + std::to_string(rec.sequence) + ": " +
+                                                         ev.error().message));
+      }
+      state = domain::evolve(std::move(state), *ev);
+    }
+    if (events->size() < kChunk) break;
+    next = events->back().stream_version + 1;
+  }
+  return state;
+}
+
+Result<Order, Error> OrderService::load(const domain::OrderId& id) const {
+  if (auto cached = cache_.get(id.str())) return *cached;
+  auto state = load_at(id.str(), 0);
+  if (state && state->exists) cache_.put(*state);
+  return state;
+}
+
+Result<std::vector<domain::OrderItem>, Error> OrderService::price_lines(const std::vector<LineInput>& lines) {
+  // One lookup per distinct product, in first-appearance order (the seed checks them in order
+  // and names the first missing one).
+  std::unordered_map<std::string, domain::Money> prices;
+  for (const auto& [product, qty] : per_product(lines)) {
+    (void)qty;
+    auto found = inventory_.find_product(product);
+    if (!found) return fail(dependency_error(found.error()));
+    if (!found.value()) {
+      return fail(Error::make(ErrorCode::product_not_found, "Product with ID " + product.str() + " not found"));
+    }
+    prices.emplace(product.str(), found.value()->price);
+  }
+  std::vector<domain::OrderItem> items;
+  items.reserve(lines.size());
+  for (const auto& l : lines)
+    items.push_back(domain::OrderItem{domain::ItemId(new_uuid_v4()), l.product_id, l.quantity, prices.at(l.product_id.str())});
+  return items;
+}
+
+void OrderService::release_all(const domain::OrderId& order,
+                               const std::vector<std::pair<domain::ProductId, int64_t>>& lines) {
+  for (const auto& [product, qty] : lines) (void)inventory_.release(product, qty, order);
+}
+
+Result<Unit, Error> OrderService::reserve_all(const Order& state, const std::vector<Event>& events, bool reactivation,
+                                              std::vector<std::pair<domain::ProductId, int64_t>>& reserved) {
+  for (const auto& e : events) {
+    const auto* r = std::get_if<domain::InventoryReserved>(&e.body);
+    if (!r) continue;
+    auto outcome = inventory_.reserve(r->product_id, r->quantity, state.id);
+    if (!outcome) {
+      release_all(state.id, reserved);
+      reserved.clear();
+      return fail(dependency_error(outcome.error()));
+    }
+    if (!outcome->reserved) {
+      // All or nothing: what this command reserved so far goes back before it fails.
+      release_all(state.id, reserved);
+      reserved.clear();
+      if (reactivation) {
+        return fail(Error::make(ErrorCode::insufficient_inventory,
+                                "Cannot reactivate order. Insufficient inventory for product " + r->product_id.str()));
+      }
+      return fail(Error::make(ErrorCode::insufficient_inventory,
+                              "Insufficient inventory for product " + r->product_id.str() + ". Requested: " +
+                                  std::to_string(r->quantity) + ", Available: " + std::to_string(outcome->available)));
+    }
+    reserved.emplace_back(r->product_id, r->quantity);
+  }
+  return Unit{};
+}
+
+Result<Order, Error> OrderService::commit(const Order& state, const std::vector<Event>& events,
+                                          const CommandContext& ctx, bool creating, bool& conflict) {
+  conflict = false;
+  const std::string causation = new_uuid_v4();
+  AppendRequest req;
+  req.stream_id = stream_of(state.id);
+  req.expected = creating ? ExpectedVersion::no_stream() : ExpectedVersion::exact(state.version);
+  Order after = state;
+  for (const auto& e : events) {
+    after = domain::evolve(std::move(after), e);
+    auto encoded = domain::encode(e);
+    NewEvent ne;
+    ne.type = std::move(encoded.type);
+    ne.schema_version = encoded.schema_version;
+    ne.payload = std::move(encoded.payload);
+    ne.metadata = EventMetadata{new_uuid_v4(), e.at_ms, ctx.request_id, causation, ctx.actor, ctx.idempotency_key};
+    ne.outbox = OutboxMessage{std::string(domain::routing_key(e)), domain::message_body(e, after)};
+    req.events.push_back(std::move(ne));
+  }
+  req.writes = read_model_.writes_for(state, after);
+  auto res = store_.append(std::move(req));
+  if (!res) {
+    if (res.error().code == AppendError::Code::version_conflict) {
+      conflict = true;
+      cache_.erase(state.id.str());
+      return fail(Error::make(ErrorCode::version_mismatch,
+                              "Order " + state.id.str() + " was changed concurrently (version " +
+                                  std::to_string(res.error().actual_version) + ")"));
+    }
+    return fail(store_error(res.error()));
+  }
+  if (after.deleted)
+    cache_.erase(after.id.str());
+  else
+    cache_.put(after);
+  return after;
+}
+
+Result<Order, Error> OrderService::place(const PlaceOrderInput& input, const CommandContext& ctx) {
+  auto exists = customers_.exists(input.customer_id);
+  if (!exists) return fail(dependency_error(exists.error()));
+  if (!exists.value()) {
+    return fail(Error::make(ErrorCode::customer_not_found,
+                            "Customer with ID " + input.customer_id.str() + " not found"));
+  }
+  auto items = price_lines(input.items);
+  if (!items) return fail(items.error());
+
+  domain::OrderId id(new_uuid_v4());
+  Order state = domain::initial_state(id);
+  domain::PlaceOrder cmd{id, input.customer_id, std::move(items.value()), clock_.now_ms()};
+  auto events = domain::decide(state, cmd);
+  if (!events) return fail(from_domain(events.error()));
+
+  std::vector<std::pair<domain::ProductId, int64_t>> reserved;
+  auto reservation = reserve_all(state, *events, false, reserved);
+  if (!reservation) return fail(reservation.error());
+  bool conflict = false;
+  auto committed = commit(state, *events, ctx, true, conflict);
+  if (!committed) release_all(id, reserved);  // nothing was appended: give the stock back
+  return committed;
+}
+
+Result<Order, Error> OrderService::run(const std::string& order_id, const CommandContext& ctx,
+                                       const std::function<Result<domain::Command, Error>(const Order&)>& build) {
+  auto id = domain::OrderId::parse(order_id);
+  // The seed does not validate the path id: a non-UUID simply is not found.
+  if (!id) return fail(from_domain(domain::order_not_found(order_id)));
+  for (int attempt = 0;; ++attempt) {
+    auto loaded = load(*id);
+    if (!loaded) return fail(loaded.error());
+    const Order& state = *loaded;
+    if (!domain::is_live(state)) return fail(from_domain(domain::order_not_found(order_id)));
+    if (ctx.if_match && *ctx.if_match != state.version) {
+      return fail(Error::make(ErrorCode::version_mismatch, "Order " + order_id + " is at version " +
+                                                               std::to_string(state.version) + ", not " +
+                                                               std::to_string(*ctx.if_match)));
+    }
+    auto cmd = build(state);
+    if (!cmd) return fail(cmd.error());
+    auto events = domain::decide(state, *cmd);
+    if (!events) return fail(from_domain(events.error()));
+
+    const bool reactivation = std::holds_alternative<domain::ChangeStatus>(*cmd) &&
+                              state.status == domain::OrderStatus::canceled;
+    std::vector<std::pair<domain::ProductId, int64_t>> reserved;
+    auto reservation = reserve_all(state, *events, reactivation, reserved);
+    if (!reservation) return fail(reservation.error());
+
+    bool conflict = false;
+    auto committed = commit(state, *events, ctx, false, conflict);
+    if (!committed) {
+      release_all(state.id, reserved);
+      // Without If-Match, concurrent writers are serialised: reload and decide again.
+      if (conflict && !ctx.if_match && attempt < options_.conflict_retries_max) continue;
+      if (conflict && !ctx.if_match)
+        return fail(Error::make(ErrorCode::overloaded, "Too many concurrent changes to order " + order_id, 1));
+      return fail(committed.error());
+    }
+    // Stock the events gave back is released once they are durable.
+    for (const auto& e : *events)
+      if (const auto* r = std::get_if<domain::InventoryReleased>(&e.body))
+        (void)inventory_.release(r->product_id, r->quantity, state.id);
+    return committed;
+  }
+}
+
+Result<Order, Error> OrderService::update(const std::string& order_id, const UpdateOrderInput& input,
+                                          const CommandContext& ctx) {
+  return run(order_id, ctx, [&](const Order& state) -> Result<domain::Command, Error> {
+    domain::UpdateOrder cmd;
+    cmd.notes = input.notes;
+    cmd.at_ms = clock_.now_ms();
+    // Refusals that need no lookup come first (a delivered order is not updatable, whatever
+    // the body names).
+    if (!domain::holds_stock(state)) {
+      auto refused = domain::decide(state, cmd);
+      if (!refused) return fail(from_domain(refused.error()));
+    }
+    if (input.customer_id && *input.customer_id != state.customer_id) {
+      auto exists = customers_.exists(*input.customer_id);
+      if (!exists) return fail(dependency_error(exists.error()));
+      if (!exists.value()) {
+        return fail(Error::make(ErrorCode::customer_not_found,
+                                "Customer with ID " + input.customer_id->str() + " not found"));
+      }
+    }
+    cmd.customer_id = input.customer_id;
+    if (input.items) {
+      auto items = price_lines(*input.items);
+      if (!items) return fail(items.error());
+      cmd.items = std::move(items.value());
+    }
+    return domain::Command(std::move(cmd));
+  });
+}
+
+Result<Order, Error> OrderService::update_shipping(const std::string& order_id, const domain::ShippingInfo& shipping,
+                                                   const CommandContext& ctx) {
+  return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
+    return domain::Command(domain::UpdateShipping{shipping, clock_.now_ms()});
+  });
+}
+
+Result<Order, Error> OrderService::change_status(const std::string& order_id, domain::OrderStatus to,
+                                                 std::optional<std::string> reason, const CommandContext& ctx) {
+  return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
+    return domain::Command(domain::ChangeStatus{to, reason, clock_.now_ms()});
+  });
+}
+
+Result<Order, Error> OrderService::remove(const std::string& order_id, const CommandContext& ctx) {
+  return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
+    return domain::Command(domain::DeleteOrder{clock_.now_ms()});
+  });
+}
+
+}  // namespace orderflow::app

@@ -1,0 +1,53 @@
+#pragma once
+// Ports to the Customer and Inventory services. Two implementations each live in clients/: an
+// in-process fake (the default demo mode) and an HTTP client. An outage is a value
+// (DependencyError), never confused with "not found" or "insufficient stock".
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "domain/ids.h"
+#include "domain/money.h"
+#include "domain/result.h"
+
+namespace orderflow::app {
+
+/// The service could not answer: down, failing (5xx), circuit open, or too slow.
+struct DependencyError {
+  enum class Kind { unavailable, timeout };
+  Kind kind = Kind::unavailable;
+  std::string message;  // names the service and the cause, for logs and the 503/504 body
+};
+
+class CustomerDirectory {
+ public:
+  virtual ~CustomerDirectory() = default;
+  /// True when the customer exists (the seed's 404 → false).
+  virtual Result<bool, DependencyError> exists(const domain::CustomerId& id) = 0;
+};
+
+struct ProductInfo {
+  domain::ProductId id;
+  domain::Money price;
+};
+
+struct ReserveOutcome {
+  bool reserved = false;
+  int64_t available = 0;  // stock seen when the reservation was refused (for the seed's message)
+};
+
+class Inventory {
+ public:
+  virtual ~Inventory() = default;
+  /// The product, or nullopt when it does not exist (the seed's 404).
+  virtual Result<std::optional<ProductInfo>, DependencyError> find_product(const domain::ProductId& id) = 0;
+  /// Reserves `quantity` for `order`; refused (reserved = false) when stock is short. Carrying the
+  /// order id makes a retried reserve safe for a service that de-duplicates on it.
+  virtual Result<ReserveOutcome, DependencyError> reserve(const domain::ProductId& product, int64_t quantity,
+                                                          const domain::OrderId& order) = 0;
+  /// Gives `quantity` back.
+  virtual Result<Unit, DependencyError> release(const domain::ProductId& product, int64_t quantity,
+                                                const domain::OrderId& order) = 0;
+};
+
+}  // namespace orderflow::app

@@ -1,0 +1,38 @@
+#pragma once
+// A fixed set of threads running submitted jobs from a bounded queue. Commands block on their
+// collaborators and on the group commit, so they run here rather than on the HTTP threads; the
+// number of threads bounds the commands in flight, and a full queue refuses at once (503).
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace orderflow::app {
+
+class WorkerPool {
+ public:
+  WorkerPool(int threads, size_t queue_max);
+  ~WorkerPool();  // finishes queued jobs, then joins
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  /// Queues `job`; false when the queue is full or the pool is stopping (the job is not run).
+  bool submit(std::function<void()> job);
+  /// Stops accepting, runs what is queued, joins the threads.
+  void stop();
+  size_t queued() const;
+
+ private:
+  void loop();
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
+  size_t queue_max_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace orderflow::app

@@ -1,0 +1,209 @@
+#include "projections/order_projection.h"
+
+#include <algorithm>
+
+#include "domain/codec.h"
+
+namespace orderflow::projections {
+namespace {
+
+constexpr const char* kView = "order_view";
+constexpr const char* kByCreated = "orders_by_created";
+constexpr const char* kByStatus = "orders_by_status";
+constexpr const char* kByCustomer = "orders_by_customer";
+
+std::string be64(int64_t ms) {
+  // Creation times are non-negative epoch ms; clamping keeps a hostile filter from wrapping.
+  uint64_t v = static_cast<uint64_t>(std::max<int64_t>(ms, 0));
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+char status_byte(domain::OrderStatus s) { return static_cast<char>('0' + static_cast<int>(s)); }
+
+std::string status_prefix(domain::OrderStatus s) { return std::string(1, status_byte(s)); }
+
+std::string created_key(const domain::Order& o) { return be64(o.created_at_ms) + o.id.str(); }
+
+/// Which index a query walks, and the fixed prefix of its keys.
+struct IndexChoice {
+  const char* family;
+  char tag;  // first byte of the cursor, so a cursor cannot be replayed on another index
+  std::string prefix;
+};
+
+IndexChoice choose(const app::OrderListQuery& q) {
+  if (q.customer_id) return {kByCustomer, 'u', q.customer_id->str()};
+  if (q.status) return {kByStatus, 's', status_prefix(*q.status)};
+  return {kByCreated, 'c', ""};
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2) return std::nullopt;
+  std::string out;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+/// The order id is the last 36 bytes of every index key.
+std::string id_of(const std::string& key) { return key.size() >= 36 ? key.substr(key.size() - 36) : std::string(); }
+
+app::Error storage_error(const app::StoreError& e) {
+  return app::Error::make(app::ErrorCode::storage_unavailable, "storage read failed: " + e.message, 1);
+}
+
+app::Error bad_cursor() { return app::Error{app::ErrorCode::validation_failed, {"cursor is invalid"}, 0}; }
+
+}  // namespace
+
+std::vector<std::string> OrderProjection::family_names() { return {kView, kByCreated, kByStatus, kByCustomer}; }
+
+std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before,
+                                                            const domain::Order& after) const {
+  std::vector<app::KeyValueWrite> w;
+  const bool was = domain::is_live(before);
+  const bool is = domain::is_live(after);
+  const std::string id = after.id.str();
+  if (was) {
+    // Remove index rows whose key changes (status, customer) or that go away (delete).
+    const std::string ck = created_key(before);
+    if (!is || before.status != after.status)
+      w.push_back({kByStatus, status_prefix(before.status) + ck, std::nullopt});
+    if (!is || before.customer_id != after.customer_id)
+      w.push_back({kByCustomer, before.customer_id.str() + ck, std::nullopt});
+    if (!is) {
+      w.push_back({kByCreated, ck, std::nullopt});
+      w.push_back({kView, id, std::nullopt});
+    }
+  }
+  if (is) {
+    const std::string ck = created_key(after);
+    const std::string status(domain::to_wire(after.status));
+    w.push_back({kView, id, std::to_string(after.version) + '\n' + domain::order_to_json(after)});
+    if (!was || before.status != after.status) {
+      w.push_back({kByCreated, ck, status});
+      w.push_back({kByStatus, status_prefix(after.status) + ck, std::string()});
+    }
+    if (!was || before.status != after.status || before.customer_id != after.customer_id)
+      w.push_back({kByCustomer, after.customer_id.str() + ck, status});
+  }
+  return w;
+}
+
+namespace {
+std::optional<app::OrderView> parse_view(const std::string& row) {
+  auto nl = row.find('\n');
+  if (nl == std::string::npos) return std::nullopt;
+  app::OrderView view;
+  view.version = std::stoull(row.substr(0, nl));
+  view.json = row.substr(nl + 1);
+  return view;
+}
+}  // namespace
+
+Result<std::optional<app::OrderView>, app::Error> OrderProjection::find(const domain::OrderId& id) const {
+  auto got = store_.get(kView, id.str());
+  if (!got) return fail(storage_error(got.error()));
+  if (!got.value()) return std::optional<app::OrderView>{};
+  return parse_view(*got.value());
+}
+
+Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQuery& q) const {
+  const IndexChoice index = choose(q);
+  const std::string& prefix = index.prefix;
+  // Bounds of the walk within the prefix: [lower, upper).
+  std::string lower = prefix + (q.created_from_ms ? be64(*q.created_from_ms) : std::string());
+  std::string upper = q.created_to_ms ? prefix + be64(*q.created_to_ms + 1) : std::string();
+  if (upper.empty() && !prefix.empty()) {
+    // Every key of the prefix is below prefix + 0xff... (ids and times never reach it).
+    upper = prefix + std::string(9, '\xff');
+  }
+
+  std::optional<std::string> after_key;  // the cursor: continue strictly past this key
+  if (q.cursor) {
+    auto raw = from_hex(*q.cursor);
+    if (!raw || raw->size() < 2 || (*raw)[0] != index.tag) return fail(bad_cursor());
+    std::string key = raw->substr(1);
+    if (key.compare(0, prefix.size(), prefix) != 0 || key.size() < prefix.size() + 8 + 36) return fail(bad_cursor());
+    after_key = std::move(key);
+  }
+
+  const bool filter_status = q.customer_id && q.status;
+  const std::string wanted_status = q.status ? std::string(domain::to_wire(*q.status)) : std::string();
+  app::OrderPage page;
+  std::vector<std::string> ids;
+  std::string last_key;
+  size_t scanned = 0;
+  bool exhausted = false;
+  bool more = false;
+
+  // Walk the index in chunks until the page is full (plus one row to know whether more exist).
+  std::string from = q.descending ? (after_key ? *after_key : upper) : (after_key ? *after_key : lower);
+  while (ids.size() <= q.limit && !exhausted) {
+    size_t chunk = std::min<size_t>(std::max<size_t>(q.limit + 1, 64), 1024);
+    Result<std::vector<app::KeyValue>, app::StoreError> rows =
+        q.descending ? store_.scan(index.family, from, lower, chunk, true)
+                     : store_.scan(index.family, from, upper, chunk, false);
+    if (!rows) return fail(storage_error(rows.error()));
+    if (rows->size() < chunk) exhausted = true;
+    for (auto& row : *rows) {
+      if (after_key && row.key == *after_key) continue;  // the cursor row itself was on the last page
+      if (q.descending && !upper.empty() && row.key >= upper) continue;
+      if (ids.size() == q.limit) {
+        more = true;
+        break;
+      }
+      ++scanned;
+      last_key = row.key;
+      if (filter_status && row.value != wanted_status) {
+        if (scanned >= scan_rows_max) break;
+        continue;
+      }
+      ids.push_back(id_of(row.key));
+      if (scanned >= scan_rows_max) break;
+    }
+    if (more || scanned >= scan_rows_max) break;
+    if (!rows->empty()) {
+      from = rows->back().key;
+      after_key = from;  // the next chunk starts at the last row, which is skipped
+    }
+  }
+  if (scanned >= scan_rows_max && !more && !exhausted) more = true;
+
+  page.orders_json.reserve(ids.size());
+  for (const auto& id : ids) {
+    auto got = store_.get(kView, id);
+    if (!got) return fail(storage_error(got.error()));
+    // An index row always has its view row (same batch); skip defensively if not.
+    if (!got.value()) continue;
+    if (auto view = parse_view(*got.value())) page.orders_json.push_back(std::move(view->json));
+  }
+  if (more && !last_key.empty()) page.next_cursor = to_hex(std::string(1, index.tag) + last_key);
+  return page;
+}
+
+}  // namespace orderflow::projections
