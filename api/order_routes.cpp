@@ -1,6 +1,8 @@
 #include "api/order_routes.h"
 
 #include <charconv>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <memory>
 
 #include "api/dto.h"
@@ -9,6 +11,7 @@
 #include "app/ports/read_model.h"
 #include "app/worker_pool.h"
 #include "domain/codec.h"
+#include "domain/time.h"
 
 namespace orderflow::api {
 namespace {
@@ -44,7 +47,12 @@ Result<app::CommandContext, Error> context_of(const Request& req) {
   ctx.request_id = req.request_id;
   if (auto actor = req.header("x-actor"); actor && !actor->empty() && actor->size() <= 200)
     ctx.actor = std::string(*actor);
-  if (auto key = req.header("idempotency-key")) ctx.idempotency_key = std::string(*key);
+  if (auto key = req.header("idempotency-key")) {
+    bool visible = !key->empty() && key->size() <= 255;
+    for (char c : *key) visible = visible && c > 0x20 && c < 0x7f;
+    if (!visible) return fail(Error{ErrorCode::validation_failed, {"Idempotency-Key must be 1 to 255 visible ASCII characters"}, 0, {}});
+    ctx.idempotency_key = std::string(*key);
+  }
   auto if_match = parse_if_match(req);
   if (!if_match) return fail(if_match.error());
   ctx.if_match = *if_match;
@@ -67,12 +75,129 @@ void on_worker(app::WorkerPool& workers, const Request& req, Respond respond, st
   }
 }
 
+/// FNV-1a 64 of the request's method, path and body: what a repeat must match to be a replay.
+std::string fingerprint(const Request& req) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(req.method);
+  mix(" ");
+  mix(req.path);
+  mix("\n");
+  mix(req.body);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+/// How a command's success is rendered; stored under the Idempotency-Key and replayed from it.
+struct SuccessShape {
+  int status = 200;
+  std::string message;
+  bool with_data = true;
+  bool with_location = false;
+};
+
+Response render_success(const SuccessShape& shape, const std::string& order_id, uint64_t version,
+                        std::string_view order_json) {
+  auto r = success_response(shape.status, shape.message, shape.with_data ? order_json : std::string_view{});
+  r.headers.emplace_back("ETag", etag(version));
+  if (shape.with_location) r.headers.emplace_back("Location", "/orders/" + order_id);
+  return r;
+}
+
+std::string idempotency_record(const std::string& fp, const SuccessShape& shape, const domain::Order& after) {
+  nlohmann::ordered_json rec;
+  rec["fingerprint"] = fp;
+  rec["status"] = shape.status;
+  rec["message"] = shape.message;
+  rec["withData"] = shape.with_data;
+  rec["withLocation"] = shape.with_location;
+  rec["orderId"] = after.id.str();
+  rec["version"] = after.version;
+  rec["order"] = shape.with_data ? nlohmann::ordered_json::parse(domain::order_to_json(after))
+                                 : nlohmann::ordered_json(nullptr);
+  return rec.dump();
+}
+
+/// A repeat of a stored request: the stored response when the request is the same, else 422.
+Response replay_or_refuse(const Request& req, const std::string& stored, const std::string& fp) {
+  nlohmann::ordered_json rec = nlohmann::ordered_json::parse(stored, nullptr, false);
+  if (rec.is_discarded() || !rec.contains("fingerprint")) {
+    return error_response(req, Error::make(ErrorCode::internal, "Internal server error"));
+  }
+  if (rec["fingerprint"] != fp) {
+    return error_response(req, Error::make(ErrorCode::idempotency_key_reused,
+                                           "Idempotency-Key was already used for a different request"));
+  }
+  SuccessShape shape{rec["status"].get<int>(), rec["message"].get<std::string>(), rec["withData"].get<bool>(),
+                     rec["withLocation"].get<bool>()};
+  std::string order_json = shape.with_data ? rec["order"].dump() : std::string();
+  auto r = render_success(shape, rec["orderId"].get<std::string>(), rec["version"].get<uint64_t>(), order_json);
+  r.headers.emplace_back("Idempotent-Replayed", "true");
+  return r;
+}
+
+using CommandFn = std::function<Result<domain::Order, Error>(const app::CommandContext&)>;
+
+/// Runs a command, under the request's Idempotency-Key when it has one: a repeat with the same
+/// request gets the stored response and appends nothing; a different request gets 422.
+Response run_command(app::OrderService& service, int64_t ttl_ms, const Request& req, app::CommandContext ctx,
+                     const SuccessShape& shape, const CommandFn& command) {
+  if (ctx.idempotency_key.empty()) {
+    auto order = command(ctx);
+    if (!order) return error_response(req, order.error());
+    return render_success(shape, order->id.str(), order->version, domain::order_to_json(*order));
+  }
+  const std::string key = "key:" + ctx.idempotency_key;
+  const std::string fp = fingerprint(req);
+  auto existing = service.find_idempotency(key);
+  if (!existing) return error_response(req, existing.error());
+  if (existing.value()) return replay_or_refuse(req, existing.value()->value, fp);
+  ctx.idempotency = app::IdempotencyIntent{
+      key, ttl_ms, [fp, shape](const domain::Order& after) { return idempotency_record(fp, shape, after); }};
+  auto order = command(ctx);
+  if (!order) {
+    // A concurrent request with the same key committed first: answer as a repeat of it.
+    if (order.error().code == ErrorCode::idempotency_key_reused && !order.error().stored_response.empty())
+      return replay_or_refuse(req, order.error().stored_response, fp);
+    return error_response(req, order.error());
+  }
+  return render_success(shape, order->id.str(), order->version, domain::order_to_json(*order));
+}
+
+std::string history_json(const std::vector<app::HistoryEntry>& entries) {
+  std::string out = "[";
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& rec = entries[i].record;
+    nlohmann::ordered_json e;
+    e["sequence"] = rec.sequence;
+    e["version"] = rec.stream_version;
+    e["type"] = rec.type;
+    e["occurredAt"] = domain::format_iso8601(rec.metadata.occurred_at_ms);
+    e["actor"] = rec.metadata.actor;
+    e["correlationId"] = rec.metadata.correlation_id;
+    e["idempotencyKey"] =
+        rec.metadata.idempotency_key.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(rec.metadata.idempotency_key);
+    e["data"] = nlohmann::ordered_json::parse(entries[i].data_json);
+    if (i) out += ',';
+    out += e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  out += ']';
+  return out;
+}
+
 }  // namespace
 
 void add_order_routes(Router& router, OrderRouteDeps deps) {
   auto& service = deps.service;
   auto& read_model = deps.read_model;
   auto& workers = deps.workers;
+  const int64_t ttl_ms = deps.idempotency_ttl_ms;
 
   router.add(Route{
       "GET", "/orders", "listOrders",
@@ -137,26 +262,34 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
       RouteDoc{"Get an order (optionally as of ?version=N)", "orders", 200, "", "Order", {400, 404}}});
 
   router.add(Route{
+      "GET", "/orders/:id/history", "getOrderHistory",
+      [&service, &workers](const Request& req, const PathParams& params, Respond respond) {
+        on_worker(workers, req, std::move(respond), [&service, req, id = std::string(params.get("id"))]() -> Response {
+          auto entries = service.history(id);
+          if (!entries) return error_response(req, entries.error());
+          return success_response(200, "Order history retrieved successfully", history_json(*entries));
+        });
+      },
+      RouteDoc{"Every event of an order, deleted orders included", "orders", 200, "", "OrderHistory", {404}}});
+
+  router.add(Route{
       "POST", "/orders", "createOrder",
-      [&service, &workers](const Request& req, const PathParams&, Respond respond) {
+      [&service, &workers, ttl_ms](const Request& req, const PathParams&, Respond respond) {
         auto input = parse_create_order(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
         app::PlaceOrderInput place{input->customer_id, lines_of(input->items)};
-        on_worker(workers, req, std::move(respond), [&service, req, place, ctx = *ctx]() -> Response {
-          auto order = service.place(place, ctx);
-          if (!order) return error_response(req, order.error());
-          auto r = order_response(201, "Order created successfully", *order);
-          r.headers.emplace_back("Location", "/orders/" + order->id.str());
-          return r;
+        on_worker(workers, req, std::move(respond), [&service, ttl_ms, req, place, ctx = *ctx]() -> Response {
+          return run_command(service, ttl_ms, req, ctx, {201, "Order created successfully", true, true},
+                             [&](const app::CommandContext& c) { return service.place(place, c); });
         });
       },
       RouteDoc{"Create an order", "orders", 201, "CreateOrder", "Order", {400, 413, 422, 503, 504}}});
 
   router.add(Route{
       "PUT", "/orders/:id", "updateOrder",
-      [&service, &workers](const Request& req, const PathParams& params, Respond respond) {
+      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto input = parse_update_order(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
@@ -166,10 +299,9 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
         if (input->items) update.items = lines_of(*input->items);
         update.notes = input->notes;
         on_worker(workers, req, std::move(respond),
-                  [&service, req, id = std::string(params.get("id")), update, ctx = *ctx]() -> Response {
-                    auto order = service.update(id, update, ctx);
-                    if (!order) return error_response(req, order.error());
-                    return order_response(200, "Order updated successfully", *order);
+                  [&service, ttl_ms, req, id = std::string(params.get("id")), update, ctx = *ctx]() -> Response {
+                    return run_command(service, ttl_ms, req, ctx, {200, "Order updated successfully", true, false},
+                                       [&](const app::CommandContext& c) { return service.update(id, update, c); });
                   });
       },
       RouteDoc{"Update an order's customer, items or notes", "orders", 200, "UpdateOrder", "Order",
@@ -177,50 +309,47 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
 
   router.add(Route{
       "PUT", "/orders/:id/shipping", "updateShipping",
-      [&service, &workers](const Request& req, const PathParams& params, Respond respond) {
+      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto input = parse_update_shipping(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
         on_worker(workers, req, std::move(respond),
-                  [&service, req, id = std::string(params.get("id")), shipping = input->shipping,
+                  [&service, ttl_ms, req, id = std::string(params.get("id")), shipping = input->shipping,
                    ctx = *ctx]() -> Response {
-                    auto order = service.update_shipping(id, shipping, ctx);
-                    if (!order) return error_response(req, order.error());
-                    return order_response(200, "Shipping information updated successfully", *order);
+                    return run_command(
+                        service, ttl_ms, req, ctx, {200, "Shipping information updated successfully", true, false},
+                        [&](const app::CommandContext& c) { return service.update_shipping(id, shipping, c); });
                   });
       },
       RouteDoc{"Update shipping information", "orders", 200, "UpdateShipping", "Order", {400, 404, 412, 422, 503}}});
 
   router.add(Route{
       "PUT", "/orders/:id/status", "updateStatus",
-      [&service, &workers](const Request& req, const PathParams& params, Respond respond) {
+      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto input = parse_update_status(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
         on_worker(workers, req, std::move(respond),
-                  [&service, req, id = std::string(params.get("id")), to = input->status, reason = input->reason,
-                   ctx = *ctx]() -> Response {
-                    auto order = service.change_status(id, to, reason, ctx);
-                    if (!order) return error_response(req, order.error());
-                    return order_response(200, "Order status updated successfully", *order);
+                  [&service, ttl_ms, req, id = std::string(params.get("id")), to = input->status,
+                   reason = input->reason, ctx = *ctx]() -> Response {
+                    return run_command(
+                        service, ttl_ms, req, ctx, {200, "Order status updated successfully", true, false},
+                        [&](const app::CommandContext& c) { return service.change_status(id, to, reason, c); });
                   });
       },
       RouteDoc{"Change an order's status", "orders", 200, "UpdateStatus", "Order", {400, 404, 412, 422, 503}}});
 
   router.add(Route{
       "DELETE", "/orders/:id", "deleteOrder",
-      [&service, &workers](const Request& req, const PathParams& params, Respond respond) {
+      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
         on_worker(workers, req, std::move(respond),
-                  [&service, req, id = std::string(params.get("id")), ctx = *ctx]() -> Response {
-                    auto order = service.remove(id, ctx);
-                    if (!order) return error_response(req, order.error());
-                    auto r = success_response(200, "Order deleted successfully", "");
-                    r.headers.emplace_back("ETag", etag(order->version));
-                    return r;
+                  [&service, ttl_ms, req, id = std::string(params.get("id")), ctx = *ctx]() -> Response {
+                    return run_command(service, ttl_ms, req, ctx, {200, "Order deleted successfully", false, false},
+                                       [&](const app::CommandContext& c) { return service.remove(id, c); });
                   });
       },
       RouteDoc{"Delete an order (its history stays)", "orders", 200, "", "", {404, 412, 422, 503}}});

@@ -38,9 +38,12 @@ struct Error {
   ErrorCode code = ErrorCode::internal;
   std::vector<std::string> messages;  // never empty; [0] is the headline
   int retry_after_s = 0;              // sent as Retry-After when > 0
+  // Only for idempotency_key_reused raised by the store: the record already stored under the
+  // key (a concurrent request with the same key won), so the caller can replay or refuse it.
+  std::string stored_response = {};
 
   static Error make(ErrorCode code, std::string message, int retry_after_s = 0) {
-    return Error{code, {std::move(message)}, retry_after_s};
+    return Error{code, {std::move(message)}, retry_after_s, {}};
   }
   const std::string& message() const { return messages.front(); }
 };

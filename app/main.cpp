@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
 
   api::Router router;
   api::add_system_routes(router);
-  api::add_order_routes(router, api::OrderRouteDeps{service, read_model, workers});
+  api::add_order_routes(router, api::OrderRouteDeps{service, read_model, workers,
+                                                    static_cast<int64_t>(config.idempotency_ttl_s) * 1000});
 
   api::ServerOptions options;
   options.host = config.host;

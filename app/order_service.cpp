@@ -92,6 +92,52 @@ Result<Order, Error> OrderService::load_at(const std::string& order_id, uint64_t
   return state;
 }
 
+Result<std::vector<HistoryEntry>, Error> OrderService::history(const std::string& order_id) const {
+  auto id = domain::OrderId::parse(order_id);
+  if (!id) return fail(from_domain(domain::order_not_found(order_id)));
+  std::vector<HistoryEntry> out;
+  const std::string stream = stream_of(*id);
+  uint64_t next = 1;
+  constexpr size_t kChunk = 512;
+  for (;;) {
+    auto events = store_.read_stream(stream, next, kChunk);
+    if (!events) return fail(Error::make(ErrorCode::storage_unavailable, events.error().message, 5));
+    for (auto& rec : *events) {
+      auto ev = domain::decode(rec.type, rec.schema_version, rec.payload, rec.metadata.occurred_at_ms);
+      if (!ev) {
+        return fail(Error::make(ErrorCode::internal, "cannot decode event " + std::to_string(rec.sequence) + ": " +
+                                                         ev.error().message));
+      }
+      auto current = domain::encode(*ev);  // upcast: old payloads are shown in today's shape
+      rec.type = std::move(current.type);
+      rec.schema_version = current.schema_version;
+      out.push_back(HistoryEntry{std::move(rec), std::move(current.payload)});
+    }
+    if (events->size() < kChunk) break;
+    next = out.back().record.stream_version + 1;
+  }
+  if (out.empty()) return fail(from_domain(domain::order_not_found(order_id)));
+  return out;
+}
+
+Result<std::optional<IdempotencyRecord>, Error> OrderService::find_idempotency(const std::string& key) {
+  auto found = store_.find_idempotency(key);
+  if (!found) return fail(Error::make(ErrorCode::storage_unavailable, found.error().message, 5));
+  if (found.value() && found.value()->expires_at_ms <= clock_.now_ms()) {
+    // The store refuses a stored key until it is purged; purge so the key is free again.
+    auto purged = purge_expired_idempotency();
+    if (!purged) return fail(purged.error());
+    return std::optional<IdempotencyRecord>{};
+  }
+  return std::move(found.value());
+}
+
+Result<size_t, Error> OrderService::purge_expired_idempotency() {
+  auto purged = store_.purge_idempotency(clock_.now_ms());
+  if (!purged) return fail(Error::make(ErrorCode::storage_unavailable, purged.error().message, 5));
+  return *purged;
+}
+
 Result<Order, Error> OrderService::load(const domain::OrderId& id) const {
   if (auto cached = cache_.get(id.str())) return *cached;
   auto state = load_at(id.str(), 0);
@@ -172,8 +218,18 @@ Result<Order, Error> OrderService::commit(const Order& state, const std::vector<
     req.events.push_back(std::move(ne));
   }
   req.writes = read_model_.writes_for(state, after);
+  if (ctx.idempotency) {
+    // Stored in the same batch as the events: the response exists exactly when the change does.
+    req.idempotency = IdempotencyRecord{ctx.idempotency->key, ctx.idempotency->render(after),
+                                        clock_.now_ms() + ctx.idempotency->ttl_ms};
+  }
   auto res = store_.append(std::move(req));
   if (!res) {
+    if (res.error().code == AppendError::Code::idempotency_key_exists) {
+      Error e = Error::make(ErrorCode::idempotency_key_reused, "Idempotency-Key was already used");
+      e.stored_response = res.error().stored_value;
+      return fail(std::move(e));
+    }
     if (res.error().code == AppendError::Code::version_conflict) {
       conflict = true;
       cache_.erase(state.id.str());
@@ -220,6 +276,7 @@ Result<Order, Error> OrderService::run(const std::string& order_id, const Comman
   auto id = domain::OrderId::parse(order_id);
   // The seed does not validate the path id: a non-UUID simply is not found.
   if (!id) return fail(from_domain(domain::order_not_found(order_id)));
+  std::lock_guard serialised(order_locks_[std::hash<std::string>{}(id->str()) % kOrderLockStripes]);
   for (int attempt = 0;; ++attempt) {
     auto loaded = load(*id);
     if (!loaded) return fail(loaded.error());

@@ -4,7 +4,9 @@
 // claim (compensating on failure), append the events with the expected version together with the
 // read-model rows and outbox messages, then release stock the events gave back. A version
 // conflict without If-Match is retried a bounded number of times; with If-Match it is a 412.
+#include <array>
 #include <cstdint>
+#include <mutex>
 #include <functional>
 #include <optional>
 #include <string>
@@ -23,12 +25,27 @@
 
 namespace orderflow::app {
 
+/// An Idempotency-Key: the response to store with the events, so a repeat can be answered
+/// from it. `render` turns the state after the command into the stored record.
+struct IdempotencyIntent {
+  std::string key;  // the client's key, scoped by the API
+  int64_t ttl_ms = 24LL * 3600 * 1000;
+  std::function<std::string(const domain::Order& after)> render;
+};
+
 /// Who asks, and under which conditions.
 struct CommandContext {
   std::string request_id;           // becomes the events' correlation id
   std::string actor = "anonymous";  // X-Actor, or the API key's name once auth exists
-  std::string idempotency_key;      // empty = none
+  std::string idempotency_key;      // empty = none (recorded in the events' metadata)
+  std::optional<IdempotencyIntent> idempotency;
   std::optional<uint64_t> if_match; // expected order version (If-Match), if any
+};
+
+/// One event of an order's history, decoded (and upcast) for the audit API.
+struct HistoryEntry {
+  RecordedEvent record;
+  std::string data_json;  // the payload in the current schema version
 };
 
 struct LineInput {
@@ -69,6 +86,16 @@ class OrderService {
   /// The order folded from its stream up to `version` (0 = the head). Deleted orders included.
   Result<domain::Order, Error> load_at(const std::string& order_id, uint64_t version) const;
 
+  /// Every event of the order in version order (deleted orders included); not found when the
+  /// stream is empty.
+  Result<std::vector<HistoryEntry>, Error> history(const std::string& order_id) const;
+
+  /// The live (unexpired) idempotency record under `key`, if any. An expired record is purged
+  /// (with every other expired one) so the key can be used again.
+  Result<std::optional<IdempotencyRecord>, Error> find_idempotency(const std::string& key);
+  /// Removes every expired idempotency record; returns how many.
+  Result<size_t, Error> purge_expired_idempotency();
+
   static std::string stream_of(const domain::OrderId& id) { return "order-" + id.str(); }
 
   const AggregateCache& cache() const { return cache_; }
@@ -91,6 +118,11 @@ class OrderService {
   const Clock& clock_;
   OrderServiceOptions options_;
   mutable AggregateCache cache_;
+  // Commands on one order run one at a time in this process (striped by order id), so writers
+  // without If-Match queue instead of failing their version check; the check and the retry loop
+  // remain for writers in other processes.
+  static constexpr size_t kOrderLockStripes = 4096;
+  std::array<std::mutex, kOrderLockStripes> order_locks_;
 };
 
 /// Maps a domain refusal to an application error (same code name and message).
