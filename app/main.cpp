@@ -1,6 +1,10 @@
 // orderflow: the order service. Reads its configuration, opens its collaborators, serves HTTP,
 // and shuts down cleanly on SIGTERM or SIGINT.
+#include <algorithm>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <pthread.h>
@@ -75,6 +79,24 @@ int main(int argc, char** argv) {
   app::OrderService service(*store, read_model, customers, inventory, clock);
   app::WorkerPool workers(config.command_threads, config.commit_queue_max);
 
+  // Expired Idempotency-Key records are purged in the background (at least every minute, more
+  // often for short TTLs) so the family does not grow without bound.
+  std::mutex purge_mutex;
+  std::condition_variable purge_wake;
+  bool purge_stop = false;
+  std::thread purger([&] {
+    const auto period = std::chrono::milliseconds(std::clamp<uint64_t>(config.idempotency_ttl_s * 1000 / 2, 500, 60000));
+    std::unique_lock lock(purge_mutex);
+    while (!purge_wake.wait_for(lock, period, [&] { return purge_stop; })) {
+      lock.unlock();
+      if (auto purged = service.purge_expired_idempotency(); !purged)
+        spdlog::warn("idempotency purge failed: {}", purged.error().message());
+      else if (*purged > 0)
+        spdlog::debug("purged {} expired idempotency records", *purged);
+      lock.lock();
+    }
+  });
+
   if (config.use_real_message_broker)
     spdlog::warn("USE_REAL_MESSAGE_BROKER is not implemented yet: events are logged");
   outbox::LogRelay relay(*store);
@@ -110,6 +132,12 @@ int main(int argc, char** argv) {
   spdlog::info("signal {} received: shutting down", sig);
   server.stop(std::chrono::milliseconds(10000));
   workers.stop();
+  {
+    std::lock_guard lock(purge_mutex);
+    purge_stop = true;
+  }
+  purge_wake.notify_all();
+  purger.join();
   store->drain();
   relay.stop();
   spdlog::info("orderflow stopped");

@@ -257,3 +257,20 @@ TEST_CASE("Idempotency-Key: 50 concurrent retries of a POST create exactly one o
   CHECK(history(c2, id).size() == events);
   CHECK(c2.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", std::string(300, 'k')}}).status == 400);
 }
+
+TEST_CASE("Idempotency-Key records expire after the configured time and the key can be used again") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path(), "--idempotency-ttl-s", "1"});
+  server.wait_ready();
+  HttpClient c(server.port());
+  auto first = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
+  REQUIRE(first.status == 201);
+  auto repeat = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
+  REQUIRE(repeat.status == 201);
+  CHECK(json::parse(repeat.body)["data"]["id"] == json::parse(first.body)["data"]["id"]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  auto later = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
+  REQUIRE(later.status == 201);
+  CHECK(json::parse(later.body)["data"]["id"] != json::parse(first.body)["data"]["id"]);
+  CHECK(json::parse(c.get("/orders").body)["data"].size() == 2);
+}
