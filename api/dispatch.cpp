@@ -1,10 +1,12 @@
 #include "api/dispatch.h"
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <spdlog/spdlog.h>
 
 #include "api/envelope.h"
+#include "app/logging.h"
 #include "app/uuid.h"
 
 namespace orderflow::api {
@@ -26,6 +28,12 @@ void finish(const Request& request, Response& response) {
 }  // namespace
 
 void dispatch(const Router& router, Request request, Respond respond) {
+  const auto started = std::chrono::steady_clock::now();
+  auto observed = [&router, started](const Request& req, const Route* route, const Response& r) {
+    if (!router.observer()) return;
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    router.observer()(req, route, r.status, seconds);
+  };
   auto rid = request.header("x-request-id");
   request.request_id = rid && valid_request_id(*rid) ? std::string(*rid) : app::new_uuid_v4();
 
@@ -40,6 +48,7 @@ void dispatch(const Router& router, Request request, Respond respond) {
       r.headers.emplace_back("Vary", "Access-Control-Request-Headers");
     }
     finish(request, r);
+    observed(request, nullptr, r);
     respond(std::move(r));
     return;
   }
@@ -50,17 +59,20 @@ void dispatch(const Router& router, Request request, Respond respond) {
     auto r = error_response(request, app::Error::make(app::ErrorCode::route_not_found,
                                                       "Cannot " + request.method + " " + request.path));
     finish(request, r);
+    observed(request, nullptr, r);
     respond(std::move(r));
     return;
   }
 
   // The handler may complete on another thread; the request must outlive it, so it is shared.
   auto shared = std::make_shared<Request>(std::move(request));
-  auto done = [shared, respond](Response r) {
+  auto done = [shared, respond, observed, route](Response r) {
     finish(*shared, r);
+    observed(*shared, route, r);
     respond(std::move(r));
   };
   try {
+    app::RequestLogScope scope(shared->request_id);
     route->handler(*shared, params, done);
   } catch (const std::exception& e) {
     spdlog::error("[{}] handler {} threw: {}", shared->request_id, route->operation_id, e.what());

@@ -36,7 +36,8 @@ int http_status(app::ErrorCode code) {
     case C::internal: return 500;
     case C::overloaded:
     case C::dependency_unavailable:
-    case C::storage_unavailable: return 503;
+    case C::storage_unavailable:
+    case C::not_ready: return 503;
     case C::dependency_timeout: return 504;
   }
   return 500;

@@ -18,6 +18,7 @@
 
 #include "api/dispatch.h"
 #include "api/envelope.h"
+#include "app/logging.h"
 
 namespace orderflow::api {
 
@@ -98,8 +99,9 @@ http::response<http::string_body> to_beast(const Response& resp, unsigned versio
 }
 
 void log_request(const Request& req, int status, double latency_ms) {
+  app::RequestLogScope scope(req.request_id);
   auto level = status >= 500 ? spdlog::level::warn : spdlog::level::info;
-  spdlog::log(level, "[{}] {} {} {} {:.2f}ms", req.request_id, req.method, req.target, status, latency_ms);
+  spdlog::log(level, "{} {} {} {:.2f}ms", req.method, req.target, status, latency_ms);
 }
 
 /// Answers a request the parser refused (too large, malformed) and closes the connection.

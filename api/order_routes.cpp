@@ -7,6 +7,7 @@
 
 #include "api/dto.h"
 #include "api/envelope.h"
+#include "app/logging.h"
 #include "app/order_service.h"
 #include "app/ports/read_model.h"
 #include "app/worker_pool.h"
@@ -69,7 +70,10 @@ std::vector<app::LineInput> lines_of(const std::vector<ItemInput>& items) {
 /// Runs `work` on the worker pool and responds with what it returns; a full pool is 503.
 void on_worker(app::WorkerPool& workers, const Request& req, Respond respond, std::function<Response()> work) {
   auto shared_respond = std::make_shared<Respond>(std::move(respond));
-  bool queued = workers.submit([shared_respond, work = std::move(work)] { (*shared_respond)(work()); });
+  bool queued = workers.submit([shared_respond, work = std::move(work), rid = req.request_id] {
+    app::RequestLogScope scope(rid);
+    (*shared_respond)(work());
+  });
   if (!queued) {
     (*shared_respond)(error_response(req, Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1)));
   }
@@ -224,7 +228,19 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
                             (page->next_cursor ? "\"" + *page->next_cursor + "\"" : std::string("null")) + "}";
         respond(success_response(200, "Orders retrieved successfully", data, extra));
       },
-      RouteDoc{"List orders (filters, cursor pagination)", "orders", 200, "", "OrderList", {400}}});
+      RouteDoc{"List orders (filters, cursor pagination)",
+               "orders",
+               200,
+               "",
+               "OrderList",
+               {400},
+               {{"customerId", "string", "only this customer's orders (UUID)", {}},
+                {"status", "string", "only orders in this status", {"created", "processing", "shipped", "delivered", "canceled", "cancelled"}},
+                {"createdFrom", "string", "created at or after (ISO-8601)", {}},
+                {"createdTo", "string", "created at or before (ISO-8601)", {}},
+                {"limit", "integer", "page size, 1..1000 (default 100)", {}},
+                {"cursor", "string", "opaque: page.nextCursor of the previous page", {}},
+                {"sort", "string", "creation order", {"createdAt", "-createdAt"}}}}});
 
   router.add(Route{
       "GET", "/orders/:id", "getOrder",
@@ -259,7 +275,13 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
         r.headers.emplace_back("ETag", etag(view->version));
         respond(std::move(r));
       },
-      RouteDoc{"Get an order (optionally as of ?version=N)", "orders", 200, "", "Order", {400, 404}}});
+      RouteDoc{"Get an order (optionally as of ?version=N)",
+               "orders",
+               200,
+               "",
+               "Order",
+               {400, 404},
+               {{"version", "integer", "time travel: the order as it was after this stream version", {}}}}});
 
   router.add(Route{
       "GET", "/orders/:id/history", "getOrderHistory",
@@ -285,7 +307,7 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
                              [&](const app::CommandContext& c) { return service.place(place, c); });
         });
       },
-      RouteDoc{"Create an order", "orders", 201, "CreateOrder", "Order", {400, 413, 422, 503, 504}}});
+      RouteDoc{"Create an order", "orders", 201, "CreateOrder", "Order", {400, 413, 422, 503, 504}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "PUT", "/orders/:id", "updateOrder",
@@ -305,7 +327,7 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
                   });
       },
       RouteDoc{"Update an order's customer, items or notes", "orders", 200, "UpdateOrder", "Order",
-               {400, 404, 412, 422, 503}}});
+               {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "PUT", "/orders/:id/shipping", "updateShipping",
@@ -322,7 +344,7 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
                         [&](const app::CommandContext& c) { return service.update_shipping(id, shipping, c); });
                   });
       },
-      RouteDoc{"Update shipping information", "orders", 200, "UpdateShipping", "Order", {400, 404, 412, 422, 503}}});
+      RouteDoc{"Update shipping information", "orders", 200, "UpdateShipping", "Order", {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "PUT", "/orders/:id/status", "updateStatus",
@@ -339,7 +361,7 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
                         [&](const app::CommandContext& c) { return service.change_status(id, to, reason, c); });
                   });
       },
-      RouteDoc{"Change an order's status", "orders", 200, "UpdateStatus", "Order", {400, 404, 412, 422, 503}}});
+      RouteDoc{"Change an order's status", "orders", 200, "UpdateStatus", "Order", {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "DELETE", "/orders/:id", "deleteOrder",
@@ -352,7 +374,7 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
                                        [&](const app::CommandContext& c) { return service.remove(id, c); });
                   });
       },
-      RouteDoc{"Delete an order (its history stays)", "orders", 200, "", "", {404, 412, 422, 503}}});
+      RouteDoc{"Delete an order (its history stays)", "orders", 200, "", "", {404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 }
 
 }  // namespace orderflow::api

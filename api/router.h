@@ -25,13 +25,25 @@ using Respond = std::function<void(Response)>;
 using Handler = std::function<void(const Request&, const PathParams&, Respond)>;
 
 /// What the OpenAPI document says about a route (besides method and path).
+/// A query parameter, for the OpenAPI document.
+struct QueryParamDoc {
+  std::string name;
+  std::string type = "string";  // "string" | "integer"
+  std::string description = {};
+  std::vector<std::string> allowed = {};  // enum values, if any
+};
+
 struct RouteDoc {
-  std::string summary;
+  std::string summary = {};
   std::string tag = "orders";
   int success_status = 200;
-  std::string request_schema;   // component schema name of the JSON body; empty = no body
-  std::string response_schema;  // component schema of envelope `data`; empty = no data
-  std::vector<int> error_statuses;
+  std::string request_schema = {};   // component schema name of the JSON body; empty = no body
+  std::string response_schema = {};  // component schema of envelope `data`; empty = no data
+  std::vector<int> error_statuses = {};
+  std::vector<QueryParamDoc> query = {};
+  // Not JSON: the route answers this content type with a raw body (Swagger UI, metrics).
+  std::string raw_content_type = {};
+  std::vector<std::string> headers = {};  // request headers the route reads (If-Match, Idempotency-Key, ...)
 };
 
 struct Route {
@@ -42,9 +54,15 @@ struct Route {
   RouteDoc doc;
 };
 
+/// Called once per answered request (metrics): the matched route or null, the status, the time
+/// from dispatch to response in seconds. Runs on the thread that completes the request.
+using RequestObserver = std::function<void(const Request&, const Route*, int status, double seconds)>;
+
 class Router {
  public:
   void add(Route route);
+  void set_observer(RequestObserver observer) { observer_ = std::move(observer); }
+  const RequestObserver& observer() const { return observer_; }
 
   /// Finds the route for method + path. On a miss, `path_exists` tells whether another method
   /// would have matched (the seed answers 404 either way; we keep that).
@@ -54,6 +72,7 @@ class Router {
 
  private:
   std::vector<Route> routes_;
+  RequestObserver observer_;
 };
 
 /// Matches one pattern against a path, filling params. Segments are compared exactly; ":x"

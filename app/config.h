@@ -34,6 +34,17 @@ struct Config {
   std::string inventory_service_url = "http://localhost:3002";
   std::string amqp_url = "amqp://localhost:5672";
 
+  // Customer/Inventory HTTP clients (used when USE_REAL_*_API is "true"); per service
+  uint64_t client_connect_timeout_ms = 2000;  // TCP connect of one attempt (CLIENT_CONNECT_TIMEOUT_MS)
+  uint64_t client_timeout_ms = 2000;          // one call as a whole, retries and backoff included (CLIENT_TIMEOUT_MS)
+  uint64_t client_retries_max = 2;            // extra attempts after a failed one; idempotent calls only (CLIENT_RETRIES_MAX)
+  uint64_t client_backoff_base_ms = 25;       // first retry waits up to this, doubling, full jitter (CLIENT_BACKOFF_BASE_MS)
+  uint64_t client_connections_max = 32;       // open connections per service; callers beyond wait (CLIENT_CONNECTIONS_MAX)
+  uint64_t breaker_failures_max = 5;          // consecutive failed attempts that open the circuit (BREAKER_FAILURES_MAX)
+  uint64_t breaker_cooldown_ms = 5000;        // an open circuit lets one probe through after (BREAKER_COOLDOWN_MS)
+  uint64_t release_retry_base_ms = 500;       // durable release queue: first retry delay, doubling (RELEASE_RETRY_BASE_MS)
+  uint64_t release_retry_max_ms = 60000;      // durable release queue: longest delay between retries (RELEASE_RETRY_MAX_MS)
+
   // Logs
   std::string log_level = "info";  // trace|debug|info|warn|error|critical|off (LOG_LEVEL)
   std::string log_format = "text";  // text|json (LOG_FORMAT)

@@ -24,6 +24,7 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::dependency_unavailable: return "dependency_unavailable";
     case ErrorCode::dependency_timeout: return "dependency_timeout";
     case ErrorCode::storage_unavailable: return "storage_unavailable";
+    case ErrorCode::not_ready: return "not_ready";
     case ErrorCode::internal: return "internal_error";
   }
   return "internal_error";

@@ -8,14 +8,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <pthread.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include "api/http_server.h"
+#include "api/operability_routes.h"
 #include "api/order_routes.h"
 #include "api/router.h"
 #include "api/system_routes.h"
 #include "app/config.h"
+#include "app/logging.h"
+#include "app/metrics.h"
 #include "app/order_service.h"
 #include "app/ports/clock.h"
 #include "app/worker_pool.h"
@@ -45,8 +48,7 @@ int main(int argc, char** argv) {
   app::Config config = parsed.config;
   if (config.swagger_dir.empty()) config.swagger_dir = ORDERFLOW_DEFAULT_SWAGGER_DIR;
   // Logs go to stderr; stdout carries only the "listening on" line that scripts read.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("orderflow"));
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  app::setup_logging(config.log_level, config.log_format);
   spdlog::info("orderflow starting with configuration:\n{}", app::describe_config(config));
 
   // Signals are taken by sigwait below, so every thread started after this blocks them.
@@ -56,11 +58,26 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  app::MetricsRegistry metrics;
+  auto& batch_events = metrics.histogram("orderflow_commit_batch_events", "Events per group-commit WriteBatch",
+                                         {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 8192});
+  auto& batch_appends = metrics.histogram("orderflow_commit_batch_appends", "Append requests per WriteBatch",
+                                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 8192});
+  auto& write_seconds = metrics.histogram("orderflow_commit_write_seconds",
+                                          "Time in RocksDB Write per batch, fsync included when sync is on",
+                                          app::MetricsRegistry::latency_buckets_s());
+
   eventstore::Options store_options;
+  store_options.on_commit = [&](size_t events, size_t appends, uint64_t write_micros) {
+    batch_events.observe(static_cast<double>(events));
+    batch_appends.observe(static_cast<double>(appends));
+    write_seconds.observe(static_cast<double>(write_micros) / 1e6);
+  };
   store_options.data_dir = config.data_dir;
   store_options.sync = config.sync;
   store_options.queue_capacity = config.commit_queue_max;
   store_options.extra_families = projections::OrderProjection::family_names();
+  store_options.extra_families.push_back("health");
   auto opened = eventstore::open_rocksdb_event_store(store_options);
   if (!opened) {
     spdlog::critical("cannot open the event store in '{}': {}", config.data_dir, opened.error().message);
@@ -106,6 +123,47 @@ int main(int argc, char** argv) {
   api::add_system_routes(router);
   api::add_order_routes(router, api::OrderRouteDeps{service, read_model, workers,
                                                     static_cast<int64_t>(config.idempotency_ttl_s) * 1000});
+
+  app::EventStore& store_ref = *store;
+  metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
+                   [&store_ref] { return static_cast<double>(store_ref.stats().queue_depth); });
+  metrics.gauge_fn("orderflow_commit_queue_capacity", "Append requests the commit queue holds before 503",
+                   [&store_ref] { return static_cast<double>(store_ref.stats().queue_capacity); });
+  metrics.counter_fn("orderflow_commit_overloaded_total", "Appends refused because the commit queue was full",
+                     [&store_ref] { return static_cast<double>(store_ref.stats().rejected_overloaded); });
+  metrics.counter_fn("orderflow_events_committed_total", "Events committed to the log",
+                     [&store_ref] { return static_cast<double>(store_ref.stats().events); });
+  metrics.gauge_fn("orderflow_event_log_head_sequence", "Highest committed global sequence",
+                   [&store_ref] { return static_cast<double>(store_ref.head_sequence()); });
+  metrics.gauge_fn("orderflow_outbox_pending_rows", "Outbox rows not yet published",
+                   [&store_ref] { return static_cast<double>(store_ref.outbox_pending()); });
+  metrics.counter_fn("orderflow_aggregate_cache_hits_total", "Commands that found the order in the cache",
+                     [&service] { return static_cast<double>(service.cache().hits()); });
+  metrics.counter_fn("orderflow_aggregate_cache_misses_total", "Commands that folded the order's stream",
+                     [&service] { return static_cast<double>(service.cache().misses()); });
+  metrics.gauge_fn("orderflow_command_queue_depth", "Commands waiting for a worker thread",
+                   [&workers] { return static_cast<double>(workers.queued()); });
+  metrics.gauge_fn("process_resident_memory_bytes", "Resident set size of the process", [] {
+    long pages = 0, resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+      std::fclose(f);
+    }
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  });
+
+  api::add_operability_routes(
+      router, api::OperabilityDeps{metrics,
+                                   [&store_ref, &clock]() -> std::optional<std::string> {
+                                     // Writable = a tiny synced write through the committer succeeds.
+                                     app::AppendRequest probe;
+                                     probe.stream_id = "health";
+                                     probe.writes.push_back({"health", "probe", std::to_string(clock.now_ms())});
+                                     auto r = store_ref.append(std::move(probe));
+                                     if (!r) return "storage is not writable: " + r.error().message;
+                                     return std::nullopt;
+                                   },
+                                   config.swagger_dir});
 
   api::ServerOptions options;
   options.host = config.host;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "domain/ids.h"
 #include "domain/money.h"
@@ -48,6 +49,25 @@ class Inventory {
   /// Gives `quantity` back.
   virtual Result<Unit, DependencyError> release(const domain::ProductId& product, int64_t quantity,
                                                 const domain::OrderId& order) = 0;
+
+  /// One lookup per product, answered in the same order; an HTTP implementation runs them
+  /// concurrently. The default asks `find_product` one after the other.
+  using ProductLookup = Result<std::optional<ProductInfo>, DependencyError>;
+  virtual std::vector<ProductLookup> find_products(const std::vector<domain::ProductId>& ids) {
+    std::vector<ProductLookup> out;
+    out.reserve(ids.size());
+    for (const auto& id : ids) out.push_back(find_product(id));
+    return out;
+  }
+
+  /// `release` under the caller's idempotency key, so a release retried later (from the durable
+  /// release queue, maybe after a restart) is recognised by the service as the same one. The
+  /// default ignores the key.
+  virtual Result<Unit, DependencyError> release_keyed(const domain::ProductId& product, int64_t quantity,
+                                                      const domain::OrderId& order, const std::string& key) {
+    (void)key;
+    return release(product, quantity, order);
+  }
 };
 
 }  // namespace orderflow::app

@@ -412,7 +412,7 @@ TEST_CASE("nesting deeper than 64 levels is refused before parsing, without cras
   CHECK(notes->notes == "\"\\" + repeat("[{", 200));
 }
 
-TEST_CASE("objects with more than 256 members are refused; messages stop at 1000", "[dto]") {
+TEST_CASE("objects with more than 256 members are refused, and messages stop at 1000", "[dto]") {
   std::string many = "{";
   for (int i = 0; i < 256; ++i) many += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":1";
   // 256 unknown members are still JSON we read: 256 + 4 messages.

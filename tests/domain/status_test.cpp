@@ -8,7 +8,7 @@
 using namespace orderflow::domain;
 using S = OrderStatus;
 
-TEST_CASE("to_wire and parse_status agree; cancelled is an input alias only", "[status]") {
+TEST_CASE("to_wire and parse_status agree, and cancelled is an input alias only", "[status]") {
   struct Row {
     S status;
     const char* wire;

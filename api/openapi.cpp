@@ -1,0 +1,211 @@
+#include "api/openapi.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/envelope.h"
+
+namespace orderflow::api {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json ref(const std::string& name) { return json{{"$ref", "#/components/schemas/" + name}}; }
+
+const std::vector<std::string> kStatuses = {"created", "processing", "shipped", "delivered", "canceled"};
+const std::vector<std::string> kCarriers = {"UPS", "FedEx", "DHL", "USPS", "Other"};
+
+json uuid_string() { return json{{"type", "string"}, {"format", "uuid"}}; }
+
+json components() {
+  json s;
+  s["OrderItem"] = {{"type", "object"},
+                    {"required", {"productId", "quantity", "id"}},
+                    {"properties",
+                     {{"productId", uuid_string()},
+                      {"quantity", {{"type", "integer"}, {"minimum", 1}}},
+                      {"id", uuid_string()}}}};
+  s["ShippingInfo"] = {{"type", "object"},
+                       {"required", {"trackingNumber", "trackingCompany"}},
+                       {"properties",
+                        {{"trackingNumber", {{"type", "string"}, {"minLength", 1}, {"maxLength", 100}}},
+                         {"trackingCompany", {{"type", "string"}, {"enum", kCarriers}}},
+                         {"estimatedDelivery", {{"type", "string"}}},
+                         {"shippingNotes", {{"type", "string"}, {"maxLength", 500}}}}}};
+  s["Order"] = {
+      {"type", "object"},
+      {"required", {"id", "customerId", "items", "totalPrice", "status", "createdAt", "updatedAt", "shippingInfo"}},
+      {"properties",
+       {{"id", uuid_string()},
+        {"customerId", uuid_string()},
+        {"items", {{"type", "array"}, {"items", ref("OrderItem")}}},
+        {"totalPrice", {{"type", "number"}, {"example", 99.98}}},
+        {"status", {{"type", "string"}, {"enum", kStatuses}}},
+        {"createdAt", {{"type", "string"}, {"format", "date-time"}}},
+        {"updatedAt", {{"type", "string"}, {"format", "date-time"}}},
+        {"shippingInfo", {{"allOf", {ref("ShippingInfo")}}, {"nullable", true}}},
+        {"notes", {{"type", "string"}, {"maxLength", 500}}},
+        {"version", {{"type", "integer"}, {"description", "stream version; also sent as ETag"}}},
+        {"statusReason", {{"type", "string"}}}}}};
+  json line = {{"type", "object"},
+               {"additionalProperties", false},
+               {"required", {"productId", "quantity"}},
+               {"properties",
+                {{"productId", uuid_string()}, {"quantity", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000000}}}}}};
+  json lines = {{"type", "array"}, {"minItems", 1}, {"maxItems", 100}, {"items", line}};
+  s["CreateOrder"] = {{"type", "object"},
+                      {"additionalProperties", false},
+                      {"required", {"customerId", "items"}},
+                      {"properties", {{"customerId", uuid_string()}, {"items", lines}}},
+                      {"example",
+                       {{"customerId", "123e4567-e89b-12d3-a456-426614174001"},
+                        {"items", {{{"productId", "123e4567-e89b-12d3-a456-426614174003"}, {"quantity", 2}}}}}}};
+  s["UpdateOrder"] = {{"type", "object"},
+                      {"additionalProperties", false},
+                      {"properties",
+                       {{"customerId", uuid_string()},
+                        {"items", lines},
+                        {"notes", {{"type", "string"}, {"maxLength", 500}}}}},
+                      {"example", {{"notes", "Please deliver to the back door"}}}};
+  s["UpdateShipping"] = {{"type", "object"},
+                         {"additionalProperties", false},
+                         {"required", {"trackingNumber", "trackingCompany"}},
+                         {"properties", s["ShippingInfo"]["properties"]},
+                         {"example", {{"trackingNumber", "1Z999AA10123456784"}, {"trackingCompany", "UPS"}}}};
+  std::vector<std::string> status_inputs = kStatuses;
+  status_inputs.push_back("cancelled");
+  s["UpdateStatus"] = {{"type", "object"},
+                       {"additionalProperties", false},
+                       {"required", {"status"}},
+                       {"properties",
+                        {{"status", {{"type", "string"}, {"enum", status_inputs},
+                                     {"description", "\"cancelled\" is accepted as an alias of \"canceled\""}}},
+                         {"statusReason", {{"type", "string"}, {"maxLength", 500}}}}},
+                       {"example", {{"status", "shipped"}}}};
+  s["OrderList"] = {{"type", "array"}, {"items", ref("Order")}};
+  s["HistoryEvent"] = {{"type", "object"},
+                       {"properties",
+                        {{"sequence", {{"type", "integer"}}},
+                         {"version", {{"type", "integer"}}},
+                         {"type", {{"type", "string"}, {"example", "OrderCreated"}}},
+                         {"occurredAt", {{"type", "string"}, {"format", "date-time"}}},
+                         {"actor", {{"type", "string"}}},
+                         {"correlationId", {{"type", "string"}}},
+                         {"idempotencyKey", {{"type", "string"}, {"nullable", true}}},
+                         {"data", {{"type", "object"}}}}}};
+  s["OrderHistory"] = {{"type", "array"}, {"items", ref("HistoryEvent")}};
+  s["Health"] = {{"type", "object"},
+                 {"properties",
+                  {{"status", {{"type", "string"}, {"example", "healthy"}}},
+                   {"service", {{"type", "string"}, {"example", "order-management-service"}}},
+                   {"version", {{"type", "string"}, {"example", "1.0.0"}}}}}};
+  s["Readiness"] = {{"type", "object"},
+                    {"properties", {{"status", {{"type", "string"}}}, {"reason", {{"type", "string"}}}}}};
+  s["Page"] = {{"type", "object"},
+               {"properties",
+                {{"limit", {{"type", "integer"}}}, {"nextCursor", {{"type", "string"}, {"nullable", true}}}}}};
+  s["ErrorEnvelope"] = {
+      {"type", "object"},
+      {"required", {"statusCode", "timestamp", "path", "method", "message", "error"}},
+      {"properties",
+       {{"statusCode", {{"type", "integer"}, {"example", 400}}},
+        {"timestamp", {{"type", "string"}, {"format", "date-time"}}},
+        {"path", {{"type", "string"}, {"example", "/orders"}}},
+        {"method", {{"type", "string"}, {"example", "POST"}}},
+        {"message", {{"type", "string"}, {"example", "customerId must be a UUID"}}},
+        {"error",
+         {{"type", "object"},
+          {"properties",
+           {{"message", {{"oneOf", {json{{"type", "string"}}, json{{"type", "array"}, {"items", {{"type", "string"}}}}}}}},
+            {"error", {{"type", "string"}, {"example", "Bad Request"}}},
+            {"statusCode", {{"type", "integer"}, {"example", 400}}},
+            {"code", {{"type", "string"}, {"example", "validation_failed"}}}}}}}}}};
+  return s;
+}
+
+json success_envelope(const RouteDoc& doc) {
+  json props = {{"success", {{"type", "boolean"}, {"example", true}}},
+                {"timestamp", {{"type", "string"}, {"format", "date-time"}}}};
+  if (!doc.response_schema.empty()) props["data"] = ref(doc.response_schema);
+  props["message"] = {{"type", "string"}};
+  if (doc.response_schema == "OrderList") props["page"] = ref("Page");
+  return json{{"type", "object"}, {"properties", props}};
+}
+
+}  // namespace
+
+std::string openapi_path(const std::string& pattern) {
+  std::string out;
+  size_t i = 0;
+  while (i < pattern.size()) {
+    if (pattern[i] == ':' && (i == 0 || pattern[i - 1] == '/')) {
+      size_t end = pattern.find('/', i);
+      if (end == std::string::npos) end = pattern.size();
+      out += "{" + pattern.substr(i + 1, end - i - 1) + "}";
+      i = end;
+    } else {
+      out.push_back(pattern[i++]);
+    }
+  }
+  return out;
+}
+
+std::string openapi_json(const Router& router) {
+  json doc;
+  doc["openapi"] = "3.0.3";
+  doc["info"] = {{"title", "Order Management API"},
+                 {"description", "orderflow: the event-sourced order service (seed-compatible)"},
+                 {"version", "1.0"}};
+  doc["tags"] = json::array({json{{"name", "orders"}}, json{{"name", "health"}}, json{{"name", "operations"}}});
+  json paths = json::object();
+  for (const auto& r : router.routes()) {
+    std::string path = openapi_path(r.pattern);
+    std::string method = r.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    json op;
+    op["operationId"] = r.operation_id;
+    op["summary"] = r.doc.summary;
+    op["tags"] = json::array({r.doc.tag});
+    json params = json::array();
+    std::string::size_type pos = 0;
+    while ((pos = r.pattern.find(':', pos)) != std::string::npos) {
+      auto end = r.pattern.find('/', pos);
+      std::string name = r.pattern.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+      params.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+      pos = end == std::string::npos ? r.pattern.size() : end;
+    }
+    for (const auto& q : r.doc.query) {
+      json schema = {{"type", q.type}};
+      if (!q.allowed.empty()) schema["enum"] = q.allowed;
+      params.push_back(
+          {{"name", q.name}, {"in", "query"}, {"required", false}, {"description", q.description}, {"schema", schema}});
+    }
+    for (const auto& h : r.doc.headers)
+      params.push_back({{"name", h}, {"in", "header"}, {"required", false}, {"schema", {{"type", "string"}}}});
+    if (!params.empty()) op["parameters"] = params;
+    if (!r.doc.request_schema.empty()) {
+      op["requestBody"] = {{"required", true},
+                           {"content", {{"application/json", {{"schema", ref(r.doc.request_schema)}}}}}};
+    }
+    json responses;
+    json ok;
+    ok["description"] = std::string(reason_phrase(r.doc.success_status));
+    if (!r.doc.raw_content_type.empty()) {
+      ok["content"] = {{r.doc.raw_content_type, {{"schema", {{"type", "string"}}}}}};
+    } else {
+      ok["content"] = {{"application/json", {{"schema", success_envelope(r.doc)}}}};
+    }
+    responses[std::to_string(r.doc.success_status)] = ok;
+    for (int status : r.doc.error_statuses) {
+      responses[std::to_string(status)] = {
+          {"description", std::string(reason_phrase(status))},
+          {"content", {{"application/json", {{"schema", ref("ErrorEnvelope")}}}}}};
+    }
+    op["responses"] = responses;
+    paths[path][method] = op;
+  }
+  doc["paths"] = paths;
+  doc["components"] = {{"schemas", components()}};
+  return doc.dump();
+}
+
+}  // namespace orderflow::api

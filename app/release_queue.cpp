@@ -1,0 +1,184 @@
+#include "app/release_queue.h"
+
+#include <charconv>
+#include <chrono>
+#include <random>
+#include <spdlog/spdlog.h>
+#include <sstream>
+
+#include "app/uuid.h"
+
+namespace orderflow::app {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+int64_t epoch_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr size_t kScanChunk = 1024;
+
+}  // namespace
+
+// Row value, version 1: "1 <product> <quantity> <order> <enqueued_at_ms>" (ids are UUIDs: no spaces).
+std::string ReleaseQueue::encode(const PendingRelease& r) {
+  return "1 " + r.product.str() + " " + std::to_string(r.quantity) + " " + r.order.str() + " " +
+         std::to_string(r.enqueued_at_ms);
+}
+
+std::optional<PendingRelease> ReleaseQueue::decode(const std::string& key, const std::string& value) {
+  std::istringstream in(value);
+  std::string version, product, order;
+  PendingRelease r;
+  if (!(in >> version >> product >> r.quantity >> order >> r.enqueued_at_ms) || version != "1") return std::nullopt;
+  auto p = domain::ProductId::parse(product);
+  auto o = domain::OrderId::parse(order);
+  if (!p || !o || r.quantity <= 0) return std::nullopt;
+  r.key = key;
+  r.product = *p;
+  r.order = *o;
+  return r;
+}
+
+ReleaseQueue::ReleaseQueue(EventStore& store, Inventory& inventory, ReleaseQueueOptions options)
+    : store_(store), inventory_(inventory), options_(options) {}
+
+ReleaseQueue::~ReleaseQueue() { stop(); }
+
+Result<Unit, StoreError> ReleaseQueue::start() {
+  std::string from;
+  for (;;) {
+    auto rows = store_.scan(family, from, "", kScanChunk);
+    if (!rows) return fail(rows.error());
+    std::lock_guard lock(mutex_);
+    for (const auto& row : *rows) {
+      auto r = decode(row.key, row.value);
+      if (!r) {
+        spdlog::error("release queue: unreadable row '{}' = '{}' left in place", row.key, row.value);
+        continue;
+      }
+      entries_.emplace(row.key, Entry{std::move(*r), 0, SteadyClock::now()});
+    }
+    if (rows->size() < kScanChunk) break;
+    from = rows->back().key + '\0';  // the next key after the last one read
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!entries_.empty()) spdlog::warn("release queue: {} release(s) left by the last run, retrying", entries_.size());
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { run(); });
+  return Unit{};
+}
+
+void ReleaseQueue::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t ReleaseQueue::pending() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+void ReleaseQueue::enqueue(PendingRelease release) {
+  {
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= options_.pending_max) {
+      spdlog::critical("release queue full ({} rows): release of {} x {} for order {} is LOST", entries_.size(),
+                       release.quantity, release.product.str(), release.order.str());
+      return;
+    }
+  }
+  AppendRequest req;
+  req.writes.push_back(KeyValueWrite{family, release.key, encode(release)});
+  auto stored = store_.append(std::move(req));
+  if (!stored) {
+    spdlog::error("release queue: cannot store the release of {} x {} for order {} ({}); retrying it from memory",
+                  release.quantity, release.product.str(), release.order.str(), stored.error().message);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    const auto due = SteadyClock::now() + delay_after(0);
+    std::string key = release.key;
+    entries_.insert_or_assign(std::move(key), Entry{std::move(release), 0, due});
+  }
+  wake_.notify_all();
+}
+
+std::chrono::milliseconds ReleaseQueue::delay_after(uint32_t failures) {
+  // Exponential with jitter in [delay/2, delay], so a burst of releases does not retry in lockstep.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const int64_t delay = std::min<int64_t>(options_.retry_max_ms, options_.retry_base_ms << std::min(failures, 30u));
+  return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(delay / 2, delay)(rng));
+}
+
+void ReleaseQueue::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    auto next = SteadyClock::time_point::max();
+    for (const auto& [key, e] : entries_) next = std::min(next, e.due);
+    if (next > SteadyClock::now()) {
+      if (next == SteadyClock::time_point::max())
+        wake_.wait(lock);
+      else
+        wake_.wait_until(lock, next);
+      continue;
+    }
+    std::vector<PendingRelease> due;
+    for (const auto& [key, e] : entries_)
+      if (e.due <= SteadyClock::now()) due.push_back(e.release);
+    lock.unlock();
+    for (const auto& r : due) {
+      attempts_total_.fetch_add(1, std::memory_order_relaxed);
+      auto released = inventory_.release_keyed(r.product, r.quantity, r.order, r.key);
+      if (released) {
+        AppendRequest req;
+        req.writes.push_back(KeyValueWrite{family, r.key, std::nullopt});
+        auto removed = store_.append(std::move(req));
+        if (!removed) {
+          // The row comes back after a restart; its key makes the repeat harmless.
+          spdlog::error("release queue: released {} but cannot delete its row: {}", r.key, removed.error().message);
+        }
+        released_total_.fetch_add(1, std::memory_order_relaxed);
+        spdlog::info("release queue: released {} x {} for order {}", r.quantity, r.product.str(), r.order.str());
+      }
+      std::lock_guard relock(mutex_);
+      auto it = entries_.find(r.key);
+      if (it == entries_.end()) continue;
+      if (released) {
+        entries_.erase(it);
+      } else {
+        ++it->second.failures;
+        it->second.due = SteadyClock::now() + delay_after(it->second.failures);
+        spdlog::warn("release queue: release {} failed ({} failures): {}", r.key, it->second.failures,
+                     released.error().message);
+      }
+      if (stopping_) break;
+    }
+    lock.lock();
+  }
+}
+
+Result<Unit, DependencyError> ReleasingInventory::release(const domain::ProductId& product, int64_t quantity,
+                                                          const domain::OrderId& order) {
+  return release_keyed(product, quantity, order, new_uuid_v4());
+}
+
+Result<Unit, DependencyError> ReleasingInventory::release_keyed(const domain::ProductId& product, int64_t quantity,
+                                                                const domain::OrderId& order, const std::string& key) {
+  auto released = inner_.release_keyed(product, quantity, order, key);
+  if (released) return released;
+  spdlog::warn("release of {} x {} for order {} failed ({}); queued for retry", quantity, product.str(), order.str(),
+               released.error().message);
+  queue_.enqueue(PendingRelease{key, product, quantity, order, epoch_ms()});
+  return Unit{};
+}
+
+}  // namespace orderflow::app

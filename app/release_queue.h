@@ -1,0 +1,107 @@
+#pragma once
+// Stock releases that must not be lost. A release that fails (the inventory service is down,
+// slow, or its circuit is open) is written as a row of the `release_queue` family through the
+// EventStore port before the command answers, and a background thread retries it with
+// exponential backoff and jitter until the inventory accepts it; then the row is deleted. Rows
+// left by a previous process are retried after a restart. Each row keeps the release's
+// Idempotency-Key, so a release that reached the service but whose answer was lost is not
+// applied twice by a service that honours the key. Thread-safe.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/ports/collaborators.h"
+#include "app/ports/event_store.h"
+
+namespace orderflow::app {
+
+struct ReleaseQueueOptions {
+  int64_t retry_base_ms = 500;    // delay before the first retry; doubles per failed attempt
+  int64_t retry_max_ms = 60000;   // longest delay between two attempts of one release
+  size_t pending_max = 1'000'000; // rows kept; beyond it a release is logged as lost (never silent)
+};
+
+/// One release waiting to be accepted by the inventory service.
+struct PendingRelease {
+  std::string key;  // the Idempotency-Key, also the row key
+  domain::ProductId product;
+  int64_t quantity = 0;
+  domain::OrderId order;
+  int64_t enqueued_at_ms = 0;  // Unix epoch ms
+};
+
+class ReleaseQueue {
+ public:
+  static constexpr const char* family = "release_queue";  // add to the store's extra_families
+
+  /// `inventory` is the one that really calls the service (not a ReleasingInventory).
+  ReleaseQueue(EventStore& store, Inventory& inventory, ReleaseQueueOptions options = {});
+  ~ReleaseQueue();  // stops the retry thread; pending rows stay for the next start
+  ReleaseQueue(const ReleaseQueue&) = delete;
+  ReleaseQueue& operator=(const ReleaseQueue&) = delete;
+
+  /// Loads the rows left by an earlier process (due at once) and starts the retry thread.
+  Result<Unit, StoreError> start();
+  void stop();
+
+  /// Stores the release durably, then schedules it. When the store refuses the row, the release
+  /// is still retried from memory (and logged): not durable then, but not dropped either.
+  void enqueue(PendingRelease release);
+
+  size_t pending() const;
+  uint64_t released_total() const { return released_total_.load(std::memory_order_relaxed); }
+  uint64_t attempts_total() const { return attempts_total_.load(std::memory_order_relaxed); }
+
+  static std::string encode(const PendingRelease& r);
+  static std::optional<PendingRelease> decode(const std::string& key, const std::string& value);
+
+ private:
+  struct Entry {
+    PendingRelease release;
+    uint32_t failures = 0;
+    std::chrono::steady_clock::time_point due;
+  };
+  void run();
+  std::chrono::milliseconds delay_after(uint32_t failures);
+
+  EventStore& store_;
+  Inventory& inventory_;
+  const ReleaseQueueOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::map<std::string, Entry> entries_;  // by key
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<uint64_t> released_total_{0};
+  std::atomic<uint64_t> attempts_total_{0};
+};
+
+/// The Inventory the order service uses when releases must survive outages: every call goes to
+/// `inner`; a release that fails is handed to the queue and reported as done (it will be).
+class ReleasingInventory final : public Inventory {
+ public:
+  ReleasingInventory(Inventory& inner, ReleaseQueue& queue) : inner_(inner), queue_(queue) {}
+  ProductLookup find_product(const domain::ProductId& id) override { return inner_.find_product(id); }
+  std::vector<ProductLookup> find_products(const std::vector<domain::ProductId>& ids) override {
+    return inner_.find_products(ids);
+  }
+  Result<ReserveOutcome, DependencyError> reserve(const domain::ProductId& product, int64_t quantity,
+                                                  const domain::OrderId& order) override {
+    return inner_.reserve(product, quantity, order);
+  }
+  Result<Unit, DependencyError> release(const domain::ProductId& product, int64_t quantity,
+                                        const domain::OrderId& order) override;
+  Result<Unit, DependencyError> release_keyed(const domain::ProductId& product, int64_t quantity,
+                                              const domain::OrderId& order, const std::string& key) override;
+
+ private:
+  Inventory& inner_;
+  ReleaseQueue& queue_;
+};
+
+}  // namespace orderflow::app
