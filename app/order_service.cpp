@@ -146,17 +146,20 @@ Result<Order, Error> OrderService::load(const domain::OrderId& id) const {
 }
 
 Result<std::vector<domain::OrderItem>, Error> OrderService::price_lines(const std::vector<LineInput>& lines) {
-  // One lookup per distinct product, in first-appearance order (the seed checks them in order
-  // and names the first missing one).
+  // One lookup per distinct product, all at once (they are independent); the answers are read
+  // in first-appearance order, so the first failing product is named, as the seed does.
+  std::vector<domain::ProductId> products;
+  for (const auto& [product, qty] : per_product(lines)) products.push_back(product);
+  auto found_all = inventory_.find_products(products);
   std::unordered_map<std::string, domain::Money> prices;
-  for (const auto& [product, qty] : per_product(lines)) {
-    (void)qty;
-    auto found = inventory_.find_product(product);
+  for (size_t i = 0; i < products.size(); ++i) {
+    const auto& found = found_all[i];
     if (!found) return fail(dependency_error(found.error()));
     if (!found.value()) {
-      return fail(Error::make(ErrorCode::product_not_found, "Product with ID " + product.str() + " not found"));
+      return fail(
+          Error::make(ErrorCode::product_not_found, "Product with ID " + products[i].str() + " not found"));
     }
-    prices.emplace(product.str(), found.value()->price);
+    prices.emplace(products[i].str(), found.value()->price);
   }
   std::vector<domain::OrderItem> items;
   items.reserve(lines.size());

@@ -1,9 +1,9 @@
 #include "app/release_queue.h"
 
+#include <spdlog/spdlog.h>
 #include <charconv>
 #include <chrono>
 #include <random>
-#include <spdlog/spdlog.h>
 #include <sstream>
 
 #include "app/uuid.h"
@@ -14,7 +14,8 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -32,7 +33,8 @@ std::optional<PendingRelease> ReleaseQueue::decode(const std::string& key, const
   std::istringstream in(value);
   std::string version, product, order;
   PendingRelease r;
-  if (!(in >> version >> product >> r.quantity >> order >> r.enqueued_at_ms) || version != "1") return std::nullopt;
+  if (!(in >> version >> product >> r.quantity >> order >> r.enqueued_at_ms) || version != "1")
+    return std::nullopt;
   auto p = domain::ProductId::parse(product);
   auto o = domain::OrderId::parse(order);
   if (!p || !o || r.quantity <= 0) return std::nullopt;
@@ -45,7 +47,9 @@ std::optional<PendingRelease> ReleaseQueue::decode(const std::string& key, const
 ReleaseQueue::ReleaseQueue(EventStore& store, Inventory& inventory, ReleaseQueueOptions options)
     : store_(store), inventory_(inventory), options_(options) {}
 
-ReleaseQueue::~ReleaseQueue() { stop(); }
+ReleaseQueue::~ReleaseQueue() {
+  stop();
+}
 
 Result<Unit, StoreError> ReleaseQueue::start() {
   std::string from;
@@ -66,7 +70,8 @@ Result<Unit, StoreError> ReleaseQueue::start() {
   }
   {
     std::lock_guard lock(mutex_);
-    if (!entries_.empty()) spdlog::warn("release queue: {} release(s) left by the last run, retrying", entries_.size());
+    if (!entries_.empty())
+      spdlog::warn("release queue: {} release(s) left by the last run, retrying", entries_.size());
     stopping_ = false;
   }
   thread_ = std::thread([this] { run(); });
@@ -91,8 +96,8 @@ void ReleaseQueue::enqueue(PendingRelease release) {
   {
     std::lock_guard lock(mutex_);
     if (entries_.size() >= options_.pending_max) {
-      spdlog::critical("release queue full ({} rows): release of {} x {} for order {} is LOST", entries_.size(),
-                       release.quantity, release.product.str(), release.order.str());
+      spdlog::critical("release queue full ({} rows): release of {} x {} for order {} is LOST",
+                       entries_.size(), release.quantity, release.product.str(), release.order.str());
       return;
     }
   }
@@ -100,8 +105,9 @@ void ReleaseQueue::enqueue(PendingRelease release) {
   req.writes.push_back(KeyValueWrite{family, release.key, encode(release)});
   auto stored = store_.append(std::move(req));
   if (!stored) {
-    spdlog::error("release queue: cannot store the release of {} x {} for order {} ({}); retrying it from memory",
-                  release.quantity, release.product.str(), release.order.str(), stored.error().message);
+    spdlog::error(
+        "release queue: cannot store the release of {} x {} for order {} ({}); retrying it from memory",
+        release.quantity, release.product.str(), release.order.str(), stored.error().message);
   }
   {
     std::lock_guard lock(mutex_);
@@ -115,7 +121,8 @@ void ReleaseQueue::enqueue(PendingRelease release) {
 std::chrono::milliseconds ReleaseQueue::delay_after(uint32_t failures) {
   // Exponential with jitter in [delay/2, delay], so a burst of releases does not retry in lockstep.
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  const int64_t delay = std::min<int64_t>(options_.retry_max_ms, options_.retry_base_ms << std::min(failures, 30u));
+  const int64_t delay =
+      std::min<int64_t>(options_.retry_max_ms, options_.retry_base_ms << std::min(failures, 30u));
   return std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(delay / 2, delay)(rng));
 }
 
@@ -144,10 +151,12 @@ void ReleaseQueue::run() {
         auto removed = store_.append(std::move(req));
         if (!removed) {
           // The row comes back after a restart; its key makes the repeat harmless.
-          spdlog::error("release queue: released {} but cannot delete its row: {}", r.key, removed.error().message);
+          spdlog::error("release queue: released {} but cannot delete its row: {}", r.key,
+                        removed.error().message);
         }
         released_total_.fetch_add(1, std::memory_order_relaxed);
-        spdlog::info("release queue: released {} x {} for order {}", r.quantity, r.product.str(), r.order.str());
+        spdlog::info("release queue: released {} x {} for order {}", r.quantity, r.product.str(),
+                     r.order.str());
       }
       std::lock_guard relock(mutex_);
       auto it = entries_.find(r.key);
@@ -171,12 +180,14 @@ Result<Unit, DependencyError> ReleasingInventory::release(const domain::ProductI
   return release_keyed(product, quantity, order, new_uuid_v4());
 }
 
-Result<Unit, DependencyError> ReleasingInventory::release_keyed(const domain::ProductId& product, int64_t quantity,
-                                                                const domain::OrderId& order, const std::string& key) {
+Result<Unit, DependencyError> ReleasingInventory::release_keyed(const domain::ProductId& product,
+                                                                int64_t quantity,
+                                                                const domain::OrderId& order,
+                                                                const std::string& key) {
   auto released = inner_.release_keyed(product, quantity, order, key);
   if (released) return released;
-  spdlog::warn("release of {} x {} for order {} failed ({}); queued for retry", quantity, product.str(), order.str(),
-               released.error().message);
+  spdlog::warn("release of {} x {} for order {} failed ({}); queued for retry", quantity, product.str(),
+               order.str(), released.error().message);
   queue_.enqueue(PendingRelease{key, product, quantity, order, epoch_ms()});
   return Unit{};
 }

@@ -21,9 +21,9 @@
 namespace orderflow::app {
 
 struct ReleaseQueueOptions {
-  int64_t retry_base_ms = 500;    // delay before the first retry; doubles per failed attempt
-  int64_t retry_max_ms = 60000;   // longest delay between two attempts of one release
-  size_t pending_max = 1'000'000; // rows kept; beyond it a release is logged as lost (never silent)
+  int64_t retry_base_ms = 500;     // delay before the first retry; doubles per failed attempt
+  int64_t retry_max_ms = 60000;    // longest delay between two attempts of one release
+  size_t pending_max = 1'000'000;  // rows kept; beyond it a release is logged as lost (never silent)
 };
 
 /// One release waiting to be accepted by the inventory service.
