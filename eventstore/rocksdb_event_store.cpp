@@ -1,0 +1,1111 @@
+#include "eventstore/rocksdb_event_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+#include <linux/futex.h>
+#include <spdlog/spdlog.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "eventstore/invariant.h"
+#include "eventstore/record_codec.h"
+
+namespace orderflow::eventstore {
+namespace {
+
+using app::AppendError;
+using app::AppendRequest;
+using app::AppendResult;
+using app::AppendSuccess;
+using app::ExpectedVersion;
+using app::StoreError;
+
+constexpr std::string_view kFamilyEvents = "events";
+constexpr std::string_view kFamilyStreams = "streams";
+constexpr std::string_view kFamilyOutbox = "outbox";
+constexpr std::string_view kFamilyIdempotency = "idempotency";
+constexpr std::string_view kFamilyMeta = "meta";
+constexpr std::string_view kBuiltinFamilies[] = {kFamilyEvents, kFamilyStreams, kFamilyOutbox,
+                                                 kFamilyIdempotency, kFamilyMeta};
+
+// Deletes by purge/outbox are written in chunks so one call never builds an unbounded batch.
+constexpr size_t kDeleteChunkKeys = 4096;
+
+rocksdb::Slice slice(std::string_view s) {
+  return {s.data(), s.size()};
+}
+std::string_view view(const rocksdb::Slice& s) {
+  return {s.data(), s.size()};
+}
+
+StoreError store_error(std::string_view what, const rocksdb::Status& s) {
+  return StoreError{std::string(what) + ": " + s.ToString()};
+}
+
+AppendError append_error(AppendError::Code code, std::string message) {
+  return AppendError{code, std::move(message), 0, {}};
+}
+
+/// Prefix of a `streams` key: the stream id and its '\0' separator (everything but the trailing
+/// u64 version). With it, RocksDB keeps a bloom filter per stream *prefix*, so the head lookup of a
+/// stream that does not exist yet (every order creation) skips SST files without reading them.
+class StreamPrefixTransform final : public rocksdb::SliceTransform {
+ public:
+  // The name is persisted in SST properties; changing it disables the filters of old files.
+  const char* Name() const override { return "orderflow.StreamPrefix.v1"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    assert(InDomain(key));
+    return {key.data(), key.size() - codec::kSequenceKeyBytes};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > codec::kSequenceKeyBytes; }
+};
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+/// A one-shot completion for the blocking append(): the committer stores the result, then releases
+/// the waiter. Built on a raw futex rather than mutex + condvar: one syscall per wake instead of two
+/// or three (signal, then the woken thread blocking on the mutex the notifier still holds).
+///
+/// Wake-up tree: waking a sleeping thread costs the waker a futex syscall and, on a VM, an
+/// inter-processor interrupt, several microseconds each. Profiling showed the committer spending
+/// most of its time waking the waiters of a batch one by one. Instead the committer wakes only the
+/// first waiter of the batch, and each woken waiter wakes its two children (binary heap order)
+/// before returning, so the wake cost is spread over the appenders and the committer moves on.
+class Waiter {
+ public:
+  /// Blocks until release(), then passes the wake-up on. Spurious futex returns are re-checked.
+  AppendResult wait() {
+    while (std::atomic_ref<uint32_t>(state_).load(std::memory_order_acquire) == 0) futex_wait(&state_, 0);
+    for (Waiter* child : children) {
+      if (child != nullptr) child->release();
+    }
+    return std::move(*result);
+  }
+
+  /// Publishes `result` and `children` (written before this call) and wakes the waiting thread.
+  /// The waiter may return and destroy this object as soon as the store is visible; the futex wake
+  /// that follows only hashes the address (FUTEX_PRIVATE), it does not touch the memory, so that is
+  /// safe, at worst a spurious wake for whatever lives there next.
+  void release() {
+    std::atomic_ref<uint32_t>(state_).store(1, std::memory_order_release);
+    futex_wake(&state_);
+  }
+
+  std::optional<AppendResult> result;         // written by the completer before release()
+  Waiter* children[2] = {nullptr, nullptr};  // written by the committer before release()
+
+ private:
+  static void futex_wait(uint32_t* address, uint32_t expected) {
+    ::syscall(SYS_futex, address, FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+  }
+  static void futex_wake(uint32_t* address) {
+    ::syscall(SYS_futex, address, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+
+  alignas(std::atomic_ref<uint32_t>::required_alignment) uint32_t state_ = 0;
+};
+
+class RocksDbEventStore final : public app::EventStore {
+ public:
+  explicit RocksDbEventStore(const Options& options) : options_(options) {
+    write_options_.sync = options_.sync;
+    // The WAL is what makes a group atomic and durable; never disable it.
+    write_options_.disableWAL = false;
+  }
+
+  ~RocksDbEventStore() override {
+    drain();
+    close_db();
+  }
+
+  Result<Unit, StoreError> open();
+
+  void append_async(AppendRequest request, std::function<void(AppendResult)> done) override;
+  AppendResult append(AppendRequest request) override;
+
+  Result<std::vector<app::RecordedEvent>, StoreError> read_stream(const std::string& stream_id,
+                                                                  uint64_t from_version,
+                                                                  size_t max_count) const override;
+  Result<std::vector<app::RecordedEvent>, StoreError> read_all(uint64_t from_sequence,
+                                                               size_t max_count) const override;
+  uint64_t head_sequence() const override { return head_sequence_.load(std::memory_order_acquire); }
+  uint64_t stream_version(const std::string& stream_id) const override;
+
+  Result<std::optional<std::string>, StoreError> get(const std::string& family,
+                                                     const std::string& key) const override;
+  Result<std::vector<app::KeyValue>, StoreError> scan(const std::string& family, const std::string& from_key,
+                                                      const std::string& to_key, size_t limit,
+                                                      bool reverse) const override;
+
+  Result<std::optional<app::IdempotencyRecord>, StoreError> find_idempotency(
+      const std::string& key) const override;
+  Result<size_t, StoreError> purge_idempotency(int64_t now_ms) override;
+
+  Result<std::vector<app::OutboxRow>, StoreError> read_outbox(uint64_t from_sequence,
+                                                              size_t max_count) const override;
+  Result<Unit, StoreError> delete_outbox(const std::vector<uint64_t>& sequences) override;
+  uint64_t outbox_pending() const override;
+
+  app::CommitStats stats() const override;
+  void drain() override;
+
+ private:
+  /// A queued request: completed through `done` (append_async) or `waiter` (append), never both.
+  struct Pending {
+    AppendRequest request;
+    std::function<void(AppendResult)> done;
+    Waiter* waiter = nullptr;
+    size_t bytes = 0;  // request data size, for max_batch_bytes
+  };
+
+  /// Validates and queues; returns false when the request was refused (and completed) at once.
+  bool submit(AppendRequest request, std::function<void(AppendResult)> done, Waiter* waiter);
+  void complete(Pending& pending, AppendResult result);
+
+  std::optional<AppendError> validate(const AppendRequest& request, size_t& bytes) const;
+  rocksdb::ColumnFamilyHandle* family(std::string_view name) const;
+
+  void run_committer();
+  void commit_batch(std::vector<Pending>& group, size_t begin, size_t end);
+  // Decides one request against the heads/keys seen so far; on success adds its rows to batch_.
+  AppendResult decide_and_stage(const AppendRequest& request, uint64_t& next_sequence, size_t& events_staged);
+  bool lookup_head(std::string_view stream_id, uint64_t& head, std::string& error);
+  bool read_head_from_db(std::string_view stream_id, uint64_t& head, rocksdb::Status& status) const;
+  void remember_heads();
+
+  void close_db();
+
+  const Options options_;
+  rocksdb::WriteOptions write_options_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every open family, for close
+  std::unordered_map<std::string, rocksdb::ColumnFamilyHandle*, StringHash, std::equal_to<>> families_;
+  std::unordered_set<std::string, StringHash, std::equal_to<>> writable_families_;
+  rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* outbox_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* idempotency_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+
+  // --- the queue, shared by producers and the committer -------------------------------------
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::vector<Pending> incoming_;  // guarded by queue_mutex_
+  bool closing_ = false;           // guarded by queue_mutex_
+  // Guarded by queue_mutex_. A producer notifies the committer only when its push makes the queue
+  // this long: 1 while the committer sleeps on an empty queue, the group target while it waits for
+  // a group to fill (see run_committer), "never" while it is busy. So a busy committer costs
+  // producers no futex calls, and a waiting one is woken once, not once per arrival.
+  size_t committer_wake_at_ = SIZE_MAX;
+  // Accepted and not yet completed (queued + in the group being committed); bounded by
+  // queue_capacity. Decremented by the committer before it completes a batch's waiters.
+  std::atomic<size_t> in_flight_{0};
+  std::thread committer_;
+  std::mutex drain_mutex_;  // drain() may be called concurrently (and again from the destructor)
+
+  // --- owned by the committer thread only ------------------------------------------------------
+  uint64_t next_sequence_ = 1;
+  std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>> stream_heads_;  // the cache
+  // Heads and idempotency keys changed by earlier requests of the batch being built (views into
+  // the requests of the current group, which outlive the batch). Merged into the cache only when
+  // the batch is written, dropped when it fails: that is the rollback.
+  std::unordered_map<std::string_view, uint64_t> batch_heads_;
+  std::unordered_map<std::string_view, std::string_view> batch_idempotency_;
+  rocksdb::WriteBatch batch_;
+  std::vector<AppendResult> batch_results_;
+  std::vector<Waiter*> wake_list_;
+  // Fail-stop: after a failed write the engine's state is uncertain (RocksDB keeps refusing writes
+  // after a WAL error anyway), so every later append is answered storage_failed until the store is
+  // reopened and recovery re-reads the log. Never silently continue on a WAL we could not write.
+  std::optional<std::string> write_failure_;
+  std::string scratch_key_;
+  std::string scratch_value_;
+
+  // --- published by the committer, read by anyone -------------------------------------------
+  std::atomic<uint64_t> head_sequence_{0};
+  std::atomic<int64_t> outbox_pending_{0};  // signed: a delete may be counted before its insert
+  std::atomic<uint64_t> stat_batches_{0};
+  std::atomic<uint64_t> stat_appends_{0};
+  std::atomic<uint64_t> stat_events_{0};
+  std::atomic<uint64_t> stat_rejected_overloaded_{0};
+  std::atomic<uint64_t> stat_write_micros_{0};
+
+  std::mutex outbox_delete_mutex_;  // delete_outbox reads then deletes; serialise it
+  std::mutex purge_mutex_;          // two purges must not delete a record re-created in between
+};
+
+// ---------------------------------------------------------------------------------------------
+// Open and recovery
+
+rocksdb::DBOptions make_db_options(const Options& options) {
+  rocksdb::DBOptions db;
+  db.create_if_missing = true;
+  db.create_missing_column_families = true;
+  if (options.env != nullptr) db.env = options.env;
+  // Two cores: one flush and one compaction at a time is all the machine can use.
+  db.max_background_jobs = 2;
+  // One writer (the committer) does all writes; pipelining only helps many concurrent writers and
+  // costs an extra hand-off per write.
+  db.enable_pipelined_write = false;
+  // Also the memtable insert hints (streams family) only work on the non-concurrent insert path.
+  db.allow_concurrent_memtable_write = false;
+  // unordered_write would let readers observe batch N+1 before batch N: a gap in the log.
+  db.unordered_write = false;
+  // Every Write() hands its WAL record to the OS before returning, so with sync=false an
+  // acknowledged append still survives a process crash (not a power loss).
+  db.manual_wal_flush = false;
+  // Crash safety: a WriteBatch is ONE WAL record with a checksum. On recovery, kPointInTimeRecovery
+  // replays records in order and stops at the first torn/corrupt one (a SIGKILL or power loss in
+  // the middle of a write leaves at most the tail record torn). So the recovered DB is exactly a
+  // prefix of the committed batches: never half a batch, never batch N+1 without batch N. With
+  // sync=true, every acknowledged batch was fsynced before the ack and lies before any torn tail.
+  db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // The WAL is shared by all families; a rarely written family (meta, a projection) would keep old
+  // WAL files alive forever. This bound forces those families to flush instead.
+  db.max_total_wal_size = 256u << 20;
+  // Smooth background SST writes instead of one large writeback stall at the end of each file.
+  db.bytes_per_sync = 1u << 20;
+  db.keep_log_file_num = 4;
+  db.max_log_file_size = 16u << 20;
+  return db;
+}
+
+rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
+                                                 const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.level_compaction_dynamic_level_bytes = true;  // less space amplification for a growing log
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;  // memory bounded by the cache, not by the DB size
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (name == kFamilyEvents) {
+    // Keys are sequential and only ever looked up when they exist (stream reads) or scanned
+    // (replay): a bloom filter would never say "no". Larger blocks compress JSON better and make
+    // replay scans cheaper.
+    table.block_size = 16u << 10;
+    cf.write_buffer_size = 64u << 20;
+  } else if (name == kFamilyStreams) {
+    // Head lookups are prefix seeks (stream id); filter on the prefix, not on whole keys.
+    cf.prefix_extractor = std::make_shared<StreamPrefixTransform>();
+    // Versions of one stream arrive in order; a per-stream insert hint lets the memtable continue
+    // from the stream's last insert instead of searching the whole skiplist. Profiling showed the
+    // random-position inserts of this family as the committer's largest CPU cost.
+    cf.memtable_insert_with_hint_prefix_extractor = cf.prefix_extractor;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = false;
+    cf.memtable_prefix_bloom_size_ratio = 0.05;
+    cf.write_buffer_size = 32u << 20;
+  } else if (name == kFamilyOutbox) {
+    // A queue: rows are inserted then deleted soon after. Compact files full of tombstones early
+    // so scanning from the head does not wade through them.
+    cf.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(
+        /*sliding_window_size=*/1024, /*deletion_trigger=*/512));
+    cf.write_buffer_size = 16u << 20;
+  } else if (name == kFamilyMeta) {
+    cf.write_buffer_size = 4u << 20;
+  } else {
+    // idempotency and projection families: point lookups, mostly hits for projections and mostly
+    // misses for idempotency keys; a whole-key bloom filter makes the misses cheap.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.write_buffer_size = 32u << 20;
+    if (name == kFamilyIdempotency) {
+      cf.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(
+          /*sliding_window_size=*/1024, /*deletion_trigger=*/512));
+    }
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+std::optional<std::string> check_options(const Options& options) {
+  if (options.data_dir.empty()) return "data_dir is empty";
+  if (options.queue_capacity == 0) return "queue_capacity must be > 0";
+  if (options.max_batch_events == 0) return "max_batch_events must be > 0";
+  if (options.max_batch_bytes == 0) return "max_batch_bytes must be > 0";
+  if (options.stream_cache_capacity == 0) return "stream_cache_capacity must be > 0";
+  std::unordered_set<std::string_view> seen;
+  for (const auto& name : options.extra_families) {
+    if (name.empty() || name == rocksdb::kDefaultColumnFamilyName)
+      return "invalid family name '" + name + "'";
+    if (std::find(std::begin(kBuiltinFamilies), std::end(kBuiltinFamilies), name) !=
+        std::end(kBuiltinFamilies))
+      return "family '" + name + "' is built in";
+    if (!seen.insert(name).second) return "family '" + name + "' listed twice";
+  }
+  return std::nullopt;
+}
+
+Result<Unit, StoreError> RocksDbEventStore::open() {
+  if (auto problem = check_options(options_)) return fail(StoreError{"invalid options: " + *problem});
+
+  const rocksdb::DBOptions db_options = make_db_options(options_);
+  const auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+
+  std::vector<std::string> names = {std::string(rocksdb::kDefaultColumnFamilyName)};
+  for (auto name : kBuiltinFamilies) names.emplace_back(name);
+  for (const auto& name : options_.extra_families) names.push_back(name);
+  // RocksDB refuses to open a DB without naming every family it holds. A family from an earlier
+  // configuration is opened too (with default options) but not exposed.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options_.data_dir, &existing).ok()) {
+    for (auto& name : existing)
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, make_family_options(name, cache));
+
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options_.data_dir, descriptors, &handles_, &db_);
+  if (!s.ok()) return fail(store_error("open " + options_.data_dir, s));
+  ES_INVARIANT(handles_.size() == names.size());
+
+  for (size_t i = 0; i < names.size(); ++i) families_.emplace(names[i], handles_[i]);
+  events_cf_ = family(kFamilyEvents);
+  streams_cf_ = family(kFamilyStreams);
+  outbox_cf_ = family(kFamilyOutbox);
+  idempotency_cf_ = family(kFamilyIdempotency);
+  meta_cf_ = family(kFamilyMeta);
+  for (const auto& name : options_.extra_families) writable_families_.insert(name);
+  // Families left over from an earlier configuration stay invisible to get/scan.
+  for (size_t i = 1 + std::size(kBuiltinFamilies) + options_.extra_families.size(); i < names.size(); ++i)
+    families_.erase(names[i]);
+  families_.erase(std::string(rocksdb::kDefaultColumnFamilyName));
+
+  // Recovery: the last event key is the last committed sequence; the checkpoint in `meta` was
+  // written in the same batches, so the two must agree.
+  uint64_t last_sequence = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf_));
+    it->SeekToLast();
+    if (!it->status().ok()) return fail(store_error("recover: scan events", it->status()));
+    if (it->Valid()) {
+      if (it->key().size() != codec::kSequenceKeyBytes)
+        return fail(StoreError{"recover: malformed event key"});
+      last_sequence = codec::get_u64_be(view(it->key()));
+    }
+  }
+  std::string checkpoint;
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf_, slice(codec::kMetaLastSequenceKey), &checkpoint);
+  if (s.ok()) {
+    if (checkpoint.size() != codec::kSequenceKeyBytes || codec::get_u64_be(checkpoint) != last_sequence)
+      return fail(StoreError{"recover: checkpoint meta:last_sequence disagrees with the last event " +
+                             std::to_string(last_sequence)});
+  } else if (!s.IsNotFound()) {
+    return fail(store_error("recover: read checkpoint", s));
+  } else if (last_sequence != 0) {
+    return fail(StoreError{"recover: events present but no checkpoint"});
+  }
+  next_sequence_ = last_sequence + 1;
+  head_sequence_.store(last_sequence, std::memory_order_release);
+
+  int64_t outbox_rows = 0;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_cf_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++outbox_rows;
+    if (!it->status().ok()) return fail(store_error("recover: count outbox", it->status()));
+  }
+  outbox_pending_.store(outbox_rows);
+
+  incoming_.reserve(std::min<size_t>(options_.queue_capacity, 1u << 16));
+  committer_ = std::thread([this] { run_committer(); });
+  spdlog::info("eventstore: opened {} at sequence {} ({} outbox rows pending, sync={})", options_.data_dir,
+               last_sequence, outbox_rows, options_.sync);
+  return Unit{};
+}
+
+void RocksDbEventStore::close_db() {
+  if (db_ == nullptr) return;
+  for (auto* handle : handles_) {
+    const auto s = db_->DestroyColumnFamilyHandle(handle);
+    if (!s.ok()) spdlog::error("eventstore: destroy family handle: {}", s.ToString());
+  }
+  handles_.clear();
+  const auto s = db_->Close();
+  if (!s.ok()) spdlog::error("eventstore: close: {}", s.ToString());
+  delete db_;
+  db_ = nullptr;
+}
+
+rocksdb::ColumnFamilyHandle* RocksDbEventStore::family(std::string_view name) const {
+  const auto it = families_.find(name);
+  return it == families_.end() ? nullptr : it->second;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Append: producers
+
+std::optional<AppendError> RocksDbEventStore::validate(const AppendRequest& r, size_t& bytes) const {
+  using Code = AppendError::Code;
+  if (r.stream_id.size() > kStreamIdBytesMax)
+    return append_error(Code::invalid_request, "stream_id too long");
+  if (r.stream_id.find(codec::kStreamKeySeparator) != std::string::npos)
+    return append_error(Code::invalid_request, "stream_id contains a NUL byte");
+  if (r.events.empty() && r.writes.empty() && !r.idempotency)
+    return append_error(Code::invalid_request, "nothing to append: no events, writes or idempotency record");
+  if (r.stream_id.empty() && (!r.events.empty() || r.expected.kind != ExpectedVersion::Kind::any))
+    return append_error(Code::invalid_request, "stream_id is empty");
+  if (r.events.size() > options_.max_batch_events)
+    return append_error(Code::invalid_request, "more events than max_batch_events");
+  if (r.idempotency && r.idempotency->key.empty())
+    return append_error(Code::invalid_request, "idempotency key is empty");
+  bytes = r.stream_id.size();
+  for (const auto& e : r.events) {
+    const auto& m = e.metadata;
+    bytes += e.type.size() + e.payload.size() + m.event_id.size() + m.correlation_id.size() +
+             m.causation_id.size() + m.actor.size() + m.idempotency_key.size();
+    if (e.outbox) bytes += e.outbox->routing_key.size() + e.outbox->body.size();
+  }
+  for (const auto& w : r.writes) {
+    if (writable_families_.find(w.family) == writable_families_.end())
+      return append_error(Code::invalid_request, "family '" + w.family + "' is not an open extra family");
+    bytes += w.key.size() + (w.value ? w.value->size() : 0);
+  }
+  if (r.idempotency) bytes += r.idempotency->key.size() + r.idempotency->value.size();
+  if (bytes > options_.max_batch_bytes)
+    return append_error(Code::invalid_request, "request exceeds max_batch_bytes");
+  return std::nullopt;
+}
+
+void RocksDbEventStore::complete(Pending& pending, AppendResult result) {
+  if (pending.waiter != nullptr) {
+    pending.waiter->result.emplace(std::move(result));
+  } else {
+    pending.done(std::move(result));
+  }
+}
+
+bool RocksDbEventStore::submit(AppendRequest request, std::function<void(AppendResult)> done, Waiter* waiter) {
+  ES_INVARIANT((done != nullptr) != (waiter != nullptr));
+  Pending pending{std::move(request), std::move(done), waiter, 0};
+  if (auto error = validate(pending.request, pending.bytes)) {
+    complete(pending, fail(std::move(*error)));
+    return false;
+  }
+  bool queued = false;
+  bool wake = false;
+  bool closed = false;
+  {
+    std::lock_guard lock(queue_mutex_);
+    closed = closing_;
+    if (!closed && in_flight_.load(std::memory_order_relaxed) < options_.queue_capacity) {
+      in_flight_.fetch_add(1, std::memory_order_relaxed);
+      incoming_.push_back(std::move(pending));
+      queued = true;
+      if (incoming_.size() >= committer_wake_at_) {
+        wake = true;
+        committer_wake_at_ = SIZE_MAX;  // one notify per wait is enough
+      }
+    } else if (!closed) {
+      stat_rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (wake) queue_cv_.notify_one();
+  if (!queued) {
+    // Refused at once, on the caller's thread, without the lock held so a callback may append again.
+    complete(pending, fail(closed ? append_error(AppendError::Code::closed, "the event store is closed")
+                                  : append_error(AppendError::Code::overloaded, "the commit queue is full")));
+  }
+  return queued;
+}
+
+void RocksDbEventStore::append_async(AppendRequest request, std::function<void(AppendResult)> done) {
+  ES_INVARIANT(done != nullptr);
+  submit(std::move(request), std::move(done), nullptr);
+}
+
+AppendResult RocksDbEventStore::append(AppendRequest request) {
+  Waiter waiter;
+  // Once queued, always wait(): even if the result is already there, this waiter may have been
+  // given children in the wake-up tree and must wake them.
+  if (!submit(std::move(request), nullptr, &waiter)) return std::move(*waiter.result);
+  return waiter.wait();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Append: the committer
+
+void RocksDbEventStore::run_committer() {
+  std::vector<Pending> group;
+  group.reserve(incoming_.capacity());
+  const auto group_wait = std::chrono::microseconds(options_.sync ? options_.group_commit_wait_us : 0);
+  size_t returning = 0;  // blocking appenders acknowledged by the last group, likely to append again
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      while (incoming_.empty() && !closing_) {
+        committer_wake_at_ = 1;
+        queue_cv_.wait(lock);
+      }
+      // Group commit with a bounded wait (sync on only, where each write costs an fsync): the
+      // appenders acknowledged by the previous group come back within microseconds. Without this
+      // wait the committer takes whatever is queued at once, and N closed-loop appenders settle
+      // into two cohorts of N/2 that alternate, paying two fsyncs per round instead of one.
+      if (group_wait.count() > 0 && returning > 0 && !closing_) {
+        const size_t target = std::min(incoming_.size() + returning, options_.queue_capacity);
+        const auto deadline = std::chrono::steady_clock::now() + group_wait;
+        while (incoming_.size() < target && !closing_) {
+          committer_wake_at_ = target;
+          if (queue_cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+        }
+      }
+      committer_wake_at_ = SIZE_MAX;
+      if (incoming_.empty()) return;  // closing, and everything accepted is committed
+      group.swap(incoming_);
+    }
+    returning = 0;
+    for (const auto& pending : group) returning += pending.waiter != nullptr;
+    // Split the group into batches within max_batch_events / max_batch_bytes. validate() made
+    // sure every single request fits, so every batch holds at least one request.
+    size_t begin = 0;
+    while (begin < group.size()) {
+      size_t end = begin;
+      size_t events = 0;
+      size_t bytes = 0;
+      while (end < group.size()) {
+        const size_t e = group[end].request.events.size();
+        const size_t b = group[end].bytes;
+        if (end > begin && (events + e > options_.max_batch_events || bytes + b > options_.max_batch_bytes))
+          break;
+        events += e;
+        bytes += b;
+        ++end;
+      }
+      ES_INVARIANT(end > begin);
+      commit_batch(group, begin, end);
+      begin = end;
+    }
+    group.clear();
+  }
+}
+
+bool RocksDbEventStore::read_head_from_db(std::string_view stream_id, uint64_t& head,
+                                          rocksdb::Status& status) const {
+  std::string target;
+  target.reserve(stream_id.size() + 1 + codec::kSequenceKeyBytes);
+  codec::append_stream_key(target, stream_id, UINT64_MAX);
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;  // stay inside this stream's prefix, use its bloom filter
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
+  it->SeekForPrev(slice(target));
+  head = 0;
+  if (it->Valid()) {
+    std::string_view found_stream;
+    uint64_t version = 0;
+    if (codec::parse_stream_key(view(it->key()), found_stream, version) && found_stream == stream_id)
+      head = version;
+  }
+  status = it->status();
+  return status.ok();
+}
+
+bool RocksDbEventStore::lookup_head(std::string_view stream_id, uint64_t& head, std::string& error) {
+  if (stream_id.empty()) {
+    head = 0;
+    return true;
+  }
+  if (auto it = batch_heads_.find(stream_id); it != batch_heads_.end()) {
+    head = it->second;
+    return true;
+  }
+  if (auto it = stream_heads_.find(stream_id); it != stream_heads_.end()) {
+    head = it->second;
+    return true;
+  }
+  rocksdb::Status s;
+  if (!read_head_from_db(stream_id, head, s)) {
+    error = "read stream head: " + s.ToString();
+    return false;
+  }
+  if (stream_heads_.size() >= options_.stream_cache_capacity) {
+    // Evict about an eighth, in hash order (effectively random): cheap, and a wrong guess only
+    // costs one more seek later since the DB is the source of truth.
+    size_t evict = std::max<size_t>(1, stream_heads_.size() / 8);
+    for (auto it = stream_heads_.begin(); evict > 0 && it != stream_heads_.end(); --evict)
+      it = stream_heads_.erase(it);
+  }
+  stream_heads_.emplace(std::string(stream_id), head);
+  return true;
+}
+
+AppendResult RocksDbEventStore::decide_and_stage(const AppendRequest& r, uint64_t& next_sequence,
+                                                 size_t& events_staged) {
+  using Code = AppendError::Code;
+  // Idempotency first: a client retrying a request that already succeeded must get the stored
+  // response, not the version conflict its own earlier success caused.
+  if (r.idempotency) {
+    const std::string& key = r.idempotency->key;
+    if (auto it = batch_idempotency_.find(key); it != batch_idempotency_.end()) {
+      return fail(AppendError{Code::idempotency_key_exists, "idempotency key already used", 0,
+                              std::string(it->second)});
+    }
+    scratch_value_.clear();
+    const auto s = db_->Get(rocksdb::ReadOptions(), idempotency_cf_, slice(key), &scratch_value_);
+    if (s.ok()) {
+      int64_t expires_at_ms = 0;
+      std::string stored;
+      if (!codec::decode_idempotency(scratch_value_, expires_at_ms, stored))
+        return fail(append_error(Code::storage_failed, "corrupt idempotency record"));
+      return fail(
+          AppendError{Code::idempotency_key_exists, "idempotency key already used", 0, std::move(stored)});
+    }
+    if (!s.IsNotFound()) return fail(append_error(Code::storage_failed, "read idempotency: " + s.ToString()));
+  }
+
+  uint64_t head = 0;
+  std::string error;
+  if (!lookup_head(r.stream_id, head, error))
+    return fail(append_error(Code::storage_failed, std::move(error)));
+  const ExpectedVersion& expected = r.expected;
+  const bool matches = expected.kind == ExpectedVersion::Kind::any ||
+                       (expected.kind == ExpectedVersion::Kind::no_stream && head == 0) ||
+                       (expected.kind == ExpectedVersion::Kind::exact && head == expected.version);
+  if (!matches) {
+    return fail(AppendError{Code::version_conflict,
+                            "stream '" + r.stream_id + "' is at version " + std::to_string(head),
+                            head,
+                            {}});
+  }
+
+  // Accepted: stage the rows. Nothing is visible until the whole batch is written.
+  AppendSuccess success;
+  char seq_key[codec::kSequenceKeyBytes];
+  for (const auto& event : r.events) {
+    const uint64_t sequence = next_sequence++;
+    const uint64_t version = ++head;
+    codec::put_u64_be(seq_key, sequence);
+    const rocksdb::Slice seq_slice(seq_key, sizeof seq_key);
+
+    scratch_value_.clear();
+    codec::encode_event(scratch_value_, r.stream_id, version, event);
+    batch_.Put(events_cf_, seq_slice, slice(scratch_value_));
+
+    scratch_key_.clear();
+    codec::append_stream_key(scratch_key_, r.stream_id, version);
+    batch_.Put(streams_cf_, slice(scratch_key_), seq_slice);
+
+    if (event.outbox) {
+      scratch_value_.clear();
+      codec::encode_outbox(scratch_value_, *event.outbox);
+      batch_.Put(outbox_cf_, seq_slice, slice(scratch_value_));
+    }
+    if (success.first_sequence == 0) success.first_sequence = sequence;
+    success.last_sequence = sequence;
+  }
+  events_staged += r.events.size();
+  for (const auto& w : r.writes) {
+    auto* cf = family(w.family);
+    assert(cf != nullptr && "validate() admits only open extra families");
+    if (w.value) {
+      batch_.Put(cf, slice(w.key), slice(*w.value));
+    } else {
+      batch_.Delete(cf, slice(w.key));
+    }
+  }
+  if (r.idempotency) {
+    scratch_value_.clear();
+    codec::encode_idempotency(scratch_value_, r.idempotency->expires_at_ms, r.idempotency->value);
+    batch_.Put(idempotency_cf_, slice(r.idempotency->key), slice(scratch_value_));
+    batch_idempotency_[r.idempotency->key] = r.idempotency->value;
+  }
+  if (!r.stream_id.empty()) batch_heads_[r.stream_id] = head;
+  success.stream_version = head;
+  return success;
+}
+
+void RocksDbEventStore::remember_heads() {
+  for (const auto& [stream_id, head] : batch_heads_) {
+    if (auto it = stream_heads_.find(stream_id); it != stream_heads_.end()) {
+      it->second = head;
+    } else {
+      // lookup_head() inserted every stream it read; only an eviction in between gets here.
+      stream_heads_.emplace(std::string(stream_id), head);
+    }
+  }
+}
+
+void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, size_t end) {
+  batch_.Clear();
+  batch_heads_.clear();
+  batch_idempotency_.clear();
+  batch_results_.clear();
+
+  const uint64_t first_sequence = next_sequence_;
+  uint64_t next_sequence = next_sequence_;
+  size_t events = 0;
+  size_t accepted = 0;
+  for (size_t i = begin; i < end; ++i) {
+    if (write_failure_) {
+      batch_results_.push_back(fail(append_error(AppendError::Code::storage_failed,
+                                                 "the store stopped after a failed write (" + *write_failure_ +
+                                                     "); reopen it to recover")));
+      continue;
+    }
+    batch_results_.push_back(decide_and_stage(group[i].request, next_sequence, events));
+    if (batch_results_.back().ok()) ++accepted;
+  }
+  ES_INVARIANT(next_sequence - first_sequence == events);
+
+  uint64_t write_micros = 0;
+  if (accepted > 0) {
+    char checkpoint[codec::kSequenceKeyBytes];
+    codec::put_u64_be(checkpoint, next_sequence - 1);
+    batch_.Put(meta_cf_, slice(codec::kMetaLastSequenceKey), rocksdb::Slice(checkpoint, sizeof checkpoint));
+
+    const auto start = std::chrono::steady_clock::now();
+    const rocksdb::Status s = db_->Write(write_options_, &batch_);
+    write_micros = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+            .count());
+    if (s.ok()) {
+      ES_INVARIANT(next_sequence_ == first_sequence);  // only the committer moves it
+      next_sequence_ = next_sequence;
+      remember_heads();
+      // Published only now: a reader that sees head N finds 1..N in the DB.
+      head_sequence_.store(next_sequence - 1, std::memory_order_release);
+      stat_batches_.fetch_add(1, std::memory_order_relaxed);
+      stat_appends_.fetch_add(accepted, std::memory_order_relaxed);
+      stat_events_.fetch_add(events, std::memory_order_relaxed);
+      stat_write_micros_.fetch_add(write_micros, std::memory_order_relaxed);
+      size_t outbox_rows = 0;
+      for (size_t i = begin; i < end; ++i) {
+        if (!batch_results_[i - begin].ok()) continue;
+        for (const auto& e : group[i].request.events) outbox_rows += e.outbox.has_value();
+      }
+      outbox_pending_.fetch_add(static_cast<int64_t>(outbox_rows), std::memory_order_relaxed);
+    } else {
+      // Roll back: the sequences and heads staged above were never published (next_sequence_,
+      // stream_heads_ untouched), so nothing of the batch is visible and the log keeps no gap.
+      // Then stop writing (see write_failure_).
+      spdlog::error("eventstore: write of {} appends ({} events) failed, store stops accepting writes: {}",
+                    accepted, events, s.ToString());
+      write_failure_ = s.ToString();
+      for (auto& result : batch_results_) {
+        if (result.ok())
+          result = fail(append_error(AppendError::Code::storage_failed, "write failed: " + s.ToString()));
+      }
+      accepted = 0;
+      events = 0;
+    }
+  }
+
+  // Free the slots before completing, so a waiter that appends again at once finds room.
+  in_flight_.fetch_sub(end - begin, std::memory_order_relaxed);
+  wake_list_.clear();
+  for (size_t i = begin; i < end; ++i) {
+    complete(group[i], std::move(batch_results_[i - begin]));
+    if (group[i].waiter != nullptr) wake_list_.push_back(group[i].waiter);
+  }
+  // See Waiter: heap-ordered wake-up tree, the committer wakes only the root.
+  for (size_t k = 0; k < wake_list_.size(); ++k) {
+    for (size_t c = 0; c < 2; ++c) {
+      const size_t child = 2 * k + 1 + c;
+      wake_list_[k]->children[c] = child < wake_list_.size() ? wake_list_[child] : nullptr;
+    }
+  }
+  if (!wake_list_.empty()) wake_list_.front()->release();
+  if (accepted > 0 && options_.on_commit) options_.on_commit(events, accepted, write_micros);
+}
+
+void RocksDbEventStore::drain() {
+  std::lock_guard drain_lock(drain_mutex_);
+  {
+    std::lock_guard lock(queue_mutex_);
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_stream(
+    const std::string& stream_id, uint64_t from_version, size_t max_count) const {
+  std::vector<app::RecordedEvent> out;
+  if (stream_id.empty() || stream_id.size() > kStreamIdBytesMax ||
+      stream_id.find(codec::kStreamKeySeparator) != std::string::npos || max_count == 0)
+    return out;
+  // Events are never deleted and a stream row is written in the same batch as its event, so every
+  // sequence found in the index below is readable by the point reads that follow.
+  std::vector<std::string> keys;
+  {
+    std::string start;
+    codec::append_stream_key(start, stream_id, std::max<uint64_t>(from_version, 1));
+    rocksdb::ReadOptions ro;
+    ro.prefix_same_as_start = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
+    uint64_t expected_version = std::max<uint64_t>(from_version, 1);
+    for (it->Seek(slice(start)); it->Valid() && keys.size() < max_count; it->Next()) {
+      std::string_view found_stream;
+      uint64_t version = 0;
+      if (!codec::parse_stream_key(view(it->key()), found_stream, version) || found_stream != stream_id)
+        break;
+      if (version != expected_version || it->value().size() != codec::kSequenceKeyBytes)
+        return fail(
+            StoreError{"corrupt stream index for '" + stream_id + "' at version " + std::to_string(version)});
+      ++expected_version;
+      keys.emplace_back(it->value().data(), it->value().size());
+    }
+    if (!it->status().ok()) return fail(store_error("read_stream", it->status()));
+  }
+  if (keys.empty()) return out;
+
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), events_cf_, keys.size(), slices.data(), values.data(),
+                statuses.data(),
+                /*sorted_input=*/true);  // sequences of one stream ascend with its versions
+  out.resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const uint64_t sequence = codec::get_u64_be(keys[i]);
+    if (!statuses[i].ok()) return fail(store_error("read event " + std::to_string(sequence), statuses[i]));
+    if (!codec::decode_event(view(values[i]), sequence, out[i]) || out[i].stream_id != stream_id)
+      return fail(StoreError{"corrupt event record at sequence " + std::to_string(sequence)});
+  }
+  return out;
+}
+
+Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_all(uint64_t from_sequence,
+                                                                                size_t max_count) const {
+  std::vector<app::RecordedEvent> out;
+  const uint64_t head = head_sequence();
+  const uint64_t from = std::max<uint64_t>(from_sequence, 1);
+  if (from > head || max_count == 0) return out;
+  // Read no further than the published head: the caller can then continue from head+1 and never
+  // sees a sequence that is not yet acknowledged.
+  const uint64_t last = std::min<uint64_t>(head, from + std::min<uint64_t>(max_count, head) - 1);
+  out.reserve(static_cast<size_t>(last - from + 1));
+
+  char lower[codec::kSequenceKeyBytes];
+  char upper[codec::kSequenceKeyBytes];
+  codec::put_u64_be(lower, from);
+  codec::put_u64_be(upper, last + 1);
+  const rocksdb::Slice upper_slice(upper, sizeof upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  // Large scans (replay) should not evict the hot working set from the block cache.
+  ro.fill_cache = (last - from) < 4096;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  uint64_t expected = from;
+  for (it->Seek(rocksdb::Slice(lower, sizeof lower)); it->Valid(); it->Next()) {
+    if (it->key().size() != codec::kSequenceKeyBytes || codec::get_u64_be(view(it->key())) != expected)
+      return fail(StoreError{"gap or corrupt key in the event log at sequence " + std::to_string(expected)});
+    app::RecordedEvent& e = out.emplace_back();
+    if (!codec::decode_event(view(it->value()), expected, e))
+      return fail(StoreError{"corrupt event record at sequence " + std::to_string(expected)});
+    ++expected;
+  }
+  if (!it->status().ok()) return fail(store_error("read_all", it->status()));
+  if (expected != last + 1)
+    return fail(StoreError{"event log ends at " + std::to_string(expected - 1) +
+                           ", before the published head " + std::to_string(last)});
+  return out;
+}
+
+uint64_t RocksDbEventStore::stream_version(const std::string& stream_id) const {
+  if (stream_id.empty() || stream_id.size() > kStreamIdBytesMax ||
+      stream_id.find(codec::kStreamKeySeparator) != std::string::npos)
+    return 0;
+  uint64_t head = 0;
+  rocksdb::Status s;
+  if (!read_head_from_db(stream_id, head, s)) {
+    // The port has no error channel here; 0 would lie, so say it loudly and return the safe
+    // answer for optimistic concurrency (an append with this as expected version will conflict).
+    spdlog::error("eventstore: stream_version('{}'): {}", stream_id, s.ToString());
+  }
+  return head;
+}
+
+Result<std::optional<std::string>, StoreError> RocksDbEventStore::get(const std::string& family_name,
+                                                                      const std::string& key) const {
+  auto* cf = family(family_name);
+  if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
+  std::string value;
+  const auto s = db_->Get(rocksdb::ReadOptions(), cf, slice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>{};
+  if (!s.ok()) return fail(store_error("get " + family_name, s));
+  return std::optional<std::string>{std::move(value)};
+}
+
+Result<std::vector<app::KeyValue>, StoreError> RocksDbEventStore::scan(const std::string& family_name,
+                                                                       const std::string& from_key,
+                                                                       const std::string& to_key,
+                                                                       size_t limit, bool reverse) const {
+  auto* cf = family(family_name);
+  if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
+  std::vector<app::KeyValue> out;
+  if (limit == 0) return out;
+  rocksdb::ReadOptions ro;
+  ro.total_order_seek = true;  // a range may cross prefixes (streams family)
+  const rocksdb::Slice to_slice = slice(to_key);
+  if (!reverse && !to_key.empty()) ro.iterate_upper_bound = &to_slice;  // exclusive, as wanted
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf));
+  if (!reverse) {
+    for (it->Seek(slice(from_key)); it->Valid() && out.size() < limit; it->Next())
+      out.push_back({it->key().ToString(), it->value().ToString()});
+  } else {
+    // iterate_lower_bound is inclusive in RocksDB; the port wants to_key exclusive, so compare.
+    if (from_key.empty()) {
+      it->SeekToLast();
+    } else {
+      it->SeekForPrev(slice(from_key));
+    }
+    for (; it->Valid() && out.size() < limit; it->Prev()) {
+      if (!to_key.empty() && it->key().compare(to_slice) <= 0) break;
+      out.push_back({it->key().ToString(), it->value().ToString()});
+    }
+  }
+  if (!it->status().ok()) return fail(store_error("scan " + family_name, it->status()));
+  return out;
+}
+
+Result<std::optional<app::IdempotencyRecord>, StoreError> RocksDbEventStore::find_idempotency(
+    const std::string& key) const {
+  std::string raw;
+  const auto s = db_->Get(rocksdb::ReadOptions(), idempotency_cf_, slice(key), &raw);
+  if (s.IsNotFound()) return std::optional<app::IdempotencyRecord>{};
+  if (!s.ok()) return fail(store_error("find_idempotency", s));
+  app::IdempotencyRecord record;
+  record.key = key;
+  if (!codec::decode_idempotency(raw, record.expires_at_ms, record.value))
+    return fail(StoreError{"corrupt idempotency record"});
+  return std::optional<app::IdempotencyRecord>{std::move(record)};
+}
+
+Result<size_t, StoreError> RocksDbEventStore::purge_idempotency(int64_t now_ms) {
+  // Race with the committer: it refuses a key while its old record exists, so a new record for a
+  // key can only be written after our delete; this scan saw each key once, so we never delete a
+  // record created after it. Two purges at once could (one deletes, a new record appears, the other
+  // deletes it), hence the mutex.
+  std::lock_guard lock(purge_mutex_);
+  size_t purged = 0;
+  rocksdb::WriteBatch batch;
+  // Losing these deletes in a crash only means purging again; a later synced write also persists
+  // them (the WAL is sequential).
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  auto flush = [&]() -> rocksdb::Status {
+    if (batch.Count() == 0) return rocksdb::Status::OK();
+    auto s = db_->Write(wo, &batch);
+    batch.Clear();
+    return s;
+  };
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, idempotency_cf_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    int64_t expires_at_ms = 0;
+    if (!codec::decode_idempotency_expiry(view(it->value()), expires_at_ms))
+      return fail(StoreError{"corrupt idempotency record"});
+    if (expires_at_ms >= now_ms) continue;
+    batch.Delete(idempotency_cf_, it->key());
+    ++purged;
+    if (batch.Count() >= kDeleteChunkKeys) {
+      if (auto s = flush(); !s.ok()) return fail(store_error("purge_idempotency", s));
+    }
+  }
+  if (!it->status().ok()) return fail(store_error("purge_idempotency: scan", it->status()));
+  if (auto s = flush(); !s.ok()) return fail(store_error("purge_idempotency", s));
+  return purged;
+}
+
+Result<std::vector<app::OutboxRow>, StoreError> RocksDbEventStore::read_outbox(uint64_t from_sequence,
+                                                                               size_t max_count) const {
+  std::vector<app::OutboxRow> out;
+  if (max_count == 0) return out;
+  char start[codec::kSequenceKeyBytes];
+  codec::put_u64_be(start, from_sequence);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_cf_));
+  for (it->Seek(rocksdb::Slice(start, sizeof start)); it->Valid() && out.size() < max_count; it->Next()) {
+    if (it->key().size() != codec::kSequenceKeyBytes) return fail(StoreError{"corrupt outbox key"});
+    app::OutboxRow& row = out.emplace_back();
+    row.sequence = codec::get_u64_be(view(it->key()));
+    if (!codec::decode_outbox(view(it->value()), row.message))
+      return fail(StoreError{"corrupt outbox row at sequence " + std::to_string(row.sequence)});
+  }
+  if (!it->status().ok()) return fail(store_error("read_outbox", it->status()));
+  return out;
+}
+
+Result<Unit, StoreError> RocksDbEventStore::delete_outbox(const std::vector<uint64_t>& sequences) {
+  std::vector<uint64_t> sorted = sequences;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::lock_guard lock(outbox_delete_mutex_);
+  // Only rows that exist are deleted and counted, so a duplicate confirm (at-least-once) does not
+  // skew outbox_pending().
+  for (size_t begin = 0; begin < sorted.size(); begin += kDeleteChunkKeys) {
+    const size_t n = std::min(kDeleteChunkKeys, sorted.size() - begin);
+    std::vector<std::string> keys(n, std::string(codec::kSequenceKeyBytes, '\0'));
+    std::vector<rocksdb::Slice> slices(n);
+    for (size_t i = 0; i < n; ++i) {
+      codec::put_u64_be(keys[i].data(), sorted[begin + i]);
+      slices[i] = slice(keys[i]);
+    }
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    db_->MultiGet(rocksdb::ReadOptions(), outbox_cf_, n, slices.data(), values.data(), statuses.data(), true);
+    rocksdb::WriteBatch batch;
+    for (size_t i = 0; i < n; ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) return fail(store_error("delete_outbox: read", statuses[i]));
+      batch.Delete(outbox_cf_, slices[i]);
+    }
+    if (batch.Count() == 0) continue;
+    // Not synced: a delete lost in a power loss means the row is published again, which
+    // at-least-once delivery (consumers dedupe on message_id) already allows.
+    rocksdb::WriteOptions wo;
+    wo.sync = false;
+    if (auto s = db_->Write(wo, &batch); !s.ok()) return fail(store_error("delete_outbox", s));
+    outbox_pending_.fetch_sub(static_cast<int64_t>(batch.Count()), std::memory_order_relaxed);
+  }
+  return Unit{};
+}
+
+uint64_t RocksDbEventStore::outbox_pending() const {
+  return static_cast<uint64_t>(std::max<int64_t>(0, outbox_pending_.load(std::memory_order_relaxed)));
+}
+
+app::CommitStats RocksDbEventStore::stats() const {
+  app::CommitStats s;
+  s.batches = stat_batches_.load(std::memory_order_relaxed);
+  s.appends = stat_appends_.load(std::memory_order_relaxed);
+  s.events = stat_events_.load(std::memory_order_relaxed);
+  s.queue_depth = in_flight_.load(std::memory_order_relaxed);
+  s.queue_capacity = options_.queue_capacity;
+  s.rejected_overloaded = stat_rejected_overloaded_.load(std::memory_order_relaxed);
+  s.write_micros_total = stat_write_micros_.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<app::EventStore>, app::StoreError> open_rocksdb_event_store(const Options& options) {
+  auto store = std::make_unique<RocksDbEventStore>(options);
+  auto opened = store->open();
+  if (!opened.ok()) return fail(opened.error());
+  return std::unique_ptr<app::EventStore>(std::move(store));
+}
+
+}  // namespace orderflow::eventstore

@@ -1,0 +1,118 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/eventstore/test_support.h"
+
+using namespace orderflow;
+using namespace orderflow::eventstore;
+using namespace orderflow::eventstore::test;
+using app::ExpectedVersion;
+
+TEST_CASE("outbox rows are written with their events, read in order and deleted", "[eventstore][outbox]") {
+  TempDir dir;
+  auto options = options_for(dir);
+  {
+    auto store = open_store(options);
+    for (int i = 0; i < 5; ++i) {
+      auto r =
+          make_append("s", ExpectedVersion::any(), {make_event("t", "{}", "a"), make_event("t", "{}", "b")});
+      // Only the second event of each append is published.
+      r.events[1].outbox = app::OutboxMessage{"order.k" + std::to_string(i), "body" + std::to_string(i)};
+      REQUIRE(store->append(std::move(r)).ok());
+    }
+    CHECK(store->outbox_pending() == 5);
+    auto rows = store->read_outbox(0, 100);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 5);
+    for (size_t i = 0; i < rows->size(); ++i) {
+      CHECK((*rows)[i].sequence == 2 * i + 2);  // keyed by the event's global sequence
+      CHECK((*rows)[i].message.routing_key == "order.k" + std::to_string(i));
+      CHECK((*rows)[i].message.body == "body" + std::to_string(i));
+    }
+    auto from = store->read_outbox(5, 2);
+    REQUIRE(from.ok());
+    REQUIRE(from->size() == 2);
+    CHECK((*from)[0].sequence == 6);
+
+    // Delete two, one of them twice and one that never existed: the count stays exact.
+    REQUIRE(store->delete_outbox({2, 4, 4, 3}).ok());
+    CHECK(store->outbox_pending() == 3);
+    REQUIRE(store->delete_outbox({2}).ok());
+    CHECK(store->outbox_pending() == 3);
+    auto left = store->read_outbox(0, 100);
+    REQUIRE(left->size() == 3);
+    CHECK(left->front().sequence == 6);
+  }
+  auto store = open_store(options);
+  CHECK(store->outbox_pending() == 3);  // recounted on open
+  CHECK(store->read_outbox(0, 100)->size() == 3);
+}
+
+TEST_CASE("extra family writes commit atomically with the events", "[eventstore][families]") {
+  TempDir dir;
+  auto options = options_for(dir);
+  options.extra_families = {"view"};
+  auto store = open_store(options);
+  // Each append writes the event that takes stream "s" to version v+1 and the row view:count =
+  // v+1 in one request. A reader that sees count = c must then see version >= c; a non-atomic
+  // commit (row before event) would let it see count ahead of the stream.
+  std::atomic<bool> stop{false};
+  std::atomic<int> violations{0};
+  std::atomic<int> observations{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      auto count = store->get("view", "count");
+      if (!count.ok()) {
+        ++violations;
+        continue;
+      }
+      const uint64_t c = count->has_value() ? std::stoull(**count) : 0;
+      if (store->stream_version("s") < c) ++violations;
+      ++observations;
+    }
+  });
+  constexpr uint64_t kAppends = 300;
+  for (uint64_t v = 0; v < kAppends; ++v) {
+    auto r = make_append("s", ExpectedVersion::exact(v), {make_event("t", "{}", "e")});
+    r.writes.push_back({"view", "count", std::to_string(v + 1)});
+    r.writes.push_back({"view", "row-" + std::to_string(v), std::string("x")});
+    REQUIRE(store->append(std::move(r)).ok());
+  }
+  stop = true;
+  reader.join();
+  CHECK(violations.load() == 0);
+  CHECK(observations.load() > 0);
+  CHECK(store->get("view", "count")->value() == std::to_string(kAppends));
+  CHECK(store->stream_version("s") == kAppends);
+}
+
+TEST_CASE("get and scan over a named family, forward and reverse", "[eventstore][families]") {
+  TempDir dir;
+  auto options = options_for(dir);
+  options.extra_families = {"idx"};
+  auto store = open_store(options);
+  app::AppendRequest r;
+  for (const char* k : {"a", "b", "c", "d", "e"}) r.writes.push_back({"idx", k, std::string("v") + k});
+  REQUIRE(store->append(std::move(r)).ok());
+
+  auto keys = [](const std::vector<app::KeyValue>& rows) {
+    std::string out;
+    for (const auto& row : rows) out += row.key;
+    return out;
+  };
+  CHECK(store->get("idx", "c")->value() == "vc");
+  CHECK_FALSE(store->get("idx", "z")->has_value());
+  CHECK_FALSE(store->get("nope", "c").ok());
+  CHECK_FALSE(store->scan("nope", "", "", 10).ok());
+
+  CHECK(keys(*store->scan("idx", "", "", 10)) == "abcde");
+  CHECK(keys(*store->scan("idx", "b", "d", 10)) == "bc");  // [b, d)
+  CHECK(keys(*store->scan("idx", "b", "", 2)) == "bc");    // limit
+  CHECK(keys(*store->scan("idx", "", "", 10, true)) == "edcba");
+  CHECK(keys(*store->scan("idx", "d", "a", 10, true)) == "dcb");  // from d inclusive down to a exclusive
+  CHECK(keys(*store->scan("idx", "cc", "", 10, true)) == "cba");  // from a key between rows
+  CHECK(keys(*store->scan("idx", "e", "", 2, true)) == "ed");
+  CHECK(store->scan("idx", "a", "", 0)->empty());
+}
