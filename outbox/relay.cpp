@@ -1,0 +1,359 @@
+#include "outbox/relay.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <random>
+
+#include "outbox/message.h"
+
+namespace orderflow::outbox {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// While the broker is away, one warning per this many ms (the rest go to debug).
+constexpr auto kWarnEvery = std::chrono::seconds(30);
+// A connection that lived this long resets the backoff even if it never saw an ack (idle relay).
+constexpr auto kHealthyConnection = std::chrono::seconds(10);
+// While the window is full, how long one poll waits for a confirm before the loop looks around.
+constexpr int kFullWindowPollMs = 50;
+// Without a hint from outbox_pending(), the relay still reads the outbox this often (the counter is
+// only a hint: a delete may be counted before its insert).
+constexpr auto kForcedReadEvery = std::chrono::milliseconds(100);
+
+}  // namespace
+
+Relay::Relay(app::EventStore& store, std::unique_ptr<Publisher> publisher, RelayOptions options)
+    : store_(store),
+      publisher_(std::move(publisher)),
+      options_(options),
+      publisher_description_(publisher_->describe()),
+      random_state_(std::random_device{}()) {
+  assert(options_.confirm_window > 0 && options_.read_batch > 0);
+}
+
+Relay::~Relay() { stop(); }
+
+void Relay::start() {
+  running_ = true;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Relay::notify() {
+  {
+    std::lock_guard lock(mutex_);
+    notified_ = true;
+  }
+  wake_.notify_one();
+}
+
+void Relay::stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_requested_ = true;
+  wake_.notify_all();
+  // The thread gives up on its own after stop_drain_ms; if it is stuck in socket I/O (a broker that
+  // stopped reading), interrupt the publisher so the blocked call returns.
+  const auto give_up = Clock::now() + std::chrono::milliseconds(options_.stop_drain_ms + 1000);
+  while (!exited_.load() && Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!exited_.load()) publisher_->interrupt();
+  thread_.join();
+  running_ = false;
+}
+
+RelayMetrics Relay::metrics() const {
+  RelayMetrics m;
+  m.rows_pending = store_.outbox_pending();
+  const int64_t oldest = oldest_occurred_at_ms_.load();
+  m.oldest_row_age_ms = (oldest > 0 && m.rows_pending > 0) ? std::max<int64_t>(0, now_unix_ms() - oldest) : 0;
+  m.published_per_s = published_per_s_.load();
+  m.published_total = published_total_.load();
+  m.reconnects_total = reconnects_total_.load();
+  m.connect_failures_total = connect_failures_total_.load();
+  m.nacks_total = nacks_total_.load();
+  m.returned_total = publisher_->stats().returned;
+  m.resent_total = resent_total_.load();
+  m.connected = connected_metric_.load();
+  m.running = running_.load();
+  return m;
+}
+
+bool Relay::wait_stop_or_notify(int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return stopping_ || notified_; });
+  notified_ = false;
+  return stopping_;
+}
+
+void Relay::loop() {
+  auto stop_deadline = Clock::time_point::max();
+  rate_tick_at_ = Clock::now();
+  auto last_read_at = Clock::time_point{};
+  for (;;) {
+    tick_rate();
+    if (stop_requested_.load()) {
+      // Shutdown: keep going while connected and there is something to send, for a bounded time.
+      if (stop_deadline == Clock::time_point::max())
+        stop_deadline = Clock::now() + std::chrono::milliseconds(options_.stop_drain_ms);
+      if (!connected_ || Clock::now() >= stop_deadline || caught_up()) break;
+    }
+    if (!connected_) {
+      if (!connect_with_backoff()) continue;
+      last_confirm_at_ = Clock::now();
+    }
+    flush_deletes();
+
+    // Read more rows when there is room and either the store's counter says rows are waiting
+    // beyond what the relay holds, or the forced-read period passed.
+    const size_t held = ready_.size() + in_flight_.size() + to_delete_.size();
+    const bool room = ready_.size() + in_flight_.size() < 2 * options_.confirm_window;
+    if (room && (store_has_more_ || store_.outbox_pending() > held || Clock::now() - last_read_at >= kForcedReadEvery)) {
+      last_read_at = Clock::now();
+      if (!fill()) {
+        // Storage read failed (already logged): nothing to do with the broker; retry shortly.
+        if (wait_stop_or_notify(100)) continue;
+      }
+    }
+    if (!publish_ready()) continue;
+
+    if (!in_flight_.empty() && Clock::now() - last_confirm_at_ > std::chrono::milliseconds(options_.confirm_timeout_ms)) {
+      reset("no confirm within " + std::to_string(options_.confirm_timeout_ms) + " ms");
+      continue;
+    }
+
+    if (in_flight_.empty() && ready_.empty() && !store_has_more_) {
+      // Caught up: service the connection (heartbeats, a close from the broker), then sleep until
+      // notified or the idle poll period passes.
+      if (!poll_confirms(0)) continue;
+      wait_stop_or_notify(options_.idle_poll_ms);
+      continue;
+    }
+    const int timeout_ms = !ready_.empty() ? kFullWindowPollMs : (store_has_more_ ? 0 : options_.idle_poll_ms);
+    poll_confirms(timeout_ms);
+  }
+  flush_deletes();
+  if (connected_) publisher_->disconnect();
+  connected_ = false;
+  connected_metric_ = false;
+  exited_ = true;
+}
+
+bool Relay::caught_up() const {
+  return ready_.empty() && in_flight_.empty() && !store_has_more_ && store_.outbox_pending() <= to_delete_.size();
+}
+
+bool Relay::connect_with_backoff() {
+  if (failures_ > 0) {
+    const uint32_t delay_ms = backoff_delay_ms(options_.backoff, failures_, random_state_);
+    random_state_ = random_state_ * 6364136223846793005ULL + 1442695040888963407ULL;  // LCG step
+    std::unique_lock lock(mutex_);
+    // Commits notify the relay all the time; only stop() cuts a backoff short.
+    if (wake_.wait_for(lock, std::chrono::milliseconds(delay_ms), [this] { return stopping_; })) return false;
+  }
+  if (stop_requested_.load()) return false;
+  auto connected = publisher_->connect();
+  if (!connected) {
+    ++failures_;
+    connect_failures_total_.fetch_add(1);
+    const auto now = Clock::now();
+    if (now - last_warn_at_ >= kWarnEvery) {
+      last_warn_at_ = now;
+      spdlog::warn("outbox relay: cannot connect to {}: {} ({} rows pending; retrying with backoff)",
+                   publisher_description_, connected.error().message, store_.outbox_pending());
+    } else {
+      spdlog::debug("outbox relay: cannot connect to {}: {}", publisher_description_, connected.error().message);
+    }
+    refresh_oldest();
+    return false;
+  }
+  connected_ = true;
+  connected_at_ = Clock::now();
+  connected_metric_ = true;
+  if (ever_connected_) reconnects_total_.fetch_add(1);
+  ever_connected_ = true;
+  spdlog::info("outbox relay: connected to {} ({} rows pending)", publisher_description_, store_.outbox_pending());
+  return true;
+}
+
+bool Relay::fill() {
+  // Deletes that keep failing must not let the relay run arbitrarily far ahead of the store.
+  if (to_delete_.size() >= 4 * options_.confirm_window) return true;
+  const size_t want = options_.read_batch;
+  auto rows = store_.read_outbox(cursor_, want);
+  if (!rows) {
+    warn_storage("read_outbox", rows.error().message);
+    return false;
+  }
+  if (rows->empty()) {
+    store_has_more_ = false;
+    return true;
+  }
+  const uint64_t first = rows->front().sequence;
+  // Rows are dense (one per event, deleted in prefix order); a sparse stretch reads a bounded span.
+  const uint64_t span = std::min<uint64_t>(rows->back().sequence - first + 1, 4 * want);
+  auto events = store_.read_all(first, static_cast<size_t>(span));
+  if (!events) {
+    warn_storage("read_all", events.error().message);
+    return false;
+  }
+  const bool was_empty = ready_.empty() && in_flight_.empty();
+  size_t taken = 0;
+  for (const auto& row : *rows) {
+    // read_all stops at the published head; a row beyond it is read again next time.
+    if (row.sequence - first >= events->size()) break;
+    const auto& event = (*events)[row.sequence - first];
+    if (event.sequence != row.sequence) {
+      warn_storage("read_all", "event " + std::to_string(event.sequence) + " where " +
+                                   std::to_string(row.sequence) + " was expected");
+      break;
+    }
+    ready_.push_back(make_outbound(row, event));
+    cursor_ = row.sequence + 1;
+    ++taken;
+  }
+  store_has_more_ = taken == rows->size() && rows->size() == want;
+  if (was_empty && !ready_.empty()) oldest_occurred_at_ms_ = ready_.front().occurred_at_ms;
+  return true;
+}
+
+bool Relay::publish_ready() {
+  while (!ready_.empty() && in_flight_.size() < options_.confirm_window) {
+    const OutboundMessage& m = ready_.front();
+    if (auto sent = publisher_->publish(m); !sent) {
+      reset("publish failed: " + sent.error().message);
+      return false;
+    }
+    if (m.sequence <= highest_published_)
+      resent_total_.fetch_add(1, std::memory_order_relaxed);
+    else
+      highest_published_ = m.sequence;
+    if (in_flight_.empty()) last_confirm_at_ = Clock::now();
+    in_flight_.push_back(InFlight{m.sequence, m.occurred_at_ms, false});
+    ready_.pop_front();
+  }
+  return true;
+}
+
+bool Relay::poll_confirms(int timeout_ms) {
+  confirms_.clear();
+  if (auto polled = publisher_->poll(timeout_ms, confirms_); !polled) {
+    reset("connection lost: " + polled.error().message);
+    return false;
+  }
+  if (confirms_.empty()) return true;
+  last_confirm_at_ = Clock::now();
+  bool nacked = false;
+  for (const Confirm& c : confirms_) {
+    auto it = std::lower_bound(in_flight_.begin(), in_flight_.end(), c.sequence,
+                               [](const InFlight& f, uint64_t s) { return f.sequence < s; });
+    // A confirm always names a message of the current connection (disconnect forgets the rest).
+    if (it == in_flight_.end() || it->sequence != c.sequence) {
+      spdlog::error("outbox relay: confirm for unknown sequence {}", c.sequence);
+      continue;
+    }
+    if (c.ack) {
+      it->acked = true;
+    } else {
+      nacked = true;
+      nacks_total_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  const size_t before = in_flight_.size();
+  remove_confirmed_prefix();
+  if (in_flight_.size() < before) failures_ = 0;
+  if (nacked) {
+    reset("the broker nacked a message");
+    return false;
+  }
+  return true;
+}
+
+void Relay::remove_confirmed_prefix() {
+  while (!in_flight_.empty() && in_flight_.front().acked) {
+    to_delete_.push_back(in_flight_.front().sequence);
+    in_flight_.pop_front();
+  }
+  if (!in_flight_.empty())
+    oldest_occurred_at_ms_ = in_flight_.front().occurred_at_ms;
+  else if (!ready_.empty())
+    oldest_occurred_at_ms_ = ready_.front().occurred_at_ms;
+  else
+    oldest_occurred_at_ms_ = 0;
+}
+
+void Relay::flush_deletes() {
+  if (to_delete_.empty()) return;
+  if (auto deleted = store_.delete_outbox(to_delete_); !deleted) {
+    // Kept and retried: a confirmed row that is not deleted is at worst published again after a
+    // restart, which at-least-once delivery allows.
+    warn_storage("delete_outbox", deleted.error().message);
+    return;
+  }
+  published_total_.fetch_add(to_delete_.size(), std::memory_order_relaxed);
+  to_delete_.clear();
+}
+
+void Relay::reset(const std::string& why) {
+  publisher_->disconnect();
+  connected_ = false;
+  connected_metric_ = false;
+  if (Clock::now() - connected_at_ >= kHealthyConnection)
+    failures_ = 1;
+  else
+    ++failures_;
+  // Everything after the confirmed prefix goes again, in order, from the first unconfirmed row:
+  // rows acked out of order behind it are not deleted yet, so they are sent again too, and the
+  // last copy of every message still arrives in sequence order.
+  uint64_t restart = cursor_;
+  if (!ready_.empty()) restart = ready_.front().sequence;
+  if (!in_flight_.empty()) restart = in_flight_.front().sequence;
+  const size_t unconfirmed = in_flight_.size();
+  cursor_ = restart;
+  in_flight_.clear();
+  ready_.clear();
+  store_has_more_ = true;
+  spdlog::warn("outbox relay: {}; reconnecting to {} and sending again from sequence {} ({} unconfirmed)", why,
+               publisher_description_, restart, unconfirmed);
+}
+
+void Relay::refresh_oldest() {
+  // While disconnected the relay holds no rows; read the first one so the age metric stays true.
+  if (oldest_occurred_at_ms_.load() != 0 || store_.outbox_pending() == 0) return;
+  auto rows = store_.read_outbox(cursor_, 1);
+  if (!rows || rows->empty()) return;
+  auto events = store_.read_all(rows->front().sequence, 1);
+  if (!events || events->empty()) return;
+  oldest_occurred_at_ms_ = events->front().metadata.occurred_at_ms;
+}
+
+void Relay::tick_rate() {
+  const auto now = Clock::now();
+  const auto elapsed = now - rate_tick_at_;
+  if (elapsed < std::chrono::seconds(1)) return;
+  const uint64_t total = published_total_.load(std::memory_order_relaxed);
+  published_per_s_ = static_cast<double>(total - rate_tick_published_) /
+                     std::chrono::duration<double>(elapsed).count();
+  rate_tick_published_ = total;
+  rate_tick_at_ = now;
+}
+
+void Relay::warn_storage(const char* what, const std::string& message) {
+  const auto now = Clock::now();
+  if (now - last_storage_warn_at_ < kWarnEvery) return;
+  last_storage_warn_at_ = now;
+  spdlog::warn("outbox relay: {} failed: {}", what, message);
+}
+
+}  // namespace orderflow::outbox

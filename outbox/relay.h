@@ -1,0 +1,156 @@
+#pragma once
+// The outbox relay: one thread that moves committed events from the outbox to a Publisher.
+//
+// What it promises:
+//   * Rows are published in global sequence order, so the events of one order leave in version
+//     order. At most `confirm_window` messages are unconfirmed at any time.
+//   * A row is deleted only after the broker acked it AND every row before it was acked (the
+//     confirmed prefix). Nothing is ever dropped: a nack, a lost connection or a confirm timeout
+//     makes the relay reconnect and publish again from the first unconfirmed row, in order. The
+//     only duplicates are repeats of a message (same message_id); the last copy of every message
+//     still arrives in sequence order.
+//   * While the publisher cannot connect, it retries with exponential backoff and jitter; rows
+//     pile up in the outbox (bounded only by disk) and commands are unaffected: the relay never
+//     holds a lock the command path needs.
+//   * Messages the broker routes to no queue (basic.return) are counted and treated as confirmed:
+//     the broker did take them, and retrying could never succeed until someone binds a queue and
+//     would stall every later event behind it. An alternate exchange (a broker policy) keeps them.
+//
+// The relay reads a row's metadata from the event record of the same sequence (read_all), so the
+// store must hold the events of every outbox row it writes (the RocksDB store does, same batch).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/ports/event_store.h"
+#include "outbox/backoff.h"
+#include "outbox/publisher.h"
+
+namespace orderflow::outbox {
+
+struct RelayOptions {
+  // Default: 1024, unit: messages. Upper bound on published but unconfirmed messages. Larger
+  // windows amortise the broker's fsync over more messages; each message in flight costs its body
+  // in memory and may be sent again after a reconnect.
+  size_t confirm_window = 1024;
+  // Default: 512, unit: rows. Rows read from the outbox (and events from the log) per read.
+  size_t read_batch = 512;
+  // Default: 2, unit: ms. How long the relay waits, when caught up, before looking for new rows.
+  // It bounds the idle part of the end-to-end lag. The store's outbox_pending() counter is checked
+  // first, so an idle poll costs no storage read.
+  int idle_poll_ms = 2;
+  // Default: 30,000, unit: ms. With messages in flight and no confirm for this long, the
+  // connection is considered dead (e.g. broker blocked by a resource alarm): reconnect, resend.
+  int confirm_timeout_ms = 30000;
+  // Reconnect delays after consecutive failures (connect errors, I/O errors, nacks).
+  BackoffPolicy backoff;
+  // Default: 2000, unit: ms. On stop(), how long the relay keeps publishing what is pending before
+  // it gives up (the rest stays in the outbox for the next start).
+  int stop_drain_ms = 2000;
+};
+
+/// A snapshot of what the relay has done; every field is cheap to read from any thread.
+struct RelayMetrics {
+  uint64_t rows_pending = 0;          // outbox rows not yet confirmed (the store's count)
+  int64_t oldest_row_age_ms = 0;      // now - occurred_at of the oldest unconfirmed row; 0 if none
+  double published_per_s = 0;         // rows confirmed and removed per second, over the last second
+  uint64_t published_total = 0;       // rows confirmed and removed since start
+  uint64_t reconnects_total = 0;      // connections opened after a lost or failed one
+  uint64_t connect_failures_total = 0;
+  uint64_t nacks_total = 0;           // messages the broker nacked (each one was sent again)
+  uint64_t returned_total = 0;        // messages routed to no queue (acked, not sent again)
+  uint64_t resent_total = 0;          // messages published again after a reconnect
+  bool connected = false;
+  bool running = false;
+};
+
+class Relay {
+ public:
+  Relay(app::EventStore& store, std::unique_ptr<Publisher> publisher, RelayOptions options = {});
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  void start();
+  /// Publishes what is pending for up to `stop_drain_ms`, then disconnects and joins the thread.
+  void stop();
+  /// Wakes the relay at once (e.g. from the store's on_commit hook) instead of at the next poll.
+  void notify();
+
+  RelayMetrics metrics() const;
+  /// The publisher's description, for logs and the start-up banner.
+  std::string describe() const { return publisher_description_; }
+
+ private:
+  struct InFlight {
+    uint64_t sequence;
+    int64_t occurred_at_ms;
+    bool acked;
+  };
+
+  void loop();
+  bool connect_with_backoff();
+  bool wait_stop_or_notify(int timeout_ms);  // true when stopping
+  bool fill();                                // reads more rows; false on a storage error
+  bool publish_ready();
+  bool poll_confirms(int timeout_ms);
+  void remove_confirmed_prefix();
+  void flush_deletes();
+  void reset(const std::string& why);
+  void refresh_oldest();
+  void tick_rate();
+  bool caught_up() const;
+  void warn_storage(const char* what, const std::string& message);
+
+  app::EventStore& store_;
+  std::unique_ptr<Publisher> publisher_;
+  const RelayOptions options_;
+  const std::string publisher_description_;
+
+  // Relay thread only.
+  std::deque<OutboundMessage> ready_;  // read, not yet published; sequences ascending
+  std::deque<InFlight> in_flight_;     // published, not yet in the confirmed prefix; ascending
+  std::vector<uint64_t> to_delete_;    // confirmed prefix not yet deleted from the store
+  std::vector<Confirm> confirms_;
+  uint64_t cursor_ = 0;                // next outbox sequence to read
+  uint64_t highest_published_ = 0;     // highest sequence ever published, to count resends
+  uint32_t failures_ = 0;              // consecutive failures, for the backoff
+  bool connected_ = false;
+  bool ever_connected_ = false;
+  bool store_has_more_ = true;         // the last read was full: read again without waiting
+  std::chrono::steady_clock::time_point connected_at_;
+  std::chrono::steady_clock::time_point last_confirm_at_;  // or of the first publish into an empty window
+  std::chrono::steady_clock::time_point last_warn_at_;
+  std::chrono::steady_clock::time_point last_storage_warn_at_;
+  std::chrono::steady_clock::time_point rate_tick_at_;
+  uint64_t rate_tick_published_ = 0;
+  uint64_t random_state_;
+
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mutex_
+  bool notified_ = false;  // guarded by mutex_
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> exited_{false};
+
+  // Metrics, written by the relay thread.
+  std::atomic<int64_t> oldest_occurred_at_ms_{0};  // 0 = nothing pending
+  std::atomic<uint64_t> published_total_{0};
+  std::atomic<double> published_per_s_{0};
+  std::atomic<uint64_t> reconnects_total_{0};
+  std::atomic<uint64_t> connect_failures_total_{0};
+  std::atomic<uint64_t> nacks_total_{0};
+  std::atomic<uint64_t> resent_total_{0};
+  std::atomic<bool> connected_metric_{false};
+  std::atomic<bool> running_{false};
+};
+
+}  // namespace orderflow::outbox
