@@ -1,3 +1,4 @@
+#include <array>
 #include "api/http_server.h"
 
 #include <atomic>
@@ -123,6 +124,25 @@ asio::awaitable<void> refuse(beast::tcp_stream& stream, http::request_parser<htt
   log_request(req, resp.status, 0);
 }
 
+/// Lingering close after an early answer (413 is sent as soon as the headers announce too large a
+/// body): stop sending, then read and discard what the client is still sending, so that its writes
+/// do not fail with a reset before it reads our answer. Bounded in bytes and time, like nginx's
+/// lingering_close, so a client cannot hold the connection open by streaming forever.
+asio::awaitable<void> linger(beast::tcp_stream& stream) {
+  constexpr std::size_t linger_bytes_max = 8 * 1024 * 1024;
+  constexpr auto linger_timeout = std::chrono::milliseconds(2000);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(linger_timeout);
+  std::array<char, 16 * 1024> scratch;
+  std::size_t drained = 0;
+  while (drained < linger_bytes_max) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), tuple_awaitable);
+    if (ec) break;  // the client closed (the normal end), the timeout, or shutdown
+    drained += n;
+  }
+}
+
 asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
   struct Count {
     State& s;
@@ -147,6 +167,7 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     if (ec == http::error::body_limit) {
       co_await refuse(stream, parser,
                       app::Error::make(app::ErrorCode::payload_too_large, "request entity too large"));
+      co_await linger(stream);
       break;
     }
     if (ec == http::error::header_limit) {

@@ -21,10 +21,12 @@
 #include "app/metrics.h"
 #include "app/order_service.h"
 #include "app/ports/clock.h"
+#include "app/release_queue.h"
 #include "app/worker_pool.h"
-#include "clients/fakes.h"
+#include "clients/collaborators.h"
 #include "eventstore/rocksdb_event_store.h"
-#include "outbox/log_relay.h"
+#include "outbox/publisher.h"
+#include "outbox/relay.h"
 #include "projections/order_projection.h"
 
 namespace {
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
   store_options.queue_capacity = config.commit_queue_max;
   store_options.extra_families = projections::OrderProjection::family_names();
   store_options.extra_families.push_back("health");
+  store_options.extra_families.push_back(app::ReleaseQueue::family);
   auto opened = eventstore::open_rocksdb_event_store(store_options);
   if (!opened) {
     spdlog::critical("cannot open the event store in '{}': {}", config.data_dir, opened.error().message);
@@ -88,12 +91,27 @@ int main(int argc, char** argv) {
 
   projections::OrderProjection read_model(*store);
   app::SystemClock clock;
-  // Real HTTP clients come with the Customer/Inventory issue; until then the fakes serve.
-  if (config.use_real_customer_api || config.use_real_inventory_api)
-    spdlog::warn("USE_REAL_CUSTOMER_API / USE_REAL_INVENTORY_API are not implemented yet: using the in-process fakes");
-  clients::FakeCustomerDirectory customers;
-  clients::FakeInventory inventory;
-  app::OrderService service(*store, read_model, customers, inventory, clock);
+  // Customer and Inventory: in-process fakes, or the seed's services over HTTP (USE_REAL_*_API).
+  // Releases the inventory does not accept now are kept in the release_queue family and retried.
+  clients::Collaborators collaborators;
+  try {
+    collaborators = clients::open_collaborators(config);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+  spdlog::info("collaborators: {}", clients::describe(collaborators));
+  app::ReleaseQueueOptions release_options;
+  release_options.retry_base_ms = static_cast<int64_t>(config.release_retry_base_ms);
+  release_options.retry_max_ms = static_cast<int64_t>(config.release_retry_max_ms);
+  app::ReleaseQueue release_queue(*store, *collaborators.inventory, release_options);
+  if (auto started = release_queue.start(); !started) {
+    spdlog::critical("cannot read the release queue: {}", started.error().message);
+    return 1;
+  }
+  app::ReleasingInventory inventory(*collaborators.inventory, release_queue);
+  clients::add_metrics(metrics, collaborators, release_queue);
+  app::OrderService service(*store, read_model, *collaborators.customers, inventory, clock);
   app::WorkerPool workers(config.command_threads, config.commit_queue_max);
 
   // Expired Idempotency-Key records are purged in the background (at least every minute, more
@@ -114,9 +132,15 @@ int main(int argc, char** argv) {
     }
   });
 
-  if (config.use_real_message_broker)
-    spdlog::warn("USE_REAL_MESSAGE_BROKER is not implemented yet: events are logged");
-  outbox::LogRelay relay(*store);
+  // The outbox relay: rabbitmq-c when USE_REAL_MESSAGE_BROKER=true, else the seed's [MOCK] log
+  // lines. An unreachable broker is not a start-up failure: rows wait in the outbox.
+  auto publisher = outbox::make_publisher(config.use_real_message_broker, config.amqp_url);
+  if (!publisher) {
+    spdlog::critical("AMQP_URL '{}': {}", config.amqp_url, publisher.error().message);
+    return 1;
+  }
+  outbox::Relay relay(*store, std::move(publisher.value()));
+  spdlog::info("outbox relay publishing to {}", relay.describe());
   relay.start();
 
   api::Router router;
@@ -190,6 +214,7 @@ int main(int argc, char** argv) {
   spdlog::info("signal {} received: shutting down", sig);
   server.stop(std::chrono::milliseconds(10000));
   workers.stop();
+  release_queue.stop();
   {
     std::lock_guard lock(purge_mutex);
     purge_stop = true;
