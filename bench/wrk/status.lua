@@ -1,0 +1,24 @@
+package.path = os.getenv("WRK_DIR") .. "/?.lua;" .. package.path
+require("common")
+-- Each wrk thread walks its own half of the ids and toggles each order processing <-> canceled
+-- (both valid transitions; reactivation re-reserves stock, cancel releases it).
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local ids, state, i
+function init(args)
+  ids = load_ids()
+  state = {}
+  i = tid
+end
+function request()
+  i = (i + 2) % #ids
+  local id = ids[i + 1]
+  local to = (state[id] == "canceled") and "processing" or "canceled"
+  state[id] = to
+  return wrk.format("PUT", "/orders/" .. id .. "/status", {["Content-Type"] = "application/json"},
+    '{"status":"' .. to .. '"}')
+end
+function done(summary, latency, requests) report("update_status", summary, latency) end
