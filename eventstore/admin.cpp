@@ -25,15 +25,20 @@ using Code = AdminError::Code;
 constexpr std::string_view kBuiltinFamilies[] = {kEventsFamily, kStreamsFamily, kOutboxFamily,
                                                  kIdempotencyFamily, kMetaFamily};
 
-rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
-std::string_view view(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+rocksdb::Slice slice(std::string_view s) {
+  return {s.data(), s.size()};
+}
+std::string_view view(const rocksdb::Slice& s) {
+  return {s.data(), s.size()};
+}
 
 AdminError engine_error(std::string_view what, const rocksdb::Status& s) {
   return AdminError{Code::io, std::string(what) + ": " + s.ToString()};
 }
 
 bool is_builtin(std::string_view name) {
-  return std::find(std::begin(kBuiltinFamilies), std::end(kBuiltinFamilies), name) != std::end(kBuiltinFamilies);
+  return std::find(std::begin(kBuiltinFamilies), std::end(kBuiltinFamilies), name) !=
+         std::end(kBuiltinFamilies);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -53,7 +58,8 @@ class StreamPrefixTransform final : public rocksdb::SliceTransform {
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() > codec::kSequenceKeyBytes; }
 };
 
-rocksdb::ColumnFamilyOptions family_options(std::string_view name, const std::shared_ptr<rocksdb::Cache>& cache) {
+rocksdb::ColumnFamilyOptions family_options(std::string_view name,
+                                            const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions cf;
   cf.level_compaction_dynamic_level_bytes = true;
   rocksdb::BlockBasedTableOptions table;
@@ -70,7 +76,8 @@ rocksdb::ColumnFamilyOptions family_options(std::string_view name, const std::sh
     cf.memtable_prefix_bloom_size_ratio = 0.05;
     cf.write_buffer_size = 32u << 20;
   } else if (name == kOutboxFamily) {
-    cf.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
+    cf.table_properties_collector_factories.push_back(
+        rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
     cf.write_buffer_size = 16u << 20;
   } else if (name == kMetaFamily) {
     cf.write_buffer_size = 4u << 20;
@@ -81,7 +88,8 @@ rocksdb::ColumnFamilyOptions family_options(std::string_view name, const std::sh
     cf.write_buffer_size = name == kIdempotencyFamily ? 32u << 20 : 128u << 20;
     cf.max_write_buffer_number = 4;
     if (name == kIdempotencyFamily) {
-      cf.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
+      cf.table_properties_collector_factories.push_back(
+          rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
     }
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -165,9 +173,10 @@ std::vector<std::string> families_to_open(const rocksdb::DBOptions& db, const st
 
 }  // namespace
 
-AdminResult<std::unique_ptr<AdminStore>> AdminStore::open_exclusive(const std::string& data_dir,
-                                                                    const std::vector<std::string>& projection_families) {
-  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT")) return fail(missing_store(data_dir));
+AdminResult<std::unique_ptr<AdminStore>> AdminStore::open_exclusive(
+    const std::string& data_dir, const std::vector<std::string>& projection_families) {
+  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT"))
+    return fail(missing_store(data_dir));
   for (const auto& name : projection_families) {
     if (name.empty() || name == rocksdb::kDefaultColumnFamilyName || is_builtin(name))
       return fail(AdminError{Code::invalid, "'" + name + "' is not a projection family name"});
@@ -183,23 +192,26 @@ AdminResult<std::unique_ptr<AdminStore>> AdminStore::open_exclusive(const std::s
   if (!s.ok()) {
     state->db = nullptr;
     if (looks_locked(s))
-      return fail(AdminError{Code::locked, "the data dir '" + data_dir +
-                                               "' is in use by another process (a running orderflow server holds "
-                                               "its LOCK): " + s.ToString()});
+      return fail(
+          AdminError{Code::locked, "the data dir '" + data_dir +
+                                       "' is in use by another process (a running orderflow server holds "
+                                       "its LOCK): " +
+                                       s.ToString()});
     return fail(engine_error("open " + data_dir, s));
   }
   state->writable.assign(state->names.size(), false);
   for (size_t i = 0; i < state->names.size(); ++i) {
     const auto& name = state->names[i];
-    state->writable[i] = name == kMetaFamily ||
-                         std::find(projection_families.begin(), projection_families.end(), name) !=
-                             projection_families.end();
+    state->writable[i] =
+        name == kMetaFamily ||
+        std::find(projection_families.begin(), projection_families.end(), name) != projection_families.end();
   }
   return std::unique_ptr<AdminStore>(new AdminStore(std::move(state)));
 }
 
 AdminResult<std::unique_ptr<AdminStore>> AdminStore::open_secondary(const std::string& data_dir) {
-  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT")) return fail(missing_store(data_dir));
+  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT"))
+    return fail(missing_store(data_dir));
   auto state = std::make_unique<State>();
   state->data_dir = data_dir;
   state->read_only = true;
@@ -215,8 +227,8 @@ AdminResult<std::unique_ptr<AdminStore>> AdminStore::open_secondary(const std::s
   state->names = families_to_open(db, data_dir, {});
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& name : state->names) descriptors.emplace_back(name, family_options(name, state->cache));
-  const auto s =
-      rocksdb::DB::OpenAsSecondary(db, data_dir, state->secondary_dir, descriptors, &state->handles, &state->db);
+  const auto s = rocksdb::DB::OpenAsSecondary(db, data_dir, state->secondary_dir, descriptors,
+                                              &state->handles, &state->db);
   if (!s.ok()) {
     state->db = nullptr;
     return fail(engine_error("open " + data_dir + " as a secondary instance", s));
@@ -228,8 +240,12 @@ AdminResult<std::unique_ptr<AdminStore>> AdminStore::open_secondary(const std::s
 AdminStore::AdminStore(std::unique_ptr<State> state) : state_(std::move(state)) {}
 AdminStore::~AdminStore() = default;
 
-bool AdminStore::read_only() const { return state_->read_only; }
-const std::string& AdminStore::data_dir() const { return state_->data_dir; }
+bool AdminStore::read_only() const {
+  return state_->read_only;
+}
+const std::string& AdminStore::data_dir() const {
+  return state_->data_dir;
+}
 
 Result<Unit, AdminError> AdminStore::catch_up() {
   if (!state_->read_only) return Unit{};  // an exclusive instance is always current
@@ -244,7 +260,9 @@ std::optional<size_t> AdminStore::family(std::string_view name) const {
   return std::nullopt;
 }
 
-std::vector<std::string> AdminStore::family_names() const { return state_->names; }
+std::vector<std::string> AdminStore::family_names() const {
+  return state_->names;
+}
 
 AdminResult<std::optional<std::string>> AdminStore::get(size_t family, std::string_view key) const {
   if (family >= state_->handles.size()) return fail(AdminError{Code::invalid, "unknown family index"});
@@ -303,13 +321,15 @@ class RocksEventScanner final : public EventScanner {
     while (it_->Valid() && chunk.ends.size() < events_max && chunk.bytes.size() < bytes_max) {
       const auto key = it_->key();
       if (key.size() != codec::kSequenceKeyBytes) {
-        status_ = fail(AdminError{Code::corrupt, "malformed event key after sequence " + std::to_string(next_expected_ - 1)});
+        status_ = fail(AdminError{
+            Code::corrupt, "malformed event key after sequence " + std::to_string(next_expected_ - 1)});
         return false;
       }
       const uint64_t seq = codec::get_u64_be(view(key));
       if (seq != next_expected_) {
         status_ = fail(AdminError{Code::corrupt, "gap in the event log: expected sequence " +
-                                                     std::to_string(next_expected_) + ", found " + std::to_string(seq)});
+                                                     std::to_string(next_expected_) + ", found " +
+                                                     std::to_string(seq)});
         return false;
       }
       const auto value = it_->value();
@@ -329,8 +349,9 @@ class RocksEventScanner final : public EventScanner {
       }
       // The log must reach `last_` when the caller bounded the scan by the checkpoint.
       if (last_ != UINT64_MAX && next_expected_ <= last_ && chunk.ends.empty()) {
-        status_ = fail(AdminError{Code::corrupt, "the event log ends at " + std::to_string(next_expected_ - 1) +
-                                                     ", before the checkpoint " + std::to_string(last_)});
+        status_ =
+            fail(AdminError{Code::corrupt, "the event log ends at " + std::to_string(next_expected_ - 1) +
+                                               ", before the checkpoint " + std::to_string(last_)});
         return false;
       }
     }
@@ -351,7 +372,8 @@ class RocksEventScanner final : public EventScanner {
 
 class RocksRowScanner final : public RowScanner {
  public:
-  RocksRowScanner(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, const ScanTuning& tuning, std::string name)
+  RocksRowScanner(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family, const ScanTuning& tuning,
+                  std::string name)
       : name_(std::move(name)) {
     it_.reset(db->NewIterator(scan_options(tuning), family));
     it_->SeekToFirst();
@@ -392,7 +414,8 @@ class FailedScanner final : public EventScanner, public RowScanner {
 std::unique_ptr<EventScanner> AdminStore::scan_events(uint64_t from_sequence, uint64_t to_sequence,
                                                       const ScanTuning& tuning) const {
   auto* events = state_->handle(kEventsFamily);
-  if (events == nullptr) return std::make_unique<FailedScanner>(AdminError{Code::corrupt, "no events family"});
+  if (events == nullptr)
+    return std::make_unique<FailedScanner>(AdminError{Code::corrupt, "no events family"});
   return std::make_unique<RocksEventScanner>(state_->db, events, from_sequence, to_sequence, tuning);
 }
 
@@ -421,16 +444,45 @@ AdminResult<uint64_t> AdminStore::scan_events_raw(
 std::unique_ptr<RowScanner> AdminStore::scan_family(size_t family, const ScanTuning& tuning) const {
   if (family >= state_->handles.size())
     return std::make_unique<FailedScanner>(AdminError{Code::invalid, "unknown family index"});
-  return std::make_unique<RocksRowScanner>(state_->db, state_->handles[family], tuning, state_->names[family]);
+  return std::make_unique<RocksRowScanner>(state_->db, state_->handles[family], tuning,
+                                           state_->names[family]);
+}
+
+AdminResult<uint64_t> AdminStore::count_rows(size_t family) const {
+  if (family >= state_->handles.size()) return fail(AdminError{Code::invalid, "unknown family index"});
+  auto ro = scan_options(ScanTuning{});
+  std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(ro, state_->handles[family]));
+  uint64_t rows = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++rows;
+  if (!it->status().ok()) return fail(engine_error("scan " + state_->names[family], it->status()));
+  return rows;
+}
+
+AdminResult<uint64_t> AdminStore::count_streams() const {
+  auto* streams = state_->handle(kStreamsFamily);
+  if (streams == nullptr) return fail(AdminError{Code::corrupt, "no streams family"});
+  std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(scan_options(ScanTuning{}), streams));
+  uint64_t count = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view stream_id;
+    uint64_t version = 0;
+    if (!codec::parse_stream_key(view(it->key()), stream_id, version))
+      return fail(AdminError{Code::corrupt, "malformed streams key"});
+    if (version == 1) ++count;
+  }
+  if (!it->status().ok()) return fail(engine_error("scan streams", it->status()));
+  return count;
 }
 
 AdminResult<std::vector<app::RecordedEvent>> AdminStore::read_stream(std::string_view stream_id) const {
   std::vector<app::RecordedEvent> out;
-  if (stream_id.empty() || stream_id.size() > 512 || stream_id.find(codec::kStreamKeySeparator) != std::string::npos)
+  if (stream_id.empty() || stream_id.size() > 512 ||
+      stream_id.find(codec::kStreamKeySeparator) != std::string::npos)
     return out;
   auto* streams = state_->handle(kStreamsFamily);
   auto* events = state_->handle(kEventsFamily);
-  if (streams == nullptr || events == nullptr) return fail(AdminError{Code::corrupt, "no streams/events family"});
+  if (streams == nullptr || events == nullptr)
+    return fail(AdminError{Code::corrupt, "no streams/events family"});
   std::vector<std::string> keys;
   {
     std::string start;
@@ -444,8 +496,8 @@ AdminResult<std::vector<app::RecordedEvent>> AdminStore::read_stream(std::string
       uint64_t version = 0;
       if (!codec::parse_stream_key(view(it->key()), found, version) || found != stream_id) break;
       if (version != expected_version || it->value().size() != codec::kSequenceKeyBytes)
-        return fail(AdminError{Code::corrupt, "corrupt stream index for '" + std::string(stream_id) + "' at version " +
-                                                  std::to_string(version)});
+        return fail(AdminError{Code::corrupt, "corrupt stream index for '" + std::string(stream_id) +
+                                                  "' at version " + std::to_string(version)});
       ++expected_version;
       keys.emplace_back(it->value().data(), it->value().size());
     }
@@ -487,9 +539,15 @@ void AdminBatch::remove(size_t family, std::string_view key) {
   (void)s;
 }
 
-size_t AdminBatch::count() const { return state_->batch.Count(); }
-size_t AdminBatch::bytes() const { return state_->batch.GetDataSize(); }
-void AdminBatch::clear() { state_->batch.Clear(); }
+size_t AdminBatch::count() const {
+  return state_->batch.Count();
+}
+size_t AdminBatch::bytes() const {
+  return state_->batch.GetDataSize();
+}
+void AdminBatch::clear() {
+  state_->batch.Clear();
+}
 
 Result<Unit, AdminError> AdminStore::recreate_families(const std::vector<std::string>& names) {
   if (state_->read_only) return fail(AdminError{Code::invalid, "read-only instance"});

@@ -169,9 +169,15 @@ class AdminStore {
                                             const ScanTuning& tuning = {}) const;
   /// The engine's bare iteration over the same range, for a benchmark's upper bound: calls `visit`
   /// with views of each key and value, no copy, no decoding, no gap check. Returns the rows seen.
-  AdminResult<uint64_t> scan_events_raw(uint64_t from_sequence, uint64_t to_sequence, const ScanTuning& tuning,
-                                        const std::function<void(std::string_view key, std::string_view value)>& visit) const;
+  AdminResult<uint64_t> scan_events_raw(
+      uint64_t from_sequence, uint64_t to_sequence, const ScanTuning& tuning,
+      const std::function<void(std::string_view key, std::string_view value)>& visit) const;
   std::unique_ptr<RowScanner> scan_family(size_t family, const ScanTuning& tuning = {}) const;
+
+  /// Rows of a family (a full scan of its keys).
+  AdminResult<uint64_t> count_rows(size_t family) const;
+  /// Streams in the log: the `streams` rows at version 1 (a full scan of that family).
+  AdminResult<uint64_t> count_streams() const;
 
   /// Every event of a stream in version order (empty when the stream does not exist).
   AdminResult<std::vector<app::RecordedEvent>> read_stream(std::string_view stream_id) const;

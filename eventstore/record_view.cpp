@@ -5,7 +5,7 @@
 namespace orderflow::eventstore {
 namespace {
 
-constexpr char kFormatV1 = 1;    // record_codec.cpp's only format
+constexpr char kFormatV1 = 1;  // record_codec.cpp's only format
 constexpr int kVarintBytesMax = 10;
 
 /// Bounds-checked cursor; every read fails rather than reading past the end.
@@ -65,10 +65,10 @@ bool read_event_record(std::string_view in, EventRecordView& out) {
   Cursor r(in);
   char format = 0;
   if (!r.byte(format) || format != kFormatV1) return false;
-  return r.str(out.stream_id) && r.varint(out.stream_version) && r.str(out.type) && r.u32(out.schema_version) &&
-         r.str(out.event_id) && r.i64(out.occurred_at_ms) && r.str(out.correlation_id) &&
-         r.str(out.causation_id) && r.str(out.actor) && r.str(out.idempotency_key) && r.str(out.payload) &&
-         r.at_end();
+  return r.str(out.stream_id) && r.varint(out.stream_version) && r.str(out.type) &&
+         r.u32(out.schema_version) && r.str(out.event_id) && r.i64(out.occurred_at_ms) &&
+         r.str(out.correlation_id) && r.str(out.causation_id) && r.str(out.actor) &&
+         r.str(out.idempotency_key) && r.str(out.payload) && r.at_end();
 }
 
 bool read_event_stream_id(std::string_view in, std::string_view& stream_id) {

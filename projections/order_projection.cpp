@@ -23,11 +23,17 @@ std::string be64(int64_t ms) {
   return out;
 }
 
-char status_byte(domain::OrderStatus s) { return static_cast<char>('0' + static_cast<int>(s)); }
+char status_byte(domain::OrderStatus s) {
+  return static_cast<char>('0' + static_cast<int>(s));
+}
 
-std::string status_prefix(domain::OrderStatus s) { return std::string(1, status_byte(s)); }
+std::string status_prefix(domain::OrderStatus s) {
+  return std::string(1, status_byte(s));
+}
 
-std::string created_key(const domain::Order& o) { return be64(o.created_at_ms) + o.id.str(); }
+std::string created_key(const domain::Order& o) {
+  return be64(o.created_at_ms) + o.id.str();
+}
 
 /// Which index a query walks, and the fixed prefix of its keys.
 struct IndexChoice {
@@ -70,20 +76,31 @@ std::optional<std::string> from_hex(std::string_view hex) {
 }
 
 /// The order id is the last 36 bytes of every index key.
-std::string id_of(const std::string& key) { return key.size() >= 36 ? key.substr(key.size() - 36) : std::string(); }
+std::string id_of(const std::string& key) {
+  return key.size() >= 36 ? key.substr(key.size() - 36) : std::string();
+}
 
 app::Error storage_error(const app::StoreError& e) {
   return app::Error::make(app::ErrorCode::storage_unavailable, "storage read failed: " + e.message, 1);
 }
 
-app::Error bad_cursor() { return app::Error{app::ErrorCode::validation_failed, {"cursor is invalid"}, 0}; }
+app::Error bad_cursor() {
+  return app::Error{app::ErrorCode::validation_failed, {"cursor is invalid"}, 0};
+}
 
 }  // namespace
 
-std::vector<std::string> OrderProjection::family_names() { return {kView, kByCreated, kByStatus, kByCustomer}; }
+std::vector<std::string> OrderProjection::family_names() {
+  return {kView, kByCreated, kByStatus, kByCustomer};
+}
 
 std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before,
                                                             const domain::Order& after) const {
+  return rows_for(before, after);
+}
+
+std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
+                                                          const domain::Order& after) {
   std::vector<app::KeyValueWrite> w;
   const bool was = domain::is_live(before);
   const bool is = domain::is_live(after);
@@ -148,7 +165,8 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
     auto raw = from_hex(*q.cursor);
     if (!raw || raw->size() < 2 || (*raw)[0] != index.tag) return fail(bad_cursor());
     std::string key = raw->substr(1);
-    if (key.compare(0, prefix.size(), prefix) != 0 || key.size() < prefix.size() + 8 + 36) return fail(bad_cursor());
+    if (key.compare(0, prefix.size(), prefix) != 0 || key.size() < prefix.size() + 8 + 36)
+      return fail(bad_cursor());
     after_key = std::move(key);
   }
 

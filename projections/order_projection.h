@@ -19,7 +19,10 @@ class OrderProjection final : public app::OrderReadModel {
 
   static std::vector<std::string> family_names();
   std::vector<std::string> families() const override { return family_names(); }
-  std::vector<app::KeyValueWrite> writes_for(const domain::Order& before, const domain::Order& after) const override;
+  std::vector<app::KeyValueWrite> writes_for(const domain::Order& before,
+                                             const domain::Order& after) const override;
+  /// What writes_for returns; it needs no store, so a rebuild tool can compute rows offline.
+  static std::vector<app::KeyValueWrite> rows_for(const domain::Order& before, const domain::Order& after);
   Result<std::optional<app::OrderView>, app::Error> find(const domain::OrderId& id) const override;
   Result<app::OrderPage, app::Error> list(const app::OrderListQuery& query) const override;
 

@@ -1,0 +1,539 @@
+// orderflow-replay: rebuild, verify, history, export and stats over an orderflow data directory.
+// Exit codes (also in --help): 0 ok, 1 differences found or failure, 2 usage, 3 data dir locked.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "domain/codec.h"
+#include "domain/time.h"
+#include "eventstore/admin.h"
+#include "eventstore/record_view.h"
+#include "projections/order_projection.h"
+#include "replay/rebuild.h"
+
+namespace {
+
+using namespace orderflow;
+using eventstore::AdminError;
+using eventstore::AdminStore;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;  // verify found differences, or an operation failed
+constexpr int kExitUsage = 2;
+constexpr int kExitLocked = 3;
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes:\n"
+    "  0  success (verify: the projections match the log)\n"
+    "  1  verify found differences, or the operation failed (storage error, corrupt or undecodable\n"
+    "     log, order not found)\n"
+    "  2  usage error (unknown command or option, missing value)\n"
+    "  3  the data dir is locked by a running orderflow server (rebuild only; stop the server)\n";
+
+constexpr const char* kMainHelp =
+    "Usage: orderflow-replay <command> [options]\n"
+    "\n"
+    "Works on an orderflow data directory (RocksDB event log + projections).\n"
+    "\n"
+    "Commands:\n"
+    "  rebuild   drop the projection families and rebuild them from the event log (server stopped)\n"
+    "  verify    rebuild in memory and compare with the live projections, key by key (read-only;\n"
+    "            works beside a running server)\n"
+    "  history   print one order's events as JSON lines (the shape of GET /orders/:id/history)\n"
+    "  export    print the log's events from a sequence on as JSON lines\n"
+    "  stats     events, streams, orders by status, outbox rows pending, disk size\n"
+    "\n"
+    "Common option:\n"
+    "  --data-dir D   the data directory (default: $DATA_DIR, else ./data)\n"
+    "\n"
+    "`orderflow-replay <command> --help` describes a command.\n\n";
+
+constexpr const char* kRebuildHelp =
+    "Usage: orderflow-replay rebuild [--data-dir D] [--threads N] [--progress auto|bar|lines|none]\n"
+    "\n"
+    "Folds the whole event log (old schema versions are upcast), then drops the projection column\n"
+    "families, writes the rebuilt rows in large unsynced batches, flushes them and writes the\n"
+    "checkpoint in one synced batch. Needs the data dir for itself: refuses (exit 3) while a server\n"
+    "holds it, and changes nothing then. Nothing is dropped if the log does not decode.\n"
+    "\n"
+    "  --threads N     fold workers, 1..64 (default: 2)\n"
+    "  --progress M    auto (default: a bar when stderr is a terminal, else a line per second),\n"
+    "                  bar, lines or none\n\n";
+
+constexpr const char* kVerifyHelp =
+    "Usage: orderflow-replay verify [--data-dir D] [--threads N] [--show N] [--progress M]\n"
+    "\n"
+    "Rebuilds the projections from the log into memory (a scratch copy) and compares them with the\n"
+    "live projection families key by key, at one consistent state. Read-only, through a RocksDB\n"
+    "secondary instance, so it works beside a running server. Prints every difference (up to\n"
+    "--show, default 50; all are counted) as: family, key, expected value, found value.\n\n";
+
+constexpr const char* kHistoryHelp =
+    "Usage: orderflow-replay history [--data-dir D] ORDER_ID\n"
+    "\n"
+    "Prints every event of the order, deleted orders included, one JSON object per line, in the\n"
+    "shape of GET /orders/:id/history (sequence, version, type, occurredAt, actor, correlationId,\n"
+    "idempotencyKey, data; data in the current schema version). Read-only (secondary instance).\n\n";
+
+constexpr const char* kExportHelp =
+    "Usage: orderflow-replay export [--data-dir D] [--from-seq S] [--to-seq T]\n"
+    "\n"
+    "Prints the events with S <= sequence <= T (default: 1 to the last), one JSON object per line:\n"
+    "the shape of GET /orders/:id/history plus \"streamId\". Read-only (secondary instance).\n\n";
+
+constexpr const char* kStatsHelp =
+    "Usage: orderflow-replay stats [--data-dir D] [--json]\n"
+    "\n"
+    "Prints the events in the log, the streams, live orders by status (from the projections),\n"
+    "the outbox rows not yet published, and the data dir's size on disk. Read-only (secondary\n"
+    "instance). --json prints one JSON object instead of text.\n\n";
+
+struct Usage {
+  std::string message;
+};
+
+/// The options after the command word. Flags take `--name value` or `--name=value`.
+struct Args {
+  std::string data_dir;
+  std::map<std::string, std::string> values;
+  std::vector<std::string> flags;
+  std::vector<std::string> positional;
+  bool help = false;
+};
+
+std::optional<Usage> parse_args(int argc, char** argv, int first, const std::vector<std::string>& valued,
+                                const std::vector<std::string>& boolean, Args& out) {
+  const char* env = std::getenv("DATA_DIR");
+  out.data_dir = env != nullptr && *env != '\0' ? env : "./data";
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      out.help = true;
+      continue;
+    }
+    if (!arg.starts_with("--")) {
+      out.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    const bool takes_value =
+        name == "data-dir" || std::find(valued.begin(), valued.end(), name) != valued.end();
+    if (takes_value) {
+      if (!value) {
+        if (i + 1 >= argc) return Usage{"--" + name + " needs a value"};
+        value = argv[++i];
+      }
+      if (name == "data-dir")
+        out.data_dir = *value;
+      else
+        out.values[name] = *value;
+    } else if (std::find(boolean.begin(), boolean.end(), name) != boolean.end() && !value) {
+      out.flags.push_back(name);
+    } else {
+      return Usage{"unknown option --" + name};
+    }
+  }
+  if (out.data_dir.empty()) return Usage{"--data-dir is empty"};
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_u64(const std::string& text, uint64_t min, uint64_t max) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const uint64_t v = std::stoull(text);
+  if (v < min || v > max) return std::nullopt;
+  return v;
+}
+
+int usage_error(const std::string& message, const char* help) {
+  std::cerr << "orderflow-replay: " << message << "\n\n" << help;
+  return kExitUsage;
+}
+
+int admin_failure(const AdminError& e) {
+  std::cerr << "orderflow-replay: " << e.message << "\n";
+  return e.code == AdminError::Code::locked ? kExitLocked : kExitFailure;
+}
+
+int replay_failure(const replay::ReplayError& e) {
+  std::cerr << "orderflow-replay: "
+            << (e.code == replay::ReplayError::Code::decode ? "cannot decode the log: " : "") << e.message
+            << "\n";
+  return kExitFailure;
+}
+
+// --- progress ----------------------------------------------------------------------------------
+
+/// A bar redrawn in place on a terminal; plain lines (at most one a second) otherwise.
+class ProgressReporter {
+ public:
+  enum class Mode { bar, lines, none };
+  explicit ProgressReporter(Mode mode) : mode_(mode) {}
+  ~ProgressReporter() { finish_line(); }
+
+  void operator()(std::string_view phase, uint64_t done, uint64_t total) {
+    if (mode_ == Mode::none) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (phase != phase_) {
+      finish_line();
+      phase_ = phase;
+      phase_start_ = now;
+      last_print_ = {};
+    }
+    const bool complete = done >= total;
+    const auto min_gap =
+        mode_ == Mode::bar ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000);
+    if (!complete && now - last_print_ < min_gap) return;
+    if (complete && printed_complete_) return;
+    last_print_ = now;
+    printed_complete_ = complete;
+    const double elapsed_s = std::chrono::duration<double>(now - phase_start_).count();
+    const double rate = elapsed_s > 0 ? static_cast<double>(done) / elapsed_s : 0;
+    const double eta_s = rate > 0 ? static_cast<double>(total - std::min(done, total)) / rate : 0;
+    const std::string unit = phase == "fold" ? "events" : "rows";
+    char figures[160];
+    std::snprintf(figures, sizeof figures, "%llu/%llu %s  %.0f %s/s  ETA %.1f s",
+                  static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), unit.c_str(),
+                  rate, unit.c_str(), eta_s);
+    if (mode_ == Mode::bar) {
+      constexpr int kWidth = 30;
+      const int filled = total == 0 ? kWidth : static_cast<int>(kWidth * std::min(done, total) / total);
+      std::string bar(static_cast<size_t>(filled), '#');
+      bar.resize(kWidth, ' ');
+      std::fprintf(stderr, "\r%-7s [%s] %3d%%  %s   ", std::string(phase).c_str(), bar.c_str(),
+                   total == 0 ? 100 : static_cast<int>(100 * std::min(done, total) / total), figures);
+      open_line_ = true;
+    } else {
+      std::fprintf(stderr, "%s: %s\n", std::string(phase).c_str(), figures);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  void finish_line() {
+    if (open_line_) std::fputc('\n', stderr);
+    open_line_ = false;
+    printed_complete_ = false;
+  }
+  Mode mode_;
+  std::string phase_;
+  std::chrono::steady_clock::time_point phase_start_;
+  std::chrono::steady_clock::time_point last_print_;
+  bool open_line_ = false;
+  bool printed_complete_ = false;
+};
+
+std::optional<ProgressReporter::Mode> progress_mode(const Args& args) {
+  auto it = args.values.find("progress");
+  const std::string mode = it == args.values.end() ? "auto" : it->second;
+  if (mode == "auto")
+    return ::isatty(STDERR_FILENO) ? ProgressReporter::Mode::bar : ProgressReporter::Mode::lines;
+  if (mode == "bar") return ProgressReporter::Mode::bar;
+  if (mode == "lines") return ProgressReporter::Mode::lines;
+  if (mode == "none") return ProgressReporter::Mode::none;
+  return std::nullopt;
+}
+
+std::optional<unsigned> threads_of(const Args& args) {
+  auto it = args.values.find("threads");
+  if (it == args.values.end()) return 2u;
+  auto v = parse_u64(it->second, 1, 64);
+  if (!v) return std::nullopt;
+  return static_cast<unsigned>(*v);
+}
+
+// --- commands ----------------------------------------------------------------------------------
+
+int cmd_rebuild(int argc, char** argv) {
+  Args args;
+  if (auto u = parse_args(argc, argv, 2, {"threads", "progress"}, {}, args))
+    return usage_error(u->message, kRebuildHelp);
+  if (args.help) return std::cout << kRebuildHelp << kExitCodesHelp, kExitOk;
+  if (!args.positional.empty())
+    return usage_error("unexpected argument '" + args.positional[0] + "'", kRebuildHelp);
+  auto threads = threads_of(args);
+  if (!threads) return usage_error("--threads must be 1..64", kRebuildHelp);
+  auto mode = progress_mode(args);
+  if (!mode) return usage_error("--progress must be auto, bar, lines or none", kRebuildHelp);
+
+  auto store = AdminStore::open_exclusive(args.data_dir, projections::OrderProjection::family_names());
+  if (!store) {
+    if (store.error().code == AdminError::Code::locked) {
+      std::cerr
+          << "orderflow-replay: refusing to rebuild: the data dir '" << args.data_dir
+          << "' is in use by a running orderflow server. Stop the server first (nothing was changed).\n";
+      return kExitLocked;
+    }
+    return admin_failure(store.error());
+  }
+  ProgressReporter reporter(*mode);
+  replay::RebuildOptions options;
+  options.threads = *threads;
+  options.progress = [&](std::string_view phase, uint64_t done, uint64_t total) {
+    reporter(phase, done, total);
+  };
+  auto report = replay::rebuild(**store, options);
+  if (!report) return replay_failure(report.error());
+  reporter("done", 1, 1);
+  const double total_s = report->fold_seconds + report->write_seconds;
+  std::printf(
+      "rebuilt: %llu events, %llu orders, %llu rows, up to sequence %llu in %.3f s (fold %.3f s, write %.3f "
+      "s)\n",
+      static_cast<unsigned long long>(report->events), static_cast<unsigned long long>(report->orders),
+      static_cast<unsigned long long>(report->rows), static_cast<unsigned long long>(report->last_sequence),
+      total_s, report->fold_seconds, report->write_seconds);
+  return kExitOk;
+}
+
+int cmd_verify(int argc, char** argv) {
+  Args args;
+  if (auto u = parse_args(argc, argv, 2, {"threads", "show", "progress"}, {}, args))
+    return usage_error(u->message, kVerifyHelp);
+  if (args.help) return std::cout << kVerifyHelp << kExitCodesHelp, kExitOk;
+  if (!args.positional.empty())
+    return usage_error("unexpected argument '" + args.positional[0] + "'", kVerifyHelp);
+  auto threads = threads_of(args);
+  if (!threads) return usage_error("--threads must be 1..64", kVerifyHelp);
+  auto mode = progress_mode(args);
+  if (!mode) return usage_error("--progress must be auto, bar, lines or none", kVerifyHelp);
+  replay::VerifyOptions options;
+  options.threads = *threads;
+  if (auto it = args.values.find("show"); it != args.values.end()) {
+    auto show = parse_u64(it->second, 0, 1000000);
+    if (!show) return usage_error("--show must be 0..1000000", kVerifyHelp);
+    options.shown_max = *show;
+  }
+
+  auto store = AdminStore::open_secondary(args.data_dir);
+  if (!store) return admin_failure(store.error());
+  ProgressReporter reporter(*mode);
+  options.progress = [&](std::string_view phase, uint64_t done, uint64_t total) {
+    reporter(phase, done, total);
+  };
+  auto report = replay::verify(**store, options);
+  if (!report) return replay_failure(report.error());
+  reporter("done", 1, 1);
+  for (const auto& d : report->shown) {
+    const char* what = !d.actual ? "missing" : !d.expected ? "unexpected" : "different";
+    std::printf("%s %s key=\"%s\"\n  expected: %s\n  found:    %s\n", what, d.family.c_str(),
+                replay::printable(d.key).c_str(),
+                d.expected ? ("\"" + replay::printable(*d.expected) + "\"").c_str() : "(none)",
+                d.actual ? ("\"" + replay::printable(*d.actual) + "\"").c_str() : "(none)");
+  }
+  if (report->rebuild_interrupted)
+    std::printf("a rebuild was interrupted (meta:%s is set): run `orderflow-replay rebuild`\n",
+                std::string(eventstore::kMetaRebuildStartedKey).c_str());
+  std::printf("verify: %llu events up to sequence %llu, %llu rows expected, %llu found, %llu differences\n",
+              static_cast<unsigned long long>(report->events),
+              static_cast<unsigned long long>(report->last_sequence),
+              static_cast<unsigned long long>(report->rows_expected),
+              static_cast<unsigned long long>(report->rows_found),
+              static_cast<unsigned long long>(report->differences));
+  return report->differences == 0 && !report->rebuild_interrupted ? kExitOk : kExitFailure;
+}
+
+/// One event in the shape of GET /orders/:id/history (api/order_routes.cpp's history_json), with
+/// the payload upcast to the current schema version.
+std::optional<std::string> event_line(const app::RecordedEvent& rec, bool with_stream, std::string& error) {
+  auto event = domain::decode(rec.type, rec.schema_version, rec.payload, rec.metadata.occurred_at_ms);
+  if (!event) {
+    error = "cannot decode event " + std::to_string(rec.sequence) + ": " + event.error().message;
+    return std::nullopt;
+  }
+  auto current = domain::encode(*event);
+  nlohmann::ordered_json e;
+  e["sequence"] = rec.sequence;
+  e["version"] = rec.stream_version;
+  e["type"] = current.type;
+  e["occurredAt"] = domain::format_iso8601(rec.metadata.occurred_at_ms);
+  e["actor"] = rec.metadata.actor;
+  e["correlationId"] = rec.metadata.correlation_id;
+  e["idempotencyKey"] = rec.metadata.idempotency_key.empty()
+                            ? nlohmann::ordered_json(nullptr)
+                            : nlohmann::ordered_json(rec.metadata.idempotency_key);
+  e["data"] = nlohmann::ordered_json::parse(current.payload);
+  if (with_stream) e["streamId"] = rec.stream_id;
+  return e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+int cmd_history(int argc, char** argv) {
+  Args args;
+  if (auto u = parse_args(argc, argv, 2, {}, {}, args)) return usage_error(u->message, kHistoryHelp);
+  if (args.help) return std::cout << kHistoryHelp << kExitCodesHelp, kExitOk;
+  if (args.positional.size() != 1) return usage_error("history takes exactly one ORDER_ID", kHistoryHelp);
+  auto id = domain::OrderId::parse(args.positional[0]);
+  if (!id) {
+    std::cerr << "orderflow-replay: Order with ID " << args.positional[0] << " not found\n";
+    return kExitFailure;
+  }
+  auto store = AdminStore::open_secondary(args.data_dir);
+  if (!store) return admin_failure(store.error());
+  auto events = (*store)->read_stream("order-" + id->str());  // OrderService::stream_of
+  if (!events) return admin_failure(events.error());
+  if (events->empty()) {
+    std::cerr << "orderflow-replay: Order with ID " << id->str() << " not found\n";
+    return kExitFailure;
+  }
+  std::string out, error;
+  for (const auto& rec : *events) {
+    auto line = event_line(rec, false, error);
+    if (!line) return std::cerr << "orderflow-replay: " << error << "\n", kExitFailure;
+    out += *line;
+    out += '\n';
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return kExitOk;
+}
+
+int cmd_export(int argc, char** argv) {
+  Args args;
+  if (auto u = parse_args(argc, argv, 2, {"from-seq", "to-seq"}, {}, args))
+    return usage_error(u->message, kExportHelp);
+  if (args.help) return std::cout << kExportHelp << kExitCodesHelp, kExitOk;
+  if (!args.positional.empty())
+    return usage_error("unexpected argument '" + args.positional[0] + "'", kExportHelp);
+  uint64_t from = 1, to = UINT64_MAX;
+  if (auto it = args.values.find("from-seq"); it != args.values.end()) {
+    auto v = parse_u64(it->second, 1, UINT64_MAX - 1);
+    if (!v) return usage_error("--from-seq must be a sequence >= 1", kExportHelp);
+    from = *v;
+  }
+  if (auto it = args.values.find("to-seq"); it != args.values.end()) {
+    auto v = parse_u64(it->second, 1, UINT64_MAX - 1);
+    if (!v) return usage_error("--to-seq must be a sequence >= 1", kExportHelp);
+    to = *v;
+  }
+  auto store = AdminStore::open_secondary(args.data_dir);
+  if (!store) return admin_failure(store.error());
+  auto last = (*store)->last_sequence();
+  if (!last) return admin_failure(last.error());
+  to = std::min(to, *last);
+  if (from > to) return kExitOk;
+  auto scanner = (*store)->scan_events(from, to);
+  eventstore::EventChunk chunk;
+  std::string out, error;
+  while (scanner->next(chunk, 4096, 4u << 20)) {
+    out.clear();
+    for (size_t i = 0; i < chunk.size(); ++i) {
+      eventstore::EventRecordView view;
+      if (!eventstore::read_event_record(chunk.record(i), view)) {
+        std::cerr << "orderflow-replay: malformed event record at sequence " << chunk.sequence(i) << "\n";
+        return kExitFailure;
+      }
+      auto line = event_line(eventstore::to_recorded_event(view, chunk.sequence(i)), true, error);
+      if (!line) return std::cerr << "orderflow-replay: " << error << "\n", kExitFailure;
+      out += *line;
+      out += '\n';
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  if (auto status = scanner->status(); !status) return admin_failure(status.error());
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+}
+
+uint64_t disk_bytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const auto size = it->file_size(size_ec);
+      if (!size_ec) total += size;
+    }
+  }
+  return total;
+}
+
+int cmd_stats(int argc, char** argv) {
+  Args args;
+  if (auto u = parse_args(argc, argv, 2, {}, {"json"}, args)) return usage_error(u->message, kStatsHelp);
+  if (args.help) return std::cout << kStatsHelp << kExitCodesHelp, kExitOk;
+  if (!args.positional.empty())
+    return usage_error("unexpected argument '" + args.positional[0] + "'", kStatsHelp);
+  const bool json = std::find(args.flags.begin(), args.flags.end(), "json") != args.flags.end();
+  auto opened = AdminStore::open_secondary(args.data_dir);
+  if (!opened) return admin_failure(opened.error());
+  const AdminStore& store = **opened;
+  auto events = store.last_sequence();
+  if (!events) return admin_failure(events.error());
+  auto streams = store.count_streams();
+  if (!streams) return admin_failure(streams.error());
+  uint64_t outbox = 0;
+  if (auto f = store.family(eventstore::kOutboxFamily)) {
+    auto rows = store.count_rows(*f);
+    if (!rows) return admin_failure(rows.error());
+    outbox = *rows;
+  }
+  // Live orders by status: the values of orders_by_created are status wire names.
+  nlohmann::ordered_json by_status = nlohmann::ordered_json::object();
+  for (auto status : domain::all_statuses) by_status[std::string(domain::to_wire(status))] = 0;
+  uint64_t orders = 0;
+  if (auto f = store.family("orders_by_created")) {
+    auto scanner = store.scan_family(*f);
+    std::string_view key, value;
+    while (scanner->next(key, value)) {
+      ++orders;
+      auto& n = by_status[std::string(value)];
+      n = (n.is_number() ? n.get<uint64_t>() : 0) + 1;
+    }
+    if (auto status = scanner->status(); !status) return admin_failure(status.error());
+  }
+  const uint64_t disk = disk_bytes(args.data_dir);
+  if (json) {
+    nlohmann::ordered_json out;
+    out["events"] = *events;
+    out["streams"] = *streams;
+    out["orders"] = orders;
+    out["ordersByStatus"] = by_status;
+    out["outboxPending"] = outbox;
+    out["diskBytes"] = disk;
+    std::cout << out.dump() << "\n";
+  } else {
+    std::printf("events          %llu\nstreams         %llu\norders (live)   %llu\n",
+                static_cast<unsigned long long>(*events), static_cast<unsigned long long>(*streams),
+                static_cast<unsigned long long>(orders));
+    for (auto& [status, n] : by_status.items())
+      std::printf("  %-13s %llu\n", status.c_str(), static_cast<unsigned long long>(n.get<uint64_t>()));
+    std::printf("outbox pending  %llu\ndisk bytes      %llu\n", static_cast<unsigned long long>(outbox),
+                static_cast<unsigned long long>(disk));
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage_error("missing command", kMainHelp);
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help")
+    return std::cout << kMainHelp << kExitCodesHelp, kExitOk;
+  try {
+    if (command == "rebuild") return cmd_rebuild(argc, argv);
+    if (command == "verify") return cmd_verify(argc, argv);
+    if (command == "history") return cmd_history(argc, argv);
+    if (command == "export") return cmd_export(argc, argv);
+    if (command == "stats") return cmd_stats(argc, argv);
+  } catch (const std::exception& e) {
+    // Bugs and resource exhaustion only: expected failures are values.
+    std::cerr << "orderflow-replay: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return usage_error("unknown command '" + command + "'", kMainHelp);
+}
