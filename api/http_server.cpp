@@ -1,6 +1,7 @@
-#include <array>
 #include "api/http_server.h"
+#include <array>
 
+#include <spdlog/spdlog.h>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -12,11 +13,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "api/beast_request.h"
 #include "api/dispatch.h"
 #include "api/envelope.h"
 #include "app/logging.h"
@@ -54,33 +55,14 @@ template <class Token>
 auto async_dispatch(const Router& router, Request request, Token&& token) {
   return asio::async_initiate<Token, void(Response)>(
       [&router](auto handler, Request req) {
-        auto ex = asio::prefer(asio::get_associated_executor(handler),
-                               asio::execution::outstanding_work.tracked);
+        auto ex =
+            asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
         dispatch(router, std::move(req), [h, ex](Response resp) {
           asio::post(ex, [h, resp = std::move(resp)]() mutable { (*h)(std::move(resp)); });
         });
       },
       token, std::move(request));
-}
-
-Request to_request(http::request<http::string_body>& msg) {
-  Request r;
-  r.method = std::string(msg.method_string());
-  r.target = std::string(msg.target());
-  if (auto split = split_target(r.target)) {
-    r.path = std::move(split->first);
-    r.query = std::move(split->second);
-  } else {
-    r.path = r.target.substr(0, r.target.find('?'));
-  }
-  for (const auto& f : msg) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    r.headers.emplace_back(std::move(name), std::string(f.value()));
-  }
-  r.body = std::move(msg.body());
-  return r;
 }
 
 http::response<http::string_body> to_beast(const Response& resp, unsigned version, bool keep_alive,
@@ -242,7 +224,9 @@ asio::awaitable<void> accept_loop(State& s) {
 HttpServer::HttpServer(ServerOptions options, const Router& router)
     : state_(std::make_unique<State>(std::move(options), router)) {}
 
-HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+HttpServer::~HttpServer() {
+  stop(std::chrono::milliseconds(0));
+}
 
 void HttpServer::start() {
   auto& s = *state_;
@@ -255,8 +239,8 @@ void HttpServer::start() {
   if (!ec) s.acceptor.bind(endpoint, ec);
   if (!ec) s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    throw std::runtime_error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) + ": " +
-                             ec.message());
+    throw std::runtime_error("cannot listen on " + s.options.host + ":" + std::to_string(s.options.port) +
+                             ": " + ec.message());
   }
   s.port = s.acceptor.local_endpoint().port();
   asio::co_spawn(s.acceptor.get_executor(), accept_loop(s), asio::detached);
@@ -264,9 +248,13 @@ void HttpServer::start() {
   for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
 }
 
-uint16_t HttpServer::port() const { return state_->port; }
+uint16_t HttpServer::port() const {
+  return state_->port;
+}
 
-size_t HttpServer::open_connections() const { return state_->connections.load(); }
+size_t HttpServer::open_connections() const {
+  return state_->connections.load();
+}
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
   auto& s = *state_;
