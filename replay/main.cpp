@@ -290,7 +290,6 @@ int cmd_rebuild(int argc, char** argv) {
   };
   auto report = replay::rebuild(**store, options);
   if (!report) return replay_failure(report.error());
-  reporter("done", 1, 1);
   const double total_s = report->fold_seconds + report->write_seconds;
   std::printf(
       "rebuilt: %llu events, %llu orders, %llu rows, up to sequence %llu in %.3f s (fold %.3f s, write %.3f "
@@ -328,13 +327,26 @@ int cmd_verify(int argc, char** argv) {
   };
   auto report = replay::verify(**store, options);
   if (!report) return replay_failure(report.error());
-  reporter("done", 1, 1);
   for (const auto& d : report->shown) {
     const char* what = !d.actual ? "missing" : !d.expected ? "unexpected" : "different";
-    std::printf("%s %s key=\"%s\"\n  expected: %s\n  found:    %s\n", what, d.family.c_str(),
-                replay::printable(d.key).c_str(),
-                d.expected ? ("\"" + replay::printable(*d.expected) + "\"").c_str() : "(none)",
-                d.actual ? ("\"" + replay::printable(*d.actual) + "\"").c_str() : "(none)");
+    std::printf("%s %s key=\"%s\"\n", what, d.family.c_str(), replay::printable(d.key).c_str());
+    // Long values (order views) differ somewhere in the middle: show both around the first
+    // differing byte.
+    size_t from = 0;
+    if (d.expected && d.actual) {
+      const auto& a = *d.expected;
+      const auto& b = *d.actual;
+      size_t same = 0;
+      while (same < a.size() && same < b.size() && a[same] == b[same]) ++same;
+      if (same > 60) from = same - 40;
+      std::printf("  first difference at byte %zu\n", same);
+    }
+    auto excerpt = [&](const std::optional<std::string>& v) {
+      if (!v) return std::string("(none)");
+      return (from > 0 ? std::string("...") : std::string()) + "\"" +
+             replay::printable(std::string_view(*v).substr(std::min(from, v->size()))) + "\"";
+    };
+    std::printf("  expected: %s\n  found:    %s\n", excerpt(d.expected).c_str(), excerpt(d.actual).c_str());
   }
   if (report->rebuild_interrupted)
     std::printf("a rebuild was interrupted (meta:%s is set): run `orderflow-replay rebuild`\n",
