@@ -6,10 +6,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "outbox/log_publisher.h"
@@ -28,8 +30,12 @@ timeval to_timeval(int ms) {
   return tv;
 }
 
-amqp_bytes_t bytes_of(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
-std::string string_of(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
+amqp_bytes_t bytes_of(const std::string& s) {
+  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
+}
+std::string string_of(amqp_bytes_t b) {
+  return std::string(static_cast<const char*>(b.bytes), b.len);
+}
 
 // What went wrong in a synchronous AMQP call, in words.
 std::string describe_reply(const amqp_rpc_reply_t& reply) {
@@ -43,11 +49,13 @@ std::string describe_reply(const amqp_rpc_reply_t& reply) {
     case AMQP_RESPONSE_SERVER_EXCEPTION:
       if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
         auto* m = static_cast<amqp_connection_close_t*>(reply.reply.decoded);
-        return "connection closed by the broker: " + std::to_string(m->reply_code) + " " + string_of(m->reply_text);
+        return "connection closed by the broker: " + std::to_string(m->reply_code) + " " +
+               string_of(m->reply_text);
       }
       if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
         auto* m = static_cast<amqp_channel_close_t*>(reply.reply.decoded);
-        return "channel closed by the broker: " + std::to_string(m->reply_code) + " " + string_of(m->reply_text);
+        return "channel closed by the broker: " + std::to_string(m->reply_code) + " " +
+               string_of(m->reply_text);
       }
       return "unexpected method from the broker: " + std::to_string(reply.reply.id);
   }
@@ -70,7 +78,12 @@ Result<ParsedUrl, PublishError> parse_url(const std::string& url) {
   if (amqp_parse_url(buffer.data(), &info) != AMQP_STATUS_OK)
     return fail(PublishError{"malformed AMQP URL (expected amqp://user:password@host:port/vhost)"});
   if (info.ssl) return fail(PublishError{"amqps:// is not supported (no TLS in this build)"});
-  return ParsedUrl{info.host, info.port, info.user, info.password, info.vhost};
+  // rabbitmq-c reads "amqp://host:5672/" (trailing slash) as the vhost "", which no broker has by
+  // default, so login would fail forever while every test and tool means the default vhost "/".
+  // An empty vhost is therefore "/" here; a named one ("/orders" -> "orders") is kept.
+  std::string vhost = info.vhost != nullptr ? info.vhost : "";
+  if (vhost.empty()) vhost = "/";
+  return ParsedUrl{info.host, info.port, info.user, info.password, vhost};
 }
 
 class AmqpPublisher final : public Publisher {
@@ -79,7 +92,8 @@ class AmqpPublisher final : public Publisher {
   ~AmqpPublisher() override { disconnect(); }
 
   std::string describe() const override {
-    return "amqp://" + url_.host + ":" + std::to_string(url_.port) + "/" + (url_.vhost == "/" ? "" : url_.vhost);
+    return "amqp://" + url_.host + ":" + std::to_string(url_.port) + "/" +
+           (url_.vhost == "/" ? "" : url_.vhost);
   }
 
   Result<Unit, PublishError> connect() override {
@@ -89,7 +103,8 @@ class AmqpPublisher final : public Publisher {
     amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
     if (!socket) return failed("cannot create a socket");
     const timeval connect_tv = to_timeval(options_.connect_timeout_ms);
-    if (int rc = amqp_socket_open_noblock(socket, url_.host.c_str(), url_.port, &connect_tv); rc != AMQP_STATUS_OK)
+    if (int rc = amqp_socket_open_noblock(socket, url_.host.c_str(), url_.port, &connect_tv);
+        rc != AMQP_STATUS_OK)
       return failed(std::string("connect: ") + amqp_error_string2(rc));
     timeval handshake_tv = to_timeval(options_.connect_timeout_ms);
     amqp_set_handshake_timeout(conn_, &handshake_tv);
@@ -123,6 +138,7 @@ class AmqpPublisher final : public Publisher {
     // Delivery tags restart at 1 on every channel in confirm mode.
     front_tag_ = 1;
     unconfirmed_.clear();
+    returned_sequences_.clear();
     broken_ = false;
     return Unit{};
   }
@@ -142,6 +158,7 @@ class AmqpPublisher final : public Publisher {
     amqp_destroy_connection(conn_);
     conn_ = nullptr;
     unconfirmed_.clear();
+    returned_sequences_.clear();
   }
 
   Result<Unit, PublishError> publish(const OutboundMessage& message) override {
@@ -171,8 +188,9 @@ class AmqpPublisher final : public Publisher {
     props.timestamp = p.timestamp_s;
     props.app_id = bytes_of(p.app_id);
     props.headers = amqp_table_t{static_cast<int>(n), entries};
-    const int rc = amqp_basic_publish(conn_, kChannel, bytes_of(options_.exchange), bytes_of(message.routing_key),
-                                      /*mandatory=*/1, /*immediate=*/0, &props, bytes_of(message.body));
+    const int rc =
+        amqp_basic_publish(conn_, kChannel, bytes_of(options_.exchange), bytes_of(message.routing_key),
+                           /*mandatory=*/1, /*immediate=*/0, &props, bytes_of(message.body));
     if (rc != AMQP_STATUS_OK) {
       broken_ = true;
       return fail(PublishError{std::string("basic.publish: ") + amqp_error_string2(rc)});
@@ -189,9 +207,9 @@ class AmqpPublisher final : public Publisher {
       // Once something arrived, only take what is already there.
       int wait_ms = 0;
       if (confirms.size() == confirms_before) {
-        wait_ms = static_cast<int>(std::max<int64_t>(
-            0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
-                   .count()));
+        wait_ms = static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                            deadline - std::chrono::steady_clock::now())
+                                                            .count()));
       }
       timeval tv = to_timeval(wait_ms);
       amqp_frame_t frame;
@@ -253,11 +271,18 @@ class AmqpPublisher final : public Publisher {
         const std::string id = (returned.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
                                    ? string_of(returned.properties.message_id)
                                    : std::string();
+        // The return precedes the ack of the same message (RabbitMQ's order); remember it by its
+        // `sequence` header so that ack becomes a "not delivered" confirm and the row goes again.
+        if (const auto sequence = sequence_header(returned.properties))
+          returned_sequences_.push_back(*sequence);
         amqp_destroy_message(&returned);
         const uint64_t count = returned_.fetch_add(1) + 1;
         // One line per power of two keeps a permanently unbound key from flooding the log.
         if ((count & (count - 1)) == 0)
-          spdlog::warn("outbox relay: message {} to '{}' was routed to no queue ({}); {} so far", id, key, text, count);
+          spdlog::warn(
+              "outbox relay: message {} to '{}' was routed to no queue ({}); {} so far; it is sent again "
+              "until a queue is bound for that key",
+              id, key, text, count);
         return Unit{};
       }
       case AMQP_CHANNEL_CLOSE_METHOD: {
@@ -284,10 +309,22 @@ class AmqpPublisher final : public Publisher {
     }
   }
 
+  // The `sequence` header (an I64 this publisher wrote) of a returned message.
+  static std::optional<uint64_t> sequence_header(const amqp_basic_properties_t& properties) {
+    if (!(properties._flags & AMQP_BASIC_HEADERS_FLAG)) return std::nullopt;
+    for (int i = 0; i < properties.headers.num_entries; ++i) {
+      const amqp_table_entry_t& e = properties.headers.entries[i];
+      if (string_of(e.key) == "sequence" && e.value.kind == AMQP_FIELD_KIND_I64)
+        return static_cast<uint64_t>(e.value.value.i64);
+    }
+    return std::nullopt;
+  }
+
   // Delivery tag t is the t-th message published on this channel: unconfirmed_[t - front_tag_].
   void confirm(uint64_t tag, bool multiple, bool ack, std::vector<Confirm>& confirms) {
     if (tag < front_tag_ || tag - front_tag_ >= unconfirmed_.size()) {
-      if (!(multiple && tag < front_tag_)) spdlog::warn("outbox relay: confirm for unknown delivery tag {}", tag);
+      if (!(multiple && tag < front_tag_))
+        spdlog::warn("outbox relay: confirm for unknown delivery tag {}", tag);
       return;
     }
     const size_t last = static_cast<size_t>(tag - front_tag_);
@@ -295,7 +332,13 @@ class AmqpPublisher final : public Publisher {
       Pending& p = unconfirmed_[i];
       if (p.done) continue;
       p.done = true;
-      confirms.push_back(Confirm{p.sequence, ack});
+      const auto r = std::find(returned_sequences_.begin(), returned_sequences_.end(), p.sequence);
+      if (r == returned_sequences_.end()) {
+        confirms.push_back(Confirm{p.sequence, ack, false});
+      } else {
+        returned_sequences_.erase(r);
+        confirms.push_back(Confirm{p.sequence, false, true});
+      }
     }
     while (!unconfirmed_.empty() && unconfirmed_.front().done) {
       unconfirmed_.pop_front();
@@ -308,6 +351,7 @@ class AmqpPublisher final : public Publisher {
   amqp_connection_state_t conn_ = nullptr;
   bool broken_ = false;  // an I/O error happened: close without the close handshake
   std::deque<Pending> unconfirmed_;
+  std::vector<uint64_t> returned_sequences_;  // returned, ack not yet read (<= window)
   uint64_t front_tag_ = 1;
   std::atomic<uint64_t> returned_{0};
   std::mutex fd_mutex_;
@@ -322,7 +366,8 @@ Result<std::unique_ptr<Publisher>, PublishError> make_amqp_publisher(const AmqpO
   return std::unique_ptr<Publisher>(std::make_unique<AmqpPublisher>(options, std::move(url.value())));
 }
 
-Result<std::unique_ptr<Publisher>, PublishError> make_publisher(bool use_real_broker, const std::string& amqp_url) {
+Result<std::unique_ptr<Publisher>, PublishError> make_publisher(bool use_real_broker,
+                                                                const std::string& amqp_url) {
   if (!use_real_broker) return std::unique_ptr<Publisher>(std::make_unique<LogPublisher>());
   AmqpOptions options;
   options.url = amqp_url;

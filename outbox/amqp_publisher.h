@@ -5,7 +5,8 @@
 // confirm mode. Messages are published persistent (delivery_mode 2), `mandatory` set, with the
 // properties and headers of CONTRACT.md (see outbox/message.h). Confirms (basic.ack / basic.nack,
 // `multiple` honoured) are mapped from delivery tags back to outbox sequences. A basic.return
-// (no queue bound for the key) is read, counted and logged; the broker acks it afterwards.
+// (no queue bound for the key) is read, counted and logged; the broker acks it afterwards, and
+// that ack is reported as a confirm with ack = false, returned = true, so the relay sends it again.
 //
 // <amqp.h> stays in the .cpp: nothing that includes this header pays for rabbitmq-c.
 #include <memory>

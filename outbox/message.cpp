@@ -11,14 +11,17 @@ OutboundMessage make_outbound(const app::OutboxRow& row, const app::RecordedEven
   m.body = row.message.body;
   m.event_id = event.metadata.event_id;
   const std::string_view stream = event.stream_id;
-  m.order_id = std::string(stream.starts_with(kOrderStreamPrefix) ? stream.substr(kOrderStreamPrefix.size()) : stream);
+  m.order_id =
+      std::string(stream.starts_with(kOrderStreamPrefix) ? stream.substr(kOrderStreamPrefix.size()) : stream);
   m.order_version = event.stream_version;
   m.correlation_id = event.metadata.correlation_id;
   m.occurred_at_ms = event.metadata.occurred_at_ms;
   return m;
 }
 
-std::string cloud_event_type(std::string_view routing_key) { return "orderflow." + std::string(routing_key); }
+std::string cloud_event_type(std::string_view routing_key) {
+  return "orderflow." + std::string(routing_key);
+}
 
 MessageProperties properties_of(const OutboundMessage& m) {
   MessageProperties p;

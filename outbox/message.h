@@ -13,7 +13,7 @@
 
 namespace orderflow::outbox {
 
-inline constexpr std::string_view kExchange = "order_exchange";   // durable topic exchange
+inline constexpr std::string_view kExchange = "order_exchange";  // durable topic exchange
 inline constexpr std::string_view kAppId = "orderflow";
 inline constexpr std::string_view kContentType = "application/json";
 inline constexpr std::string_view kCloudEventsSource = "/orderflow";
@@ -34,12 +34,12 @@ struct Header {
 
 /// The AMQP basic properties of one message.
 struct MessageProperties {
-  std::string content_type;  // application/json
-  uint8_t delivery_mode = 2; // 2 = persistent
-  std::string message_id;    // event id
-  std::string type;          // routing key
-  uint64_t timestamp_s = 0;  // AMQP timestamps are whole seconds since the epoch
-  std::string app_id;        // orderflow
+  std::string content_type;   // application/json
+  uint8_t delivery_mode = 2;  // 2 = persistent
+  std::string message_id;     // event id
+  std::string type;           // routing key
+  uint64_t timestamp_s = 0;   // AMQP timestamps are whole seconds since the epoch
+  std::string app_id;         // orderflow
   std::vector<Header> headers;
 };
 

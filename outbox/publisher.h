@@ -18,20 +18,21 @@ namespace orderflow::outbox {
 /// One committed event ready to leave: the outbox row (routing key, body) and, from the event
 /// record of the same sequence, the metadata the contract puts in the message properties.
 struct OutboundMessage {
-  uint64_t sequence = 0;        // global sequence of the event = outbox row key
-  std::string routing_key;      // e.g. "order.created"
-  std::string body;             // the contract's JSON body, exactly as stored in the outbox row
-  std::string event_id;         // AMQP message_id and ce-id; consumers de-duplicate on it
-  std::string order_id;         // the stream's order id (stream "order-<id>" without the prefix)
-  uint64_t order_version = 0;   // stream version of the event (1, 2, ...)
-  std::string correlation_id;   // request id that caused the event
-  int64_t occurred_at_ms = 0;   // Unix epoch milliseconds, UTC
+  uint64_t sequence = 0;       // global sequence of the event = outbox row key
+  std::string routing_key;     // e.g. "order.created"
+  std::string body;            // the contract's JSON body, exactly as stored in the outbox row
+  std::string event_id;        // AMQP message_id and ce-id; consumers de-duplicate on it
+  std::string order_id;        // the stream's order id (stream "order-<id>" without the prefix)
+  uint64_t order_version = 0;  // stream version of the event (1, 2, ...)
+  std::string correlation_id;  // request id that caused the event
+  int64_t occurred_at_ms = 0;  // Unix epoch milliseconds, UTC
 };
 
 /// What a broker said about one message.
 struct Confirm {
   uint64_t sequence = 0;
-  bool ack = true;  // false = nacked: the broker did not take responsibility for it
+  bool ack = true;        // false = not delivered: nacked, or returned (routed to no queue)
+  bool returned = false;  // with ack = false: the broker returned it (basic.return) before acking
 };
 
 struct PublishError {
@@ -40,7 +41,7 @@ struct PublishError {
 
 /// Counters a publisher keeps beyond acks and nacks.
 struct PublisherStats {
-  uint64_t returned = 0;  // messages the broker routed to no queue (basic.return); still acked
+  uint64_t returned = 0;  // messages the broker routed to no queue (basic.return)
 };
 
 class Publisher {
@@ -57,7 +58,8 @@ class Publisher {
   /// Closes the connection if open. Unconfirmed messages are forgotten: the relay sends them again.
   virtual void disconnect() = 0;
 
-  /// Sends one message. Its confirm arrives later through poll().
+  /// Sends one message. Its confirm arrives later through poll(). A message the broker routed to
+  /// no queue is confirmed with ack = false, returned = true: it reached no consumer.
   virtual Result<Unit, PublishError> publish(const OutboundMessage& message) = 0;
 
   /// Waits up to `timeout_ms` (0 = only what is already there) for confirms and appends them to
@@ -75,6 +77,7 @@ class Publisher {
 /// The relay's publisher as configured: the rabbitmq-c publisher for `amqp_url` when
 /// `use_real_broker` (USE_REAL_MESSAGE_BROKER=true), else the log publisher of the seed's mock mode.
 /// Fails only on a malformed URL; an unreachable broker is the relay's business (it retries).
-Result<std::unique_ptr<Publisher>, PublishError> make_publisher(bool use_real_broker, const std::string& amqp_url);
+Result<std::unique_ptr<Publisher>, PublishError> make_publisher(bool use_real_broker,
+                                                                const std::string& amqp_url);
 
 }  // namespace orderflow::outbox

@@ -16,7 +16,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -41,7 +42,9 @@ Relay::Relay(app::EventStore& store, std::unique_ptr<Publisher> publisher, Relay
   assert(options_.confirm_window > 0 && options_.read_batch > 0);
 }
 
-Relay::~Relay() { stop(); }
+Relay::~Relay() {
+  stop();
+}
 
 void Relay::start() {
   running_ = true;
@@ -119,7 +122,8 @@ void Relay::loop() {
     // beyond what the relay holds, or the forced-read period passed.
     const size_t held = ready_.size() + in_flight_.size() + to_delete_.size();
     const bool room = ready_.size() + in_flight_.size() < 2 * options_.confirm_window;
-    if (room && (store_has_more_ || store_.outbox_pending() > held || Clock::now() - last_read_at >= kForcedReadEvery)) {
+    if (room && (store_has_more_ || store_.outbox_pending() > held ||
+                 Clock::now() - last_read_at >= kForcedReadEvery)) {
       last_read_at = Clock::now();
       if (!fill()) {
         // Storage read failed (already logged): nothing to do with the broker; retry shortly.
@@ -128,7 +132,8 @@ void Relay::loop() {
     }
     if (!publish_ready()) continue;
 
-    if (!in_flight_.empty() && Clock::now() - last_confirm_at_ > std::chrono::milliseconds(options_.confirm_timeout_ms)) {
+    if (!in_flight_.empty() &&
+        Clock::now() - last_confirm_at_ > std::chrono::milliseconds(options_.confirm_timeout_ms)) {
       reset("no confirm within " + std::to_string(options_.confirm_timeout_ms) + " ms");
       continue;
     }
@@ -140,7 +145,8 @@ void Relay::loop() {
       wait_stop_or_notify(options_.idle_poll_ms);
       continue;
     }
-    const int timeout_ms = !ready_.empty() ? kFullWindowPollMs : (store_has_more_ ? 0 : options_.idle_poll_ms);
+    const int timeout_ms =
+        !ready_.empty() ? kFullWindowPollMs : (store_has_more_ ? 0 : options_.idle_poll_ms);
     poll_confirms(timeout_ms);
   }
   flush_deletes();
@@ -151,7 +157,8 @@ void Relay::loop() {
 }
 
 bool Relay::caught_up() const {
-  return ready_.empty() && in_flight_.empty() && !store_has_more_ && store_.outbox_pending() <= to_delete_.size();
+  return ready_.empty() && in_flight_.empty() && !store_has_more_ &&
+         store_.outbox_pending() <= to_delete_.size();
 }
 
 bool Relay::connect_with_backoff() {
@@ -173,7 +180,8 @@ bool Relay::connect_with_backoff() {
       spdlog::warn("outbox relay: cannot connect to {}: {} ({} rows pending; retrying with backoff)",
                    publisher_description_, connected.error().message, store_.outbox_pending());
     } else {
-      spdlog::debug("outbox relay: cannot connect to {}: {}", publisher_description_, connected.error().message);
+      spdlog::debug("outbox relay: cannot connect to {}: {}", publisher_description_,
+                    connected.error().message);
     }
     refresh_oldest();
     return false;
@@ -183,7 +191,8 @@ bool Relay::connect_with_backoff() {
   connected_metric_ = true;
   if (ever_connected_) reconnects_total_.fetch_add(1);
   ever_connected_ = true;
-  spdlog::info("outbox relay: connected to {} ({} rows pending)", publisher_description_, store_.outbox_pending());
+  spdlog::info("outbox relay: connected to {} ({} rows pending)", publisher_description_,
+               store_.outbox_pending());
   return true;
 }
 
@@ -255,6 +264,7 @@ bool Relay::poll_confirms(int timeout_ms) {
   if (confirms_.empty()) return true;
   last_confirm_at_ = Clock::now();
   bool nacked = false;
+  bool returned = false;
   for (const Confirm& c : confirms_) {
     auto it = std::lower_bound(in_flight_.begin(), in_flight_.end(), c.sequence,
                                [](const InFlight& f, uint64_t s) { return f.sequence < s; });
@@ -265,6 +275,8 @@ bool Relay::poll_confirms(int timeout_ms) {
     }
     if (c.ack) {
       it->acked = true;
+    } else if (c.returned) {
+      returned = true;  // counted by the publisher (returned_total)
     } else {
       nacked = true;
       nacks_total_.fetch_add(1, std::memory_order_relaxed);
@@ -273,8 +285,10 @@ bool Relay::poll_confirms(int timeout_ms) {
   const size_t before = in_flight_.size();
   remove_confirmed_prefix();
   if (in_flight_.size() < before) failures_ = 0;
-  if (nacked) {
-    reset("the broker nacked a message");
+  if (nacked || returned) {
+    // Sent again from the first row not delivered, after the backoff: a nack (e.g. a full queue
+    // rejecting publishes) or a return (no queue bound yet) may clear up at any time.
+    reset(nacked ? "the broker nacked a message" : "a message was routed to no queue");
     return false;
   }
   return true;
@@ -307,6 +321,9 @@ void Relay::flush_deletes() {
 
 void Relay::reset(const std::string& why) {
   publisher_->disconnect();
+  // The confirmed prefix is deleted now, not after the reconnect, so a crash while the broker is
+  // away does not publish it again.
+  flush_deletes();
   connected_ = false;
   connected_metric_ = false;
   if (Clock::now() - connected_at_ >= kHealthyConnection)
@@ -324,8 +341,8 @@ void Relay::reset(const std::string& why) {
   in_flight_.clear();
   ready_.clear();
   store_has_more_ = true;
-  spdlog::warn("outbox relay: {}; reconnecting to {} and sending again from sequence {} ({} unconfirmed)", why,
-               publisher_description_, restart, unconfirmed);
+  spdlog::warn("outbox relay: {}; reconnecting to {} and sending again from sequence {} ({} unconfirmed)",
+               why, publisher_description_, restart, unconfirmed);
 }
 
 void Relay::refresh_oldest() {
@@ -343,8 +360,8 @@ void Relay::tick_rate() {
   const auto elapsed = now - rate_tick_at_;
   if (elapsed < std::chrono::seconds(1)) return;
   const uint64_t total = published_total_.load(std::memory_order_relaxed);
-  published_per_s_ = static_cast<double>(total - rate_tick_published_) /
-                     std::chrono::duration<double>(elapsed).count();
+  published_per_s_ =
+      static_cast<double>(total - rate_tick_published_) / std::chrono::duration<double>(elapsed).count();
   rate_tick_published_ = total;
   rate_tick_at_ = now;
 }

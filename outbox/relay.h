@@ -12,9 +12,11 @@
 //   * While the publisher cannot connect, it retries with exponential backoff and jitter; rows
 //     pile up in the outbox (bounded only by disk) and commands are unaffected: the relay never
 //     holds a lock the command path needs.
-//   * Messages the broker routes to no queue (basic.return) are counted and treated as confirmed:
-//     the broker did take them, and retrying could never succeed until someone binds a queue and
-//     would stall every later event behind it. An alternate exchange (a broker policy) keeps them.
+//   * Messages the broker routes to no queue (basic.return: `mandatory` is set) are not dropped:
+//     like a nack, they make the relay publish again from that row, with backoff, until a queue
+//     is bound for the key. That stalls the events behind it (order is kept), and the relay
+//     metrics (rows pending, oldest age, returned_total) show it. A catch-all queue, or an
+//     alternate exchange set by broker policy, keeps an unbound key from ever stalling the relay.
 //
 // The relay reads a row's metadata from the event record of the same sequence (read_all), so the
 // store must hold the events of every outbox row it writes (the RocksDB store does, same batch).
@@ -58,15 +60,15 @@ struct RelayOptions {
 
 /// A snapshot of what the relay has done; every field is cheap to read from any thread.
 struct RelayMetrics {
-  uint64_t rows_pending = 0;          // outbox rows not yet confirmed (the store's count)
-  int64_t oldest_row_age_ms = 0;      // now - occurred_at of the oldest unconfirmed row; 0 if none
-  double published_per_s = 0;         // rows confirmed and removed per second, over the last second
-  uint64_t published_total = 0;       // rows confirmed and removed since start
-  uint64_t reconnects_total = 0;      // connections opened after a lost or failed one
+  uint64_t rows_pending = 0;      // outbox rows not yet confirmed (the store's count)
+  int64_t oldest_row_age_ms = 0;  // now - occurred_at of the oldest unconfirmed row; 0 if none
+  double published_per_s = 0;     // rows confirmed and removed per second, over the last second
+  uint64_t published_total = 0;   // rows confirmed and removed since start
+  uint64_t reconnects_total = 0;  // connections opened after a lost or failed one
   uint64_t connect_failures_total = 0;
-  uint64_t nacks_total = 0;           // messages the broker nacked (each one was sent again)
-  uint64_t returned_total = 0;        // messages routed to no queue (acked, not sent again)
-  uint64_t resent_total = 0;          // messages published again after a reconnect
+  uint64_t nacks_total = 0;     // messages the broker nacked (each one was sent again)
+  uint64_t returned_total = 0;  // messages routed to no queue (each one was sent again)
+  uint64_t resent_total = 0;    // messages published again after a reconnect
   bool connected = false;
   bool running = false;
 };
@@ -98,7 +100,7 @@ class Relay {
   void loop();
   bool connect_with_backoff();
   bool wait_stop_or_notify(int timeout_ms);  // true when stopping
-  bool fill();                                // reads more rows; false on a storage error
+  bool fill();                               // reads more rows; false on a storage error
   bool publish_ready();
   bool poll_confirms(int timeout_ms);
   void remove_confirmed_prefix();
@@ -119,12 +121,12 @@ class Relay {
   std::deque<InFlight> in_flight_;     // published, not yet in the confirmed prefix; ascending
   std::vector<uint64_t> to_delete_;    // confirmed prefix not yet deleted from the store
   std::vector<Confirm> confirms_;
-  uint64_t cursor_ = 0;                // next outbox sequence to read
-  uint64_t highest_published_ = 0;     // highest sequence ever published, to count resends
-  uint32_t failures_ = 0;              // consecutive failures, for the backoff
+  uint64_t cursor_ = 0;             // next outbox sequence to read
+  uint64_t highest_published_ = 0;  // highest sequence ever published, to count resends
+  uint32_t failures_ = 0;           // consecutive failures, for the backoff
   bool connected_ = false;
   bool ever_connected_ = false;
-  bool store_has_more_ = true;         // the last read was full: read again without waiting
+  bool store_has_more_ = true;  // the last read was full: read again without waiting
   std::chrono::steady_clock::time_point connected_at_;
   std::chrono::steady_clock::time_point last_confirm_at_;  // or of the first publish into an empty window
   std::chrono::steady_clock::time_point last_warn_at_;

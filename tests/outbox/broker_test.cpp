@@ -1,0 +1,476 @@
+// The outbox relay end to end: the real orderflow server (a child process) publishing to a real,
+// private rabbitmq-server, read by a real AMQP consumer (rabbitmq-c). One broker serves every test
+// case of this executable (RabbitBroker::shared(); a broker that cannot start fails the test);
+// each case binds its own queue and deletes it at the end, so the cases do not see each other's
+// messages.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "domain/time.h"
+#include "tests/support/http_client.h"
+#include "tests/support/rabbitmq_broker.h"
+#include "tests/support/server_process.h"
+
+using namespace orderflow::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kCustomer = "123e4567-e89b-12d3-a456-426614174001";
+// Fake products with stock 1,000,000 (CONTRACT.md, demo-mode fakes).
+const char* const kProducts[] = {
+    "123e4567-e89b-12d3-a456-426614174000", "223e4567-e89b-12d3-a456-426614174001",
+    "323e4567-e89b-12d3-a456-426614174002", "523e4567-e89b-12d3-a456-426614174004"};
+
+std::map<std::string, std::string> broker_env(const RabbitBroker& broker) {
+  return {{"USE_REAL_MESSAGE_BROKER", "true"}, {"AMQP_URL", broker.url()}};
+}
+
+/// A durable queue bound to every key of order_exchange, deleted when the test case ends.
+class BoundQueue {
+ public:
+  BoundQueue(const RabbitBroker& broker, const std::string& name, int64_t max_length = 0)
+      : port_(broker.port()), name_(name) {
+    AmqpTestClient client(port_);
+    client.declare_queue(name_, "#", "order_exchange", max_length);
+  }
+  ~BoundQueue() {
+    try {
+      AmqpTestClient client(port_);
+      client.delete_queue(name_);
+    } catch (...) {
+    }
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  uint16_t port_;
+  std::string name_;
+};
+
+struct CreatedOrder {
+  std::string id;
+  std::string request_id;
+  std::string product;
+  int quantity = 0;
+};
+
+/// POSTs `count` orders from `clients` concurrent keep-alive connections; every one must be 201.
+std::vector<CreatedOrder> create_orders(unsigned short port, int count, int clients, const std::string& tag) {
+  std::vector<CreatedOrder> created;
+  std::mutex mu;
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&] {
+      HttpClient client(port);
+      for (int i; (i = next.fetch_add(1)) < count;) {
+        CreatedOrder o;
+        o.request_id = tag + "-create-" + std::to_string(i);
+        o.product = kProducts[i % 4];
+        o.quantity = 1 + i % 3;
+        const json body = {{"customerId", kCustomer},
+                           {"items", {{{"productId", o.product}, {"quantity", o.quantity}}}}};
+        auto r = client.request("POST", "/orders", body.dump(), {{"X-Request-Id", o.request_id}});
+        if (r.status != 201) {
+          failures.fetch_add(1);
+          continue;
+        }
+        o.id = json::parse(r.body)["data"]["id"];
+        std::lock_guard lock(mu);
+        created.push_back(std::move(o));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  REQUIRE(failures.load() == 0);
+  REQUIRE(created.size() == static_cast<size_t>(count));
+  return created;
+}
+
+/// The value of an unlabelled series on /metrics (-1 if absent).
+double metric(unsigned short port, const std::string& name) {
+  HttpClient client(port);
+  const auto r = client.get("/metrics");
+  REQUIRE(r.status == 200);
+  std::istringstream in(r.body);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
+  return -1;
+}
+
+/// Reads `queue` until messages with `count` distinct `sequence` headers arrived (repeats do not
+/// count) or `timeout` passed, then for 300 ms more, so a stray or repeated message shows up too.
+std::vector<ReceivedMessage> consume_all(AmqpTestClient& consumer, size_t count,
+                                         std::chrono::milliseconds timeout) {
+  std::vector<ReceivedMessage> got;
+  std::set<int64_t> sequences;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (sequences.size() < count && std::chrono::steady_clock::now() < deadline) {
+    const size_t before = got.size();
+    consumer.receive(got, before + count - sequences.size(), 200ms);
+    for (size_t i = before; i < got.size(); ++i) {
+      const auto it = got[i].int_headers.find("sequence");
+      if (it != got[i].int_headers.end()) sequences.insert(it->second);
+    }
+  }
+  consumer.receive(got, got.size() + 1000, 300ms);
+  return got;
+}
+
+std::vector<ReceivedMessage> consume_all(const RabbitBroker& broker, const std::string& queue, size_t count,
+                                         std::chrono::milliseconds timeout) {
+  AmqpTestClient consumer(broker.port());
+  consumer.consume(queue);
+  return consume_all(consumer, count, timeout);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string log_tail(const ServerProcess& server, size_t bytes = 3000) {
+  const std::string log = read_file(server.log_path());
+  return log.size() > bytes ? log.substr(log.size() - bytes) : log;
+}
+
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+/// At-least-once delivery checks for the log 1..head: every sequence arrived; a repeat is the same
+/// message (same message_id, key, body, headers); the events of each order first arrive in
+/// version order with no version missing. Returns the number of repeats.
+size_t check_all_delivered(const std::vector<ReceivedMessage>& got, uint64_t head) {
+  std::map<int64_t, const ReceivedMessage*> by_sequence;
+  std::map<std::string, int64_t> sequence_of_id;
+  std::map<std::string, int64_t> last_version;  // order id -> highest version seen first-time
+  size_t repeats = 0;
+  for (const ReceivedMessage& m : got) {
+    REQUIRE(m.int_headers.count("sequence") == 1);
+    const int64_t sequence = m.int_headers.at("sequence");
+    auto [it, fresh] = by_sequence.emplace(sequence, &m);
+    if (!fresh) {
+      ++repeats;
+      const ReceivedMessage& first = *it->second;
+      CHECK(m.message_id == first.message_id);
+      CHECK(m.routing_key == first.routing_key);
+      CHECK(m.body == first.body);
+      CHECK(m.string_headers == first.string_headers);
+      CHECK(m.int_headers == first.int_headers);
+      continue;
+    }
+    // A message id belongs to exactly one sequence.
+    auto [id_it, id_fresh] = sequence_of_id.emplace(m.message_id, sequence);
+    CHECK(id_fresh);
+    const std::string order = m.string_headers.at("order-id");
+    const int64_t version = m.int_headers.at("order-version");
+    const int64_t previous = last_version.count(order) ? last_version[order] : 0;
+    INFO("order " << order << " version " << version << " after " << previous);
+    CHECK(version == previous + 1);
+    last_version[order] = version;
+  }
+  CHECK(by_sequence.size() == head);
+  if (!by_sequence.empty()) {
+    CHECK(by_sequence.begin()->first == 1);
+    CHECK(by_sequence.rbegin()->first == static_cast<int64_t>(head));
+  }
+  return repeats;
+}
+
+void wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+}
+
+}  // namespace
+
+TEST_CASE("1000 orders through the API reach a real AMQP consumer exactly as the contract says") {
+  RabbitBroker& broker = RabbitBroker::shared();
+  BoundQueue queue(broker, "contract");
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
+  server.wait_ready();
+
+  constexpr int kOrders = 1000;
+  constexpr int kShipped = 100;
+  const std::vector<CreatedOrder> orders = create_orders(server.port(), kOrders, 8, "contract");
+  std::map<std::string, const CreatedOrder*> by_id;
+  for (const auto& o : orders) by_id[o.id] = &o;
+  // A third event for some orders: status -> shipped (order.shipped, version 3).
+  std::map<std::string, std::string> ship_request;  // order id -> request id
+  {
+    HttpClient client(server.port());
+    for (int i = 0; i < kShipped; ++i) {
+      const std::string rid = "contract-ship-" + std::to_string(i);
+      auto r = client.request("PUT", "/orders/" + orders[i].id + "/status", R"({"status":"shipped"})",
+                              {{"X-Request-Id", rid}});
+      REQUIRE(r.status == 200);
+      ship_request[orders[i].id] = rid;
+    }
+  }
+  const size_t expected = 2 * kOrders + kShipped;
+
+  const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), expected, 60s);
+  // All of them, and nothing more (no duplicates without failures).
+  if (got.size() != expected)
+    FAIL("received " << got.size() << " of " << expected << "; server log:\n" << log_tail(server));
+
+  std::set<std::string> message_ids;
+  std::map<std::string, std::vector<const ReceivedMessage*>> per_order;
+  int64_t previous_sequence = 0;
+  for (const ReceivedMessage& m : got) {
+    INFO("message " << m.message_id << " key " << m.routing_key << " body " << m.body);
+    CHECK(m.exchange == "order_exchange");
+    CHECK(m.content_type == "application/json");
+    CHECK(m.delivery_mode == 2);
+    CHECK(m.app_id == "orderflow");
+    CHECK(m.type == m.routing_key);
+    CHECK(m.message_id.size() == 36);
+    CHECK(message_ids.insert(m.message_id).second);
+    REQUIRE(m.string_headers.count("order-id") == 1);
+    REQUIRE(m.int_headers.count("order-version") == 1);
+    REQUIRE(m.int_headers.count("sequence") == 1);
+    const std::string order_id = m.string_headers.at("order-id");
+    REQUIRE(by_id.count(order_id) == 1);
+    const CreatedOrder& order = *by_id.at(order_id);
+    const int64_t version = m.int_headers.at("order-version");
+    // One channel, one queue: the relay's global order is the consumer's order.
+    CHECK(m.int_headers.at("sequence") > previous_sequence);
+    previous_sequence = m.int_headers.at("sequence");
+    CHECK(m.string_headers.at("correlation-id") ==
+          (version <= 2 ? order.request_id : ship_request.at(order_id)));
+    CHECK(m.string_headers.at("ce-specversion") == "1.0");
+    CHECK(m.string_headers.at("ce-id") == m.message_id);
+    CHECK(m.string_headers.at("ce-type") == "orderflow." + m.routing_key);
+    CHECK(m.string_headers.at("ce-source") == "/orderflow");
+    CHECK(m.string_headers.at("ce-subject") == order_id);
+    const auto ce_time = orderflow::domain::parse_iso8601(m.string_headers.at("ce-time"));
+    REQUIRE(ce_time);
+    CHECK(m.timestamp == static_cast<uint64_t>(*ce_time / 1000));
+
+    const json body = json::parse(m.body);
+    if (version == 1) {
+      CHECK(m.routing_key == "order.created");
+      CHECK(body["order"]["id"] == order_id);
+      CHECK(body["order"]["customerId"] == kCustomer);
+      CHECK(body["order"]["status"] == "processing");
+      CHECK(body["order"]["items"][0]["productId"] == order.product);
+      CHECK(body["order"]["items"][0]["quantity"] == order.quantity);
+    } else if (version == 2) {
+      CHECK(m.routing_key == "inventory.reserved");
+      CHECK(body == json{{"productId", order.product}, {"quantity", order.quantity}});
+    } else {
+      CHECK(version == 3);
+      CHECK(m.routing_key == "order.shipped");
+      CHECK(body["order"]["id"] == order_id);
+      CHECK(body["order"]["status"] == "shipped");
+    }
+    per_order[order_id].push_back(&m);
+  }
+  // Per order: every version, in version order.
+  REQUIRE(per_order.size() == kOrders);
+  for (const auto& [id, messages] : per_order) {
+    REQUIRE(messages.size() == (ship_request.count(id) ? 3u : 2u));
+    for (size_t i = 0; i < messages.size(); ++i)
+      CHECK(messages[i]->int_headers.at("order-version") == int64_t(i + 1));
+  }
+  // The headers agree with the audit trail (sequence, version, type, time, correlation id).
+  HttpClient client(server.port());
+  for (int i = 0; i < 20; ++i) {
+    const CreatedOrder& order = orders[static_cast<size_t>(i * 37 % kOrders)];
+    const auto r = client.get("/orders/" + order.id + "/history");
+    REQUIRE(r.status == 200);
+    const json history = json::parse(r.body)["data"];
+    const auto& messages = per_order.at(order.id);
+    REQUIRE(history.size() == messages.size());
+    for (size_t v = 0; v < messages.size(); ++v) {
+      const ReceivedMessage& m = *messages[v];
+      CHECK(history[v]["sequence"] == m.int_headers.at("sequence"));
+      CHECK(history[v]["version"] == m.int_headers.at("order-version"));
+      CHECK(history[v]["occurredAt"] == m.string_headers.at("ce-time"));
+      CHECK(history[v]["correlationId"] == m.string_headers.at("correlation-id"));
+    }
+  }
+  wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 5s);
+  CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
+  CHECK(metric(server.port(), "orderflow_event_log_head_sequence") == double(expected));
+  CHECK(server.terminate() == 0);
+}
+
+TEST_CASE(
+    "the broker stopped mid-stream and started again: every event is delivered and repeats are copies") {
+  RabbitBroker& broker = RabbitBroker::shared();
+  BoundQueue queue(broker, "restart");
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
+  server.wait_ready();
+
+  // Steady traffic from 3 clients (~150 orders/s) across the whole outage.
+  std::atomic<bool> stop{false};
+  std::atomic<int> created{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&, t] {
+      HttpClient client(server.port());
+      for (int i = 0; !stop.load() && i < 5000; ++i) {
+        const json body = {{"customerId", kCustomer},
+                           {"items", {{{"productId", kProducts[t]}, {"quantity", 1}}}}};
+        const auto r = client.post("/orders", body.dump());
+        (r.status == 201 ? created : failures).fetch_add(1);
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+  }
+  wait_until([&] { return created.load() >= 100; }, 20s);
+  broker.stop();  // while the relay is publishing
+  const int at_stop = created.load();
+  wait_until([&] { return created.load() >= at_stop + 100; }, 20s);
+  // Commands do not depend on the broker: they kept succeeding, and their rows wait.
+  CHECK(created.load() >= at_stop + 100);
+  CHECK(metric(server.port(), "orderflow_outbox_pending_rows") > 0);
+  broker.start();
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  for (auto& t : clients) t.join();
+  REQUIRE(failures.load() == 0);
+
+  const uint64_t head = static_cast<uint64_t>(created.load()) * 2;
+  wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 30s);
+  REQUIRE(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
+  const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), head, 30s);
+  const size_t repeats = check_all_delivered(got, head);
+  CHECK(got.size() == head + repeats);
+  // The relay noticed the outage and came back on its own.
+  const std::string log = read_file(server.log_path());
+  CHECK(count_of(log, "outbox relay: connected to") >= 2);
+  CHECK(server.terminate() == 0);
+}
+
+TEST_CASE(
+    "the server killed with SIGKILL while the relay is behind: after a restart every event is delivered") {
+  RabbitBroker& broker = RabbitBroker::shared();
+  BoundQueue queue(broker, "crash");
+  TempDir dir;
+  size_t created = 0;
+  {
+    ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
+    server.wait_ready();
+    created += create_orders(server.port(), 50, 4, "before").size();
+    wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 10s);
+    // The broker's AMQP side goes away (the node stays up: a cheaper outage than a restart).
+    REQUIRE(broker.ctl({"stop_app"}) == 0);
+    created += create_orders(server.port(), 200, 4, "behind").size();
+    CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 400);
+    server.kill_hard();
+  }
+  REQUIRE(broker.ctl({"start_app"}) == 0);
+  ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
+  server.wait_ready();
+  created += create_orders(server.port(), 50, 4, "after").size();
+  const uint64_t head = created * 2;
+  wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 30s);
+  REQUIRE(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
+  const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), head, 30s);
+  const size_t repeats = check_all_delivered(got, head);
+  CHECK(got.size() == head + repeats);
+  CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("messages routed to no queue or nacked by a full queue are sent again until delivered") {
+  RabbitBroker& broker = RabbitBroker::shared();
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
+  server.wait_ready();
+
+  SECTION("returned: no queue is bound") {
+    create_orders(server.port(), 3, 1, "unrouted");
+    std::this_thread::sleep_for(1500ms);
+    // Routed nowhere: the rows stay until a queue is bound for the key.
+    CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 6);
+    BoundQueue queue(broker, "late");
+    wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 20s);
+    REQUIRE(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
+    const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), 6, 10s);
+    const size_t repeats = check_all_delivered(got, 6);
+    CHECK(got.size() == 6 + repeats);
+    CHECK(count_of(read_file(server.log_path()), "was routed to no queue") >= 1);
+  }
+  SECTION("nacked: a queue that rejects publishes when full") {
+    BoundQueue queue(broker, "small", 4);
+    create_orders(server.port(), 5, 1, "full");
+    std::this_thread::sleep_for(1500ms);
+    CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 6);
+    // A consumer makes room; the relay's next attempts get through.
+    AmqpTestClient consumer(broker.port());
+    consumer.consume(queue.name());
+    const std::vector<ReceivedMessage> got = consume_all(consumer, 10, 20s);
+    const size_t repeats = check_all_delivered(got, 10);
+    CHECK(got.size() == 10 + repeats);
+    CHECK(count_of(read_file(server.log_path()), "the broker nacked a message") >= 1);
+  }
+  CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("without a broker the relay logs the seed's MOCK lines and removes the rows") {
+  TempDir dir;
+  std::vector<CreatedOrder> orders;
+  {
+    ServerProcess server({"--data-dir", dir.path()});
+    server.wait_ready();
+    orders = create_orders(server.port(), 10, 2, "mock");
+    wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 10s);
+    CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
+    CHECK(server.terminate() == 0);
+    const std::string log = read_file(server.log_path());
+    CHECK_THAT(log, Catch::Contains("outbox relay publishing to log"));
+    CHECK(count_of(log, "[MOCK] Published message to ") == 20);
+    // Each line carries the routing key and the exact JSON body of the contract.
+    std::map<std::string, int> created_lines;  // order id -> order.created lines
+    std::multiset<std::string> reserved;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);) {
+      for (const std::string key : {"order.created", "inventory.reserved"}) {
+        const std::string marker = "[MOCK] Published message to " + key + ": ";
+        const auto pos = line.find(marker);
+        if (pos == std::string::npos) continue;
+        const json body = json::parse(line.substr(pos + marker.size()));
+        if (key == "order.created")
+          ++created_lines[body["order"]["id"].get<std::string>()];
+        else
+          reserved.insert(body.dump());
+      }
+    }
+    for (const auto& o : orders) {
+      CHECK(created_lines[o.id] == 1);
+      CHECK(reserved.count(json{{"productId", o.product}, {"quantity", o.quantity}}.dump()) >= 1);
+    }
+    CHECK(reserved.size() == orders.size());
+  }
+  // The rows were removed: a restart on the same data publishes nothing again.
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
+  std::this_thread::sleep_for(200ms);
+  CHECK(server.terminate() == 0);
+  CHECK(count_of(read_file(server.log_path()), "[MOCK] Published message") == 0);
+}
