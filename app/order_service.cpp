@@ -14,7 +14,11 @@ using domain::Order;
 
 Error dependency_error(const DependencyError& e) {
   if (e.kind == DependencyError::Kind::timeout) return Error::make(ErrorCode::dependency_timeout, e.message);
-  return Error::make(ErrorCode::dependency_unavailable, e.message, 5);
+  // Without a better hint (an open circuit says when it lets a probe through), a client should
+  // wait a few seconds: about one breaker cool-down by default.
+  constexpr int kRetryAfterDefaultS = 5;
+  return Error::make(ErrorCode::dependency_unavailable, e.message,
+                     e.retry_after_s > 0 ? e.retry_after_s : kRetryAfterDefaultS);
 }
 
 Error store_error(const AppendError& e) {
@@ -48,12 +52,18 @@ std::vector<std::pair<domain::ProductId, int64_t>> per_product(const std::vector
 Error from_domain(const domain::DomainError& e) {
   using C = domain::DomainError::Code;
   switch (e.code) {
-    case C::order_not_found: return Error::make(ErrorCode::order_not_found, e.message);
-    case C::invalid_transition: return Error::make(ErrorCode::invalid_transition, e.message);
-    case C::order_not_updatable: return Error::make(ErrorCode::order_not_updatable, e.message);
-    case C::shipping_not_updatable: return Error::make(ErrorCode::shipping_not_updatable, e.message);
-    case C::invalid_command: return Error{ErrorCode::validation_failed, {e.message}, 0};
-    case C::order_already_exists: return Error::make(ErrorCode::internal, e.message);
+    case C::order_not_found:
+      return Error::make(ErrorCode::order_not_found, e.message);
+    case C::invalid_transition:
+      return Error::make(ErrorCode::invalid_transition, e.message);
+    case C::order_not_updatable:
+      return Error::make(ErrorCode::order_not_updatable, e.message);
+    case C::shipping_not_updatable:
+      return Error::make(ErrorCode::shipping_not_updatable, e.message);
+    case C::invalid_command:
+      return Error{ErrorCode::validation_failed, {e.message}, 0};
+    case C::order_already_exists:
+      return Error::make(ErrorCode::internal, e.message);
   }
   return Error::make(ErrorCode::internal, e.message);
 }
@@ -81,8 +91,8 @@ Result<Order, Error> OrderService::load_at(const std::string& order_id, uint64_t
       if (version != 0 && rec.stream_version > version) return state;
       auto ev = domain::decode(rec.type, rec.schema_version, rec.payload, rec.metadata.occurred_at_ms);
       if (!ev) {
-        return fail(Error::make(ErrorCode::internal, "cannot decode event " + std::to_string(rec.sequence) + ": " +
-                                                         ev.error().message));
+        return fail(Error::make(ErrorCode::internal, "cannot decode event " + std::to_string(rec.sequence) +
+                                                         ": " + ev.error().message));
       }
       state = domain::evolve(std::move(state), *ev);
     }
@@ -105,8 +115,8 @@ Result<std::vector<HistoryEntry>, Error> OrderService::history(const std::string
     for (auto& rec : *events) {
       auto ev = domain::decode(rec.type, rec.schema_version, rec.payload, rec.metadata.occurred_at_ms);
       if (!ev) {
-        return fail(Error::make(ErrorCode::internal, "cannot decode event " + std::to_string(rec.sequence) + ": " +
-                                                         ev.error().message));
+        return fail(Error::make(ErrorCode::internal, "cannot decode event " + std::to_string(rec.sequence) +
+                                                         ": " + ev.error().message));
       }
       auto current = domain::encode(*ev);  // upcast: old payloads are shown in today's shape
       rec.type = std::move(current.type);
@@ -164,7 +174,8 @@ Result<std::vector<domain::OrderItem>, Error> OrderService::price_lines(const st
   std::vector<domain::OrderItem> items;
   items.reserve(lines.size());
   for (const auto& l : lines)
-    items.push_back(domain::OrderItem{domain::ItemId(new_uuid_v4()), l.product_id, l.quantity, prices.at(l.product_id.str())});
+    items.push_back(domain::OrderItem{domain::ItemId(new_uuid_v4()), l.product_id, l.quantity,
+                                      prices.at(l.product_id.str())});
   return items;
 }
 
@@ -173,7 +184,8 @@ void OrderService::release_all(const domain::OrderId& order,
   for (const auto& [product, qty] : lines) (void)inventory_.release(product, qty, order);
 }
 
-Result<Unit, Error> OrderService::reserve_all(const Order& state, const std::vector<Event>& events, bool reactivation,
+Result<Unit, Error> OrderService::reserve_all(const Order& state, const std::vector<Event>& events,
+                                              bool reactivation,
                                               std::vector<std::pair<domain::ProductId, int64_t>>& reserved) {
   for (const auto& e : events) {
     const auto* r = std::get_if<domain::InventoryReserved>(&e.body);
@@ -189,12 +201,16 @@ Result<Unit, Error> OrderService::reserve_all(const Order& state, const std::vec
       release_all(state.id, reserved);
       reserved.clear();
       if (reactivation) {
-        return fail(Error::make(ErrorCode::insufficient_inventory,
-                                "Cannot reactivate order. Insufficient inventory for product " + r->product_id.str()));
+        return fail(Error::make(
+            ErrorCode::insufficient_inventory,
+            "Cannot reactivate order. Insufficient inventory for product " + r->product_id.str()));
       }
       return fail(Error::make(ErrorCode::insufficient_inventory,
-                              "Insufficient inventory for product " + r->product_id.str() + ". Requested: " +
-                                  std::to_string(r->quantity) + ", Available: " + std::to_string(outcome->available)));
+                              "Insufficient inventory for product " + r->product_id.str() +
+                                  ". Requested: " + std::to_string(r->quantity) + ", Available: " +
+                                  (outcome->available == ReserveOutcome::kAvailableUnknown
+                                       ? std::string("unknown")
+                                       : std::to_string(outcome->available))));
     }
     reserved.emplace_back(r->product_id, r->quantity);
   }
@@ -216,7 +232,8 @@ Result<Order, Error> OrderService::commit(const Order& state, const std::vector<
     ne.type = std::move(encoded.type);
     ne.schema_version = encoded.schema_version;
     ne.payload = std::move(encoded.payload);
-    ne.metadata = EventMetadata{new_uuid_v4(), e.at_ms, ctx.request_id, causation, ctx.actor, ctx.idempotency_key};
+    ne.metadata =
+        EventMetadata{new_uuid_v4(), e.at_ms, ctx.request_id, causation, ctx.actor, ctx.idempotency_key};
     ne.outbox = OutboxMessage{std::string(domain::routing_key(e)), domain::message_body(e, after)};
     req.events.push_back(std::move(ne));
   }
@@ -274,8 +291,9 @@ Result<Order, Error> OrderService::place(const PlaceOrderInput& input, const Com
   return committed;
 }
 
-Result<Order, Error> OrderService::run(const std::string& order_id, const CommandContext& ctx,
-                                       const std::function<Result<domain::Command, Error>(const Order&)>& build) {
+Result<Order, Error> OrderService::run(
+    const std::string& order_id, const CommandContext& ctx,
+    const std::function<Result<domain::Command, Error>(const Order&)>& build) {
   auto id = domain::OrderId::parse(order_id);
   // The seed does not validate the path id: a non-UUID simply is not found.
   if (!id) return fail(from_domain(domain::order_not_found(order_id)));
@@ -295,8 +313,8 @@ Result<Order, Error> OrderService::run(const std::string& order_id, const Comman
     auto events = domain::decide(state, *cmd);
     if (!events) return fail(from_domain(events.error()));
 
-    const bool reactivation = std::holds_alternative<domain::ChangeStatus>(*cmd) &&
-                              state.status == domain::OrderStatus::canceled;
+    const bool reactivation =
+        std::holds_alternative<domain::ChangeStatus>(*cmd) && state.status == domain::OrderStatus::canceled;
     std::vector<std::pair<domain::ProductId, int64_t>> reserved;
     auto reservation = reserve_all(state, *events, reactivation, reserved);
     if (!reservation) return fail(reservation.error());
@@ -308,7 +326,8 @@ Result<Order, Error> OrderService::run(const std::string& order_id, const Comman
       // Without If-Match, concurrent writers are serialised: reload and decide again.
       if (conflict && !ctx.if_match && attempt < options_.conflict_retries_max) continue;
       if (conflict && !ctx.if_match)
-        return fail(Error::make(ErrorCode::overloaded, "Too many concurrent changes to order " + order_id, 1));
+        return fail(
+            Error::make(ErrorCode::overloaded, "Too many concurrent changes to order " + order_id, 1));
       return fail(committed.error());
     }
     // Stock the events gave back is released once they are durable.
@@ -349,7 +368,8 @@ Result<Order, Error> OrderService::update(const std::string& order_id, const Upd
   });
 }
 
-Result<Order, Error> OrderService::update_shipping(const std::string& order_id, const domain::ShippingInfo& shipping,
+Result<Order, Error> OrderService::update_shipping(const std::string& order_id,
+                                                   const domain::ShippingInfo& shipping,
                                                    const CommandContext& ctx) {
   return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
     return domain::Command(domain::UpdateShipping{shipping, clock_.now_ms()});
@@ -357,7 +377,8 @@ Result<Order, Error> OrderService::update_shipping(const std::string& order_id, 
 }
 
 Result<Order, Error> OrderService::change_status(const std::string& order_id, domain::OrderStatus to,
-                                                 std::optional<std::string> reason, const CommandContext& ctx) {
+                                                 std::optional<std::string> reason,
+                                                 const CommandContext& ctx) {
   return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
     return domain::Command(domain::ChangeStatus{to, reason, clock_.now_ms()});
   });

@@ -6,8 +6,8 @@
 // conflict without If-Match is retried a bounded number of times; with If-Match it is a 412.
 #include <array>
 #include <cstdint>
-#include <mutex>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,7 +39,7 @@ struct CommandContext {
   std::string actor = "anonymous";  // X-Actor, or the API key's name once auth exists
   std::string idempotency_key;      // empty = none (recorded in the events' metadata)
   std::optional<IdempotencyIntent> idempotency;
-  std::optional<uint64_t> if_match; // expected order version (If-Match), if any
+  std::optional<uint64_t> if_match;  // expected order version (If-Match), if any
 };
 
 /// One event of an order's history, decoded (and upcast) for the audit API.
@@ -76,7 +76,8 @@ class OrderService {
   Result<domain::Order, Error> place(const PlaceOrderInput& input, const CommandContext& ctx);
   Result<domain::Order, Error> update(const std::string& order_id, const UpdateOrderInput& input,
                                       const CommandContext& ctx);
-  Result<domain::Order, Error> update_shipping(const std::string& order_id, const domain::ShippingInfo& shipping,
+  Result<domain::Order, Error> update_shipping(const std::string& order_id,
+                                               const domain::ShippingInfo& shipping,
                                                const CommandContext& ctx);
   Result<domain::Order, Error> change_status(const std::string& order_id, domain::OrderStatus to,
                                              std::optional<std::string> reason, const CommandContext& ctx);
@@ -102,14 +103,17 @@ class OrderService {
 
  private:
   Result<domain::Order, Error> load(const domain::OrderId& id) const;
-  Result<domain::Order, Error> run(const std::string& order_id, const CommandContext& ctx,
-                                   const std::function<Result<domain::Command, Error>(const domain::Order&)>& build);
+  Result<domain::Order, Error> run(
+      const std::string& order_id, const CommandContext& ctx,
+      const std::function<Result<domain::Command, Error>(const domain::Order&)>& build);
   Result<domain::Order, Error> commit(const domain::Order& state, const std::vector<domain::Event>& events,
                                       const CommandContext& ctx, bool creating, bool& conflict);
   Result<std::vector<domain::OrderItem>, Error> price_lines(const std::vector<LineInput>& lines);
   Result<Unit, Error> reserve_all(const domain::Order& state, const std::vector<domain::Event>& events,
-                                  bool reactivation, std::vector<std::pair<domain::ProductId, int64_t>>& reserved);
-  void release_all(const domain::OrderId& order, const std::vector<std::pair<domain::ProductId, int64_t>>& lines);
+                                  bool reactivation,
+                                  std::vector<std::pair<domain::ProductId, int64_t>>& reserved);
+  void release_all(const domain::OrderId& order,
+                   const std::vector<std::pair<domain::ProductId, int64_t>>& lines);
 
   EventStore& store_;
   const OrderReadModel& read_model_;

@@ -36,7 +36,8 @@ Collaborators open_collaborators(const app::Config& config) {
     out.customers = std::make_unique<FakeCustomerDirectory>();
   }
   if (config.use_real_inventory_api) {
-    auto http = std::make_unique<HttpInventory>(service_options(config, "inventory", config.inventory_service_url));
+    auto http =
+        std::make_unique<HttpInventory>(service_options(config, "inventory", config.inventory_service_url));
     out.inventory_http = &http->service();
     out.inventory = std::move(http);
   } else {
@@ -47,40 +48,46 @@ Collaborators open_collaborators(const app::Config& config) {
 
 std::string describe(const Collaborators& c) {
   auto one = [](const char* name, const HttpService* http) {
-    return std::string(name) + ": " + (http ? "HTTP (" + http->name() + " service)" : std::string("in-process fake"));
+    return std::string(name) + ": " +
+           (http ? "HTTP (" + http->name() + " service)" : std::string("in-process fake"));
   };
   return one("customers", c.customer_http) + "; " + one("inventory", c.inventory_http);
 }
 
-void add_metrics(app::MetricsRegistry& registry, const Collaborators& collaborators, const app::ReleaseQueue& queue) {
+void add_metrics(app::MetricsRegistry& registry, const Collaborators& collaborators,
+                 const app::ReleaseQueue& queue) {
   for (const HttpService* s : {collaborators.customer_http, collaborators.inventory_http}) {
     if (!s) continue;
     const app::Labels labels = {{"service", s->name()}};
     auto stat = [s](uint64_t ServiceStats::*field) {
       return [s, field] { return static_cast<double>(s->stats().*field); };
     };
-    registry.gauge_fn("orderflow_dependency_circuit_state",
-                      "Circuit breaker state of a dependency: 0 closed, 1 half-open, 2 open",
-                      [s] { return static_cast<double>(static_cast<int>(s->stats().circuit)); }, labels);
-    registry.counter_fn("orderflow_dependency_calls_total", "Calls to a dependency", stat(&ServiceStats::calls),
-                        labels);
+    registry.gauge_fn(
+        "orderflow_dependency_circuit_state",
+        "Circuit breaker state of a dependency: 0 closed, 1 half-open, 2 open",
+        [s] { return static_cast<double>(static_cast<int>(s->stats().circuit)); }, labels);
+    registry.counter_fn("orderflow_dependency_calls_total", "Calls to a dependency",
+                        stat(&ServiceStats::calls), labels);
     registry.counter_fn("orderflow_dependency_calls_failed_total",
                         "Calls to a dependency that ended unavailable or timed out, after retries",
                         stat(&ServiceStats::calls_failed), labels);
     registry.counter_fn("orderflow_dependency_retries_total", "Retried attempts of calls to a dependency",
                         stat(&ServiceStats::retries), labels);
-    registry.counter_fn("orderflow_dependency_short_circuited_total", "Attempts refused at once by an open circuit",
-                        stat(&ServiceStats::short_circuited), labels);
+    registry.counter_fn("orderflow_dependency_short_circuited_total",
+                        "Attempts refused at once by an open circuit", stat(&ServiceStats::short_circuited),
+                        labels);
     registry.counter_fn("orderflow_dependency_circuit_opened_total", "Times a dependency's circuit opened",
                         stat(&ServiceStats::circuit_opened), labels);
     registry.gauge_fn("orderflow_dependency_connections_open", "Open keep-alive connections to a dependency",
                       stat(&ServiceStats::connections_open), labels);
   }
-  registry.gauge_fn("orderflow_release_queue_pending", "Stock releases waiting to be accepted by the inventory",
+  registry.gauge_fn("orderflow_release_queue_pending",
+                    "Stock releases waiting to be accepted by the inventory",
                     [&queue] { return static_cast<double>(queue.pending()); });
   registry.counter_fn("orderflow_release_queue_attempts_total", "Retries of queued stock releases",
                       [&queue] { return static_cast<double>(queue.attempts_total()); });
-  registry.counter_fn("orderflow_release_queue_released_total", "Queued stock releases the inventory accepted",
+  registry.counter_fn("orderflow_release_queue_released_total",
+                      "Queued stock releases the inventory accepted",
                       [&queue] { return static_cast<double>(queue.released_total()); });
 }
 

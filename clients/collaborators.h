@@ -28,12 +28,14 @@ struct Collaborators {
 /// Throws std::invalid_argument when a selected service's URL is not http://host[:port][/prefix].
 Collaborators open_collaborators(const app::Config& config);
 
-/// One line per service for the start-up log: "customer: fake" or "customer: http://... (timeout 2000 ms, ...)".
+/// One line per service for the start-up log: "customer: fake" or "customer: http://... (timeout 2000 ms,
+/// ...)".
 std::string describe(const Collaborators& collaborators);
 
 /// Per HTTP service (label `service`): circuit state (0 closed, 1 half-open, 2 open), calls,
 /// failed calls, retries, short-circuited attempts, circuit openings, open connections; and the
 /// durable release queue's pending rows, attempts and releases.
-void add_metrics(app::MetricsRegistry& registry, const Collaborators& collaborators, const app::ReleaseQueue& queue);
+void add_metrics(app::MetricsRegistry& registry, const Collaborators& collaborators,
+                 const app::ReleaseQueue& queue);
 
 }  // namespace orderflow::clients

@@ -57,7 +57,8 @@ Result<std::optional<app::ProductInfo>, app::DependencyError> FakeInventory::fin
 }
 
 Result<app::ReserveOutcome, app::DependencyError> FakeInventory::reserve(const domain::ProductId& product,
-                                                                         int64_t quantity, const domain::OrderId&) {
+                                                                         int64_t quantity,
+                                                                         const domain::OrderId&) {
   std::lock_guard lock(mutex_);
   auto [it, inserted] = stock_.try_emplace(product.str(), 0);
   if (inserted) it->second = initial_stock(product.str());

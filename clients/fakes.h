@@ -24,8 +24,10 @@ class FakeCustomerDirectory final : public app::CustomerDirectory {
 class FakeInventory final : public app::Inventory {
  public:
   FakeInventory();
-  Result<std::optional<app::ProductInfo>, app::DependencyError> find_product(const domain::ProductId& id) override;
-  Result<app::ReserveOutcome, app::DependencyError> reserve(const domain::ProductId& product, int64_t quantity,
+  Result<std::optional<app::ProductInfo>, app::DependencyError> find_product(
+      const domain::ProductId& id) override;
+  Result<app::ReserveOutcome, app::DependencyError> reserve(const domain::ProductId& product,
+                                                            int64_t quantity,
                                                             const domain::OrderId& order) override;
   Result<Unit, app::DependencyError> release(const domain::ProductId& product, int64_t quantity,
                                              const domain::OrderId& order) override;

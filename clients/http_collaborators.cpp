@@ -121,13 +121,15 @@ Result<app::ReserveOutcome, DependencyError> HttpInventory::reserve(const domain
   // Refused: the seed's message names the stock level, which only GET /inventory/{id} tells.
   HttpCall level;
   level.path = "/inventory/" + product.str();
+  // The refusal is the service's definitive answer: a failed level lookup only loses the number
+  // (the command still fails with insufficient_inventory, not with an outage).
   auto stock = service_.call(level);
-  if (!stock) return fail(stock.error());
+  if (!stock) return app::ReserveOutcome{false, app::ReserveOutcome::kAvailableUnknown};
   if (stock->status == 404) return app::ReserveOutcome{false, 0};  // the seed: 404 means 0
   auto j = is_2xx(stock->status) ? parse_object(stock->body) : std::nullopt;
   auto q = j ? j->find("quantity") : json::iterator{};
   if (!j || q == j->end() || !q->is_number())
-    return fail(unexpected(service_.name(), level, *stock, "expected {\"quantity\": n}"));
+    return app::ReserveOutcome{false, app::ReserveOutcome::kAvailableUnknown};
   return app::ReserveOutcome{
       false, q->is_number_integer() ? q->get<int64_t>() : static_cast<int64_t>(q->get<double>())};
 }

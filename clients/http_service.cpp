@@ -317,6 +317,9 @@ struct HttpService::State {
         give_back(std::move(conn), true);
         short_circuited.fetch_add(1, std::memory_order_relaxed);
         last = unavailable(call, last ? "circuit open after: " + last->message : std::string("circuit open"));
+        // Retry-After: the cool-down left, rounded up to whole seconds (at least 1).
+        last->retry_after_s =
+            static_cast<int>(std::max<int64_t>(1, (breaker.cooldown_left_ms(steady_ms()) + 999) / 1000));
         break;
       }
       record_transition(before);

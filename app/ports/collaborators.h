@@ -17,7 +17,8 @@ namespace orderflow::app {
 struct DependencyError {
   enum class Kind { unavailable, timeout };
   Kind kind = Kind::unavailable;
-  std::string message;  // names the service and the cause, for logs and the 503/504 body
+  std::string message;    // names the service and the cause, for logs and the 503/504 body
+  int retry_after_s = 0;  // when known (an open circuit's cool-down left), the 503's Retry-After; 0 = default
 };
 
 class CustomerDirectory {
@@ -33,8 +34,10 @@ struct ProductInfo {
 };
 
 struct ReserveOutcome {
+  static constexpr int64_t kAvailableUnknown = -1;
   bool reserved = false;
-  int64_t available = 0;  // stock seen when the reservation was refused (for the seed's message)
+  int64_t available = 0;  // stock seen when the reservation was refused (for the seed's message);
+                          // kAvailableUnknown when the service refused but its level could not be read
 };
 
 class Inventory {

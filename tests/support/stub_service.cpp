@@ -1,5 +1,7 @@
 #include "tests/support/stub_service.h"
 
+#include <fcntl.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -26,6 +28,19 @@ using tcp = asio::ip::tcp;
 using asio::awaitable;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
+namespace {
+
+/// A server started with fork/exec (the orderflow child of a test) must not inherit the stub's
+/// sockets: a listening socket kept open in the child would still complete connections after
+/// refuse(), so "refused" would look like a hang.
+void close_on_exec(int fd) {
+  const int flags = ::fcntl(fd, F_GETFD);
+  if (flags < 0 || ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0)
+    throw std::runtime_error("stub service: cannot set FD_CLOEXEC");
+}
+
+}  // namespace
+
 std::string StubRequest::header(const std::string& lower_name) const {
   for (const auto& [k, v] : headers)
     if (k == lower_name) return v;
@@ -38,6 +53,7 @@ struct StubService::State {
   std::thread thread;
   std::optional<tcp::acceptor> acceptor;  // I/O thread only (after start)
   std::set<beast::tcp_stream*> open;      // I/O thread only
+  std::set<asio::steady_timer*> hanging;  // I/O thread only: requests that never get an answer
   unsigned short port = 0;
 
   struct Fault {
@@ -50,29 +66,42 @@ struct StubService::State {
   std::vector<Fault> faults;
   std::vector<StubRequest> calls;
   size_t accepted = 0;
+  size_t in_flight = 0;
+  size_t in_flight_max = 0;
+
+  void answered() {
+    std::lock_guard lock(mutex);
+    --in_flight;
+  }
 
   StubReply decide(const StubRequest& r) {
     Handler h;
+    int delay_ms = 0;
     {
       std::lock_guard lock(mutex);
       calls.push_back(r);
+      in_flight_max = std::max(in_flight_max, ++in_flight);
       for (auto it = faults.rbegin(); it != faults.rend(); ++it) {
         if (it->times == 0) continue;
         if (!it->method.empty() && it->method != r.method) continue;
         if (r.target.rfind(it->prefix, 0) != 0) continue;
         if (it->times > 0) --it->times;
-        return it->reply;
+        if (it->reply.action != StubReply::Action::pass) return it->reply;
+        delay_ms = it->reply.delay_ms;
+        break;
       }
       h = handler;
     }
-    if (!h) return StubReply::json(404, R"({"statusCode":404,"message":"Not Found"})");
-    return h(r);
+    StubReply reply = h ? h(r) : StubReply::json(404, R"({"statusCode":404,"message":"Not Found"})");
+    reply.delay_ms += delay_ms;
+    return reply;
   }
 
   void listen(unsigned short on_port) {
     acceptor.emplace(ioc);
     tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), on_port);
     acceptor->open(ep.protocol());
+    close_on_exec(acceptor->native_handle());
     acceptor->set_option(asio::socket_base::reuse_address(true));
     acceptor->bind(ep);
     acceptor->listen();
@@ -84,6 +113,7 @@ struct StubService::State {
     for (;;) {
       auto [ec, socket] = co_await a->async_accept(tuple_awaitable);
       if (ec) co_return;  // closed by refuse() or stop
+      close_on_exec(socket.native_handle());
       {
         std::lock_guard lock(mutex);
         ++accepted;
@@ -110,16 +140,24 @@ struct StubService::State {
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         r.headers.emplace_back(std::move(name), std::string(f.value()));
       }
+      r.received_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
       StubReply reply = decide(r);
       if (reply.delay_ms > 0) {
         asio::steady_timer timer(ioc, std::chrono::milliseconds(reply.delay_ms));
         co_await timer.async_wait(tuple_awaitable);
       }
       if (reply.action == StubReply::Action::hang) {
+        // Never answers: the request stays open until refuse() or the stub is destroyed.
         asio::steady_timer timer(ioc, std::chrono::hours(1));
+        hanging.insert(&timer);
         co_await timer.async_wait(tuple_awaitable);
+        hanging.erase(&timer);
+        answered();
         break;
       }
+      answered();
       if (reply.action == StubReply::Action::close || !open.contains(&stream)) break;
       http::response<http::string_body> res{static_cast<http::status>(reply.status), 11};
       res.set(http::field::content_type, "application/json");
@@ -142,6 +180,7 @@ struct StubService::State {
       beast::error_code ignored;
       acceptor->close(ignored);
     }
+    for (auto* t : hanging) t->cancel();
     for (auto* s : open) {
       beast::error_code ignored;
       s->socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -186,7 +225,8 @@ void StubService::set_handler(Handler handler) {
   state_->handler = std::move(handler);
 }
 
-void StubService::fault(const std::string& method, const std::string& target_prefix, StubReply reply, int times) {
+void StubService::fault(const std::string& method, const std::string& target_prefix, StubReply reply,
+                        int times) {
   std::lock_guard lock(state_->mutex);
   state_->faults.push_back(State::Fault{method, target_prefix, std::move(reply), times});
 }
@@ -209,7 +249,8 @@ std::vector<StubRequest> StubService::calls() const {
   return state_->calls;
 }
 
-std::vector<StubRequest> StubService::calls(const std::string& method, const std::string& target_prefix) const {
+std::vector<StubRequest> StubService::calls(const std::string& method,
+                                            const std::string& target_prefix) const {
   std::vector<StubRequest> out;
   std::lock_guard lock(state_->mutex);
   for (const auto& c : state_->calls)
@@ -220,6 +261,12 @@ std::vector<StubRequest> StubService::calls(const std::string& method, const std
 void StubService::clear_calls() {
   std::lock_guard lock(state_->mutex);
   state_->calls.clear();
+  state_->in_flight_max = state_->in_flight;
+}
+
+size_t StubService::in_flight_max() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->in_flight_max;
 }
 
 size_t StubService::connections_accepted() const {
@@ -312,9 +359,9 @@ StubService::Handler StubInventory::handler() {
     if (r.method == "GET" && seg.size() == 2 && seg[0] == "products") {
       auto it = d->products.find(seg[1]);
       if (it == d->products.end()) return StubReply::json(404, kNotFound);
-      return StubReply::json(200, json{{"id", seg[1]}, {"name", "Product " + seg[1].substr(0, 6)},
-                                       {"price", it->second.price}}
-                                      .dump());
+      return StubReply::json(
+          200, json{{"id", seg[1]}, {"name", "Product " + seg[1].substr(0, 6)}, {"price", it->second.price}}
+                   .dump());
     }
     if (r.method == "GET" && seg.size() == 2 && seg[0] == "inventory") {
       auto it = d->products.find(seg[1]);

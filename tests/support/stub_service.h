@@ -23,22 +23,27 @@ struct StubRequest {
   std::string target;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-case
+  int64_t received_at_ms = 0;  // steady clock, when the request was read in full
   std::string header(const std::string& lower_name) const;
 };
 
 struct StubReply {
-  enum class Action { answer, hang, close };
+  enum class Action { answer, hang, close, pass };  // pass: the handler's answer, after delay_ms
   int status = 200;
   std::string body;
   int delay_ms = 0;  // answer (or close) after this long
   Action action = Action::answer;
 
-  static StubReply json(int status, std::string body) { return StubReply{status, std::move(body), 0, Action::answer}; }
+  static StubReply json(int status, std::string body) {
+    return StubReply{status, std::move(body), 0, Action::answer};
+  }
   static StubReply slow(int delay_ms, int status, std::string body) {
     return StubReply{status, std::move(body), delay_ms, Action::answer};
   }
   static StubReply hang() { return StubReply{0, {}, 0, Action::hang}; }
   static StubReply drop() { return StubReply{0, {}, 0, Action::close}; }
+  static StubReply delayed(int delay_ms) { return StubReply{0, {}, delay_ms, Action::pass}; }
+  static StubReply fail500() { return json(500, R"({"statusCode":500,"message":"Internal server error"})"); }
 };
 
 class StubService {
@@ -56,7 +61,8 @@ class StubService {
 
   void set_handler(Handler handler);
   /// Requests whose method matches (empty = any) and whose target starts with `target_prefix`
-  /// get `reply` instead of the handler's answer, `times` times (-1 = until cleared).
+  /// get `reply` instead of the handler's answer (StubReply::delayed: the handler's answer, late),
+  /// `times` times (-1 = until cleared).
   /// The most recently added matching fault wins.
   void fault(const std::string& method, const std::string& target_prefix, StubReply reply, int times = -1);
   void clear_faults();
@@ -75,6 +81,9 @@ class StubService {
   void clear_calls();
   /// TCP connections accepted so far (to check connection reuse).
   size_t connections_accepted() const;
+  /// Most requests that were being answered at the same time (read, not yet answered) since the
+  /// start or the last clear_calls(): shows whether a client sends independent calls concurrently.
+  size_t in_flight_max() const;
 
   struct State;
 

@@ -1,0 +1,45 @@
+// The breaker's state machine, with time passed in (no sleeping).
+#include <catch2/catch.hpp>
+
+#include "clients/circuit_breaker.h"
+
+using orderflow::clients::BreakerOptions;
+using orderflow::clients::CircuitBreaker;
+using orderflow::clients::CircuitState;
+
+TEST_CASE(
+    "the circuit opens after N consecutive failures, half-opens after the cool-down, closes on success") {
+  CircuitBreaker b(BreakerOptions{3, 1000});
+  CHECK(b.state() == CircuitState::closed);
+  b.on_failure(0);
+  b.on_failure(1);
+  b.on_success();  // the count is of consecutive failures
+  b.on_failure(2);
+  b.on_failure(3);
+  CHECK(b.state() == CircuitState::closed);
+  REQUIRE(b.allow(4));
+  b.on_failure(4);
+  CHECK(b.state() == CircuitState::open);
+  CHECK(b.opened_total() == 1);
+  CHECK_FALSE(b.allow(500));
+  CHECK(b.cooldown_left_ms(500) == 504);
+  // After the cool-down exactly one probe goes through.
+  CHECK(b.allow(1004));
+  CHECK(b.state() == CircuitState::half_open);
+  CHECK_FALSE(b.allow(1005));
+  b.on_success();
+  CHECK(b.state() == CircuitState::closed);
+  CHECK(b.allow(1006));
+}
+
+TEST_CASE("a failed probe opens the circuit for another cool-down") {
+  CircuitBreaker b(BreakerOptions{1, 100});
+  b.on_failure(0);
+  CHECK(b.state() == CircuitState::open);
+  REQUIRE(b.allow(100));
+  b.on_failure(150);
+  CHECK(b.state() == CircuitState::open);
+  CHECK(b.opened_total() == 2);
+  CHECK_FALSE(b.allow(200));
+  CHECK(b.allow(250));
+}
