@@ -1,15 +1,17 @@
 #include "eventstore/rocksdb_event_store.h"
 
+#include <linux/futex.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
-#include <linux/futex.h>
 #include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -18,8 +20,12 @@
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -112,7 +118,7 @@ class Waiter {
     futex_wake(&state_);
   }
 
-  std::optional<AppendResult> result;         // written by the completer before release()
+  std::optional<AppendResult> result;        // written by the completer before release()
   Waiter* children[2] = {nullptr, nullptr};  // written by the committer before release()
 
  private:
@@ -195,10 +201,30 @@ class RocksDbEventStore final : public app::EventStore {
   void remember_heads();
 
   void close_db();
+  /// Opens the engine and recovers the published state (next sequence, head, outbox count) from
+  /// the log. Used at open and when reopening after a failed write.
+  Result<Unit, StoreError> open_db();
+  /// Records a failed Write (any thread): stops every writer until the store has reopened.
+  void note_write_failure(std::string_view what, const rocksdb::Status& status);
+  std::string failure_message() const;
+  /// Committer only, after a failed write: at most every reopen_interval_ms, and only when the
+  /// data dir's filesystem has reopen_free_bytes_min free, closes and reopens the engine (which
+  /// recovers from its WAL) and clears write_failed_ when that worked.
+  void try_reopen();
 
   const Options options_;
   rocksdb::WriteOptions write_options_;
+  // The engine and its handles are replaced when the store reopens after a failed write: every
+  // use holds db_mutex_ shared (readers, the relay's deletes, the committer's batch), the reopen
+  // holds it exclusive. db_ is null only between a failed reopen and the next successful one.
+  mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
+  // Set by the first failed Write of any writer (the committer, the relay's outbox deletes, the
+  // idempotency purge); from then on no writer calls Write on this engine instance (RocksDB's WAL
+  // writer must not be used again after an error) until try_reopen has replaced it.
+  std::atomic<bool> write_failed_{false};
+  mutable std::mutex failure_mutex_;
+  std::string failure_message_;  // guarded by failure_mutex_; the first failure's status
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // every open family, for close
   std::unordered_map<std::string, rocksdb::ColumnFamilyHandle*, StringHash, std::equal_to<>> families_;
   std::unordered_set<std::string, StringHash, std::equal_to<>> writable_families_;
@@ -235,10 +261,12 @@ class RocksDbEventStore final : public app::EventStore {
   rocksdb::WriteBatch batch_;
   std::vector<AppendResult> batch_results_;
   std::vector<Waiter*> wake_list_;
-  // Fail-stop: after a failed write the engine's state is uncertain (RocksDB keeps refusing writes
-  // after a WAL error anyway), so every later append is answered storage_failed until the store is
-  // reopened and recovery re-reads the log. Never silently continue on a WAL we could not write.
-  std::optional<std::string> write_failure_;
+  // Stop, then reopen: after a failed write the engine's state is uncertain (RocksDB keeps refusing
+  // writes after a WAL error, and its DB::Resume does not reliably retire the WAL that failed), so
+  // every later append is answered storage_failed until the committer has closed and reopened the
+  // engine (try_reopen) and recovery has re-read the log. Never silently continue on a WAL we
+  // could not write.
+  std::chrono::steady_clock::time_point next_reopen_attempt_;
   std::string scratch_key_;
   std::string scratch_value_;
 
@@ -258,8 +286,27 @@ class RocksDbEventStore final : public app::EventStore {
 // ---------------------------------------------------------------------------------------------
 // Open and recovery
 
+/// RocksDB's own diagnostics go to our log, not to a LOG file in the data dir: one log to read, and
+/// on a full disk a failed LOG write cannot take the process down (the engine's file writer asserts
+/// when it is written to again after an error, and Debian's librocksdb keeps its assertions).
+class SpdlogInfoLog final : public rocksdb::Logger {
+ public:
+  SpdlogInfoLog() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    spdlog::log(level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? spdlog::level::err : spdlog::level::warn,
+                "rocksdb: {}", line);
+  }
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+};
+
 rocksdb::DBOptions make_db_options(const Options& options) {
   rocksdb::DBOptions db;
+  db.info_log = std::make_shared<SpdlogInfoLog>();
+  db.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db.create_if_missing = true;
   db.create_missing_column_families = true;
   if (options.env != nullptr) db.env = options.env;
@@ -358,6 +405,17 @@ std::optional<std::string> check_options(const Options& options) {
 
 Result<Unit, StoreError> RocksDbEventStore::open() {
   if (auto problem = check_options(options_)) return fail(StoreError{"invalid options: " + *problem});
+  if (auto opened = open_db(); !opened) return opened;
+  incoming_.reserve(std::min<size_t>(options_.queue_capacity, 1u << 16));
+  committer_ = std::thread([this] { run_committer(); });
+  spdlog::info("eventstore: opened {} at sequence {} ({} outbox rows pending, sync={})", options_.data_dir,
+               next_sequence_ - 1, outbox_pending_.load(), options_.sync);
+  return Unit{};
+}
+
+Result<Unit, StoreError> RocksDbEventStore::open_db() {
+  families_.clear();
+  writable_families_.clear();
 
   const rocksdb::DBOptions db_options = make_db_options(options_);
   const auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
@@ -367,6 +425,9 @@ Result<Unit, StoreError> RocksDbEventStore::open() {
   for (const auto& name : options_.extra_families) names.push_back(name);
   // RocksDB refuses to open a DB without naming every family it holds. A family from an earlier
   // configuration is opened too (with default options) but not exposed.
+  // Created here rather than by RocksDB, which first logs the missing directory as an error.
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(options_.data_dir, mkdir_error);
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, options_.data_dir, &existing).ok()) {
     for (auto& name : existing)
@@ -425,12 +486,58 @@ Result<Unit, StoreError> RocksDbEventStore::open() {
     if (!it->status().ok()) return fail(store_error("recover: count outbox", it->status()));
   }
   outbox_pending_.store(outbox_rows);
-
-  incoming_.reserve(std::min<size_t>(options_.queue_capacity, 1u << 16));
-  committer_ = std::thread([this] { run_committer(); });
-  spdlog::info("eventstore: opened {} at sequence {} ({} outbox rows pending, sync={})", options_.data_dir,
-               last_sequence, outbox_rows, options_.sync);
   return Unit{};
+}
+
+void RocksDbEventStore::try_reopen() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_reopen_attempt_) return;
+  next_reopen_attempt_ = now + std::chrono::milliseconds(options_.reopen_interval_ms);
+  // Reopening writes (a new MANIFEST and WAL): on a still-full disk it would fail and leave even
+  // the reads without an engine, so wait for room first.
+  struct statvfs fs {};
+  if (statvfs(options_.data_dir.c_str(), &fs) == 0) {
+    const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free_bytes < options_.reopen_free_bytes_min) {
+      spdlog::warn("eventstore: appends refused: {} bytes free in {} (reopening needs {})", free_bytes,
+                   options_.data_dir, options_.reopen_free_bytes_min);
+      return;
+    }
+  }
+  std::unique_lock lock(db_mutex_);
+  close_db();
+  stream_heads_.clear();  // the log is the truth; recovery may differ from what we cached
+  if (auto opened = open_db(); !opened) {
+    close_db();
+    spdlog::error("eventstore: reopening {} failed, reads and appends are refused until it works: {}",
+                  options_.data_dir, opened.error().message);
+    return;
+  }
+  spdlog::info("eventstore: storage recovered after '{}': reopened at sequence {}; accepting appends again",
+               failure_message(), next_sequence_ - 1);
+  {
+    std::lock_guard failure_lock(failure_mutex_);
+    failure_message_.clear();
+  }
+  write_failed_.store(false);
+}
+
+void RocksDbEventStore::note_write_failure(std::string_view what, const rocksdb::Status& status) {
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (failure_message_.empty()) failure_message_ = std::string(what) + ": " + status.ToString();
+  }
+  if (!write_failed_.exchange(true)) {
+    spdlog::error(
+        "eventstore: {} failed; appends are refused until the storage works again and the store has "
+        "reopened (reads keep working): {}",
+        what, status.ToString());
+  }
+}
+
+std::string RocksDbEventStore::failure_message() const {
+  std::lock_guard lock(failure_mutex_);
+  return failure_message_;
 }
 
 void RocksDbEventStore::close_db() {
@@ -494,7 +601,8 @@ void RocksDbEventStore::complete(Pending& pending, AppendResult result) {
   }
 }
 
-bool RocksDbEventStore::submit(AppendRequest request, std::function<void(AppendResult)> done, Waiter* waiter) {
+bool RocksDbEventStore::submit(AppendRequest request, std::function<void(AppendResult)> done,
+                               Waiter* waiter) {
   ES_INVARIANT((done != nullptr) != (waiter != nullptr));
   Pending pending{std::move(request), std::move(done), waiter, 0};
   if (auto error = validate(pending.request, pending.bytes)) {
@@ -744,6 +852,10 @@ void RocksDbEventStore::remember_heads() {
 }
 
 void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, size_t end) {
+  if (write_failed_.load()) try_reopen();
+  std::shared_lock db_lock(db_mutex_);
+  const bool stopped = write_failed_.load();
+  const std::string stopped_because = stopped ? failure_message() : std::string();
   batch_.Clear();
   batch_heads_.clear();
   batch_idempotency_.clear();
@@ -754,10 +866,10 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
   size_t events = 0;
   size_t accepted = 0;
   for (size_t i = begin; i < end; ++i) {
-    if (write_failure_) {
-      batch_results_.push_back(fail(append_error(AppendError::Code::storage_failed,
-                                                 "the store stopped after a failed write (" + *write_failure_ +
-                                                     "); reopen it to recover")));
+    if (stopped) {
+      batch_results_.push_back(fail(append_error(
+          AppendError::Code::storage_failed, "the store stopped after a failed write (" + stopped_because +
+                                                 "); appends resume once the storage works again")));
       continue;
     }
     batch_results_.push_back(decide_and_stage(group[i].request, next_sequence, events));
@@ -795,10 +907,11 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
     } else {
       // Roll back: the sequences and heads staged above were never published (next_sequence_,
       // stream_heads_ untouched), so nothing of the batch is visible and the log keeps no gap.
-      // Then stop writing (see write_failure_).
-      spdlog::error("eventstore: write of {} appends ({} events) failed, store stops accepting writes: {}",
-                    accepted, events, s.ToString());
-      write_failure_ = s.ToString();
+      // Then stop writing (see write_failed_).
+      note_write_failure(
+          "write of " + std::to_string(accepted) + " appends (" + std::to_string(events) + " events)", s);
+      next_reopen_attempt_ =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reopen_interval_ms);
       for (auto& result : batch_results_) {
         if (result.ok())
           result = fail(append_error(AppendError::Code::storage_failed, "write failed: " + s.ToString()));
@@ -841,6 +954,8 @@ void RocksDbEventStore::drain() {
 
 Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_stream(
     const std::string& stream_id, uint64_t from_version, size_t max_count) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   std::vector<app::RecordedEvent> out;
   if (stream_id.empty() || stream_id.size() > kStreamIdBytesMax ||
       stream_id.find(codec::kStreamKeySeparator) != std::string::npos || max_count == 0)
@@ -888,6 +1003,8 @@ Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_stre
 
 Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_all(uint64_t from_sequence,
                                                                                 size_t max_count) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   std::vector<app::RecordedEvent> out;
   const uint64_t head = head_sequence();
   const uint64_t from = std::max<uint64_t>(from_sequence, 1);
@@ -929,6 +1046,12 @@ uint64_t RocksDbEventStore::stream_version(const std::string& stream_id) const {
     return 0;
   uint64_t head = 0;
   rocksdb::Status s;
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) {
+    spdlog::error("eventstore: stream_version('{}'): the store is reopening after a storage failure",
+                  stream_id);
+    return 0;
+  }
   if (!read_head_from_db(stream_id, head, s)) {
     // The port has no error channel here; 0 would lie, so say it loudly and return the safe
     // answer for optimistic concurrency (an append with this as expected version will conflict).
@@ -939,6 +1062,8 @@ uint64_t RocksDbEventStore::stream_version(const std::string& stream_id) const {
 
 Result<std::optional<std::string>, StoreError> RocksDbEventStore::get(const std::string& family_name,
                                                                       const std::string& key) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   auto* cf = family(family_name);
   if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
   std::string value;
@@ -952,6 +1077,8 @@ Result<std::vector<app::KeyValue>, StoreError> RocksDbEventStore::scan(const std
                                                                        const std::string& from_key,
                                                                        const std::string& to_key,
                                                                        size_t limit, bool reverse) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   auto* cf = family(family_name);
   if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
   std::vector<app::KeyValue> out;
@@ -982,6 +1109,8 @@ Result<std::vector<app::KeyValue>, StoreError> RocksDbEventStore::scan(const std
 
 Result<std::optional<app::IdempotencyRecord>, StoreError> RocksDbEventStore::find_idempotency(
     const std::string& key) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   std::string raw;
   const auto s = db_->Get(rocksdb::ReadOptions(), idempotency_cf_, slice(key), &raw);
   if (s.IsNotFound()) return std::optional<app::IdempotencyRecord>{};
@@ -999,6 +1128,8 @@ Result<size_t, StoreError> RocksDbEventStore::purge_idempotency(int64_t now_ms) 
   // record created after it. Two purges at once could (one deletes, a new record appears, the other
   // deletes it), hence the mutex.
   std::lock_guard lock(purge_mutex_);
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   size_t purged = 0;
   rocksdb::WriteBatch batch;
   // Losing these deletes in a crash only means purging again; a later synced write also persists
@@ -1007,7 +1138,9 @@ Result<size_t, StoreError> RocksDbEventStore::purge_idempotency(int64_t now_ms) 
   wo.sync = false;
   auto flush = [&]() -> rocksdb::Status {
     if (batch.Count() == 0) return rocksdb::Status::OK();
+    if (write_failed_.load()) return rocksdb::Status::Incomplete("the store stopped after a failed write");
     auto s = db_->Write(wo, &batch);
+    if (!s.ok()) note_write_failure("idempotency purge", s);
     batch.Clear();
     return s;
   };
@@ -1032,6 +1165,8 @@ Result<size_t, StoreError> RocksDbEventStore::purge_idempotency(int64_t now_ms) 
 
 Result<std::vector<app::OutboxRow>, StoreError> RocksDbEventStore::read_outbox(uint64_t from_sequence,
                                                                                size_t max_count) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   std::vector<app::OutboxRow> out;
   if (max_count == 0) return out;
   char start[codec::kSequenceKeyBytes];
@@ -1049,6 +1184,8 @@ Result<std::vector<app::OutboxRow>, StoreError> RocksDbEventStore::read_outbox(u
 }
 
 Result<Unit, StoreError> RocksDbEventStore::delete_outbox(const std::vector<uint64_t>& sequences) {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   std::vector<uint64_t> sorted = sequences;
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
@@ -1077,7 +1214,12 @@ Result<Unit, StoreError> RocksDbEventStore::delete_outbox(const std::vector<uint
     // at-least-once delivery (consumers dedupe on message_id) already allows.
     rocksdb::WriteOptions wo;
     wo.sync = false;
-    if (auto s = db_->Write(wo, &batch); !s.ok()) return fail(store_error("delete_outbox", s));
+    if (write_failed_.load())
+      return fail(StoreError{"delete_outbox: the store stopped after a failed write"});
+    if (auto s = db_->Write(wo, &batch); !s.ok()) {
+      note_write_failure("outbox delete", s);
+      return fail(store_error("delete_outbox", s));
+    }
     outbox_pending_.fetch_sub(static_cast<int64_t>(batch.Count()), std::memory_order_relaxed);
   }
   return Unit{};

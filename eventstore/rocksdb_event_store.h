@@ -78,6 +78,17 @@ struct Options {
   // prefix-bloom-filtered seek. When full, about an eighth of the entries are evicted.
   size_t stream_cache_capacity = 1'000'000;
 
+  // Default: 1000, unit: milliseconds. After a failed write (a full disk, an I/O error) appends are
+  // refused with storage_failed; at most this often, when an append arrives, the store tries to
+  // close and reopen the engine (recovery re-reads the WAL), and accepts appends again once that
+  // worked. Reads keep working meanwhile.
+  uint32_t reopen_interval_ms = 1000;
+
+  // Default: 16 MiB, unit: bytes. Reopening writes a new MANIFEST and WAL, so it is not tried while
+  // the data dir's filesystem has less than this free (a reopen that fails would leave even the
+  // reads without an engine until the next one succeeds).
+  uint64_t reopen_free_bytes_min = 16u << 20;
+
   // Default: 64 MiB, unit: bytes. Size of the LRU block cache shared by all families.
   size_t block_cache_bytes = 64u << 20;
 

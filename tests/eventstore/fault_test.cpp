@@ -6,8 +6,10 @@
 #include <rocksdb/env.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "tests/eventstore/test_support.h"
 
@@ -62,6 +64,7 @@ TEST_CASE("a failed write answers storage_failed and rolls back heads and sequen
   auto options = options_for(dir);
   options.env = &env;
   options.extra_families = {"view"};
+  options.reopen_interval_ms = 3'600'000;  // no reopen within this test: the store stays stopped
   {
     auto store = open_store(options);
     REQUIRE(store->append(make_append("s", ExpectedVersion::no_stream(), {make_event("t", "{}", "good-1")}))
@@ -120,4 +123,55 @@ TEST_CASE("a failed write answers storage_failed and rolls back heads and sequen
   CHECK(next->first_sequence == 2);
   CHECK(next->stream_version == 2);
   CHECK_FALSE(store->find_idempotency("key-0")->has_value());
+}
+
+TEST_CASE("after a failed write the store reopens once the storage works again, without a gap or a ghost",
+          "[eventstore][fault]") {
+  TempDir dir;
+  WalFaultEnv env;
+  auto options = options_for(dir);
+  options.env = &env;
+  options.reopen_interval_ms = 50;
+  {
+    auto store = open_store(options);
+    REQUIRE(store->append(make_append("s", ExpectedVersion::no_stream(), {make_event("t", "{}", "good-1")}))
+                .ok());
+    env.fail_wal_appends = true;
+    auto failed =
+        store->append(make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "ghost-1")}));
+    REQUIRE_FALSE(failed.ok());
+    CHECK(failed.error().code == AppendError::Code::storage_failed);
+    // Still failing after a reopen: refused again; reads keep working meanwhile.
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    auto still =
+        store->append(make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "ghost-2")}));
+    REQUIRE_FALSE(still.ok());
+    CHECK(still.error().code == AppendError::Code::storage_failed);
+    auto read = store->read_all(1, 10);
+    REQUIRE(read.ok());
+    CHECK(read->size() == 1);
+    CHECK(store->stream_version("s") == 1);
+
+    // The storage works again: after the reopen interval appends are accepted at the next number.
+    env.fail_wal_appends = false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    auto resumed =
+        store->append(make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "good-2")}));
+    REQUIRE(resumed.ok());
+    CHECK(resumed->first_sequence == 2);
+    CHECK(resumed->stream_version == 2);
+    REQUIRE(
+        store->append(make_append("s", ExpectedVersion::exact(2), {make_event("t", "{}", "good-3")})).ok());
+    CHECK(store->read_all(1, 10)->size() == 3);
+  }
+  // After a restart: exactly the acknowledged events, contiguous, none of the refused ones.
+  options.env = nullptr;
+  auto store = open_store(options);
+  CHECK(store->head_sequence() == 3);
+  auto all = store->read_all(1, 10);
+  REQUIRE(all->size() == 3);
+  CHECK(all->at(0).metadata.event_id == "good-1");
+  CHECK(all->at(1).metadata.event_id == "good-2");
+  CHECK(all->at(2).metadata.event_id == "good-3");
+  CHECK(store->stream_version("s") == 3);
 }
