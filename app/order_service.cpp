@@ -267,13 +267,17 @@ Result<Order, Error> OrderService::commit(const Order& state, const std::vector<
 }
 
 Result<Order, Error> OrderService::place(const PlaceOrderInput& input, const CommandContext& ctx) {
-  auto exists = customers_.exists(input.customer_id);
+  // The customer check and the product lookups are independent: they go out together. The
+  // customer's answer is still judged first, so the errors are the seed's (unknown customer
+  // before unknown product).
+  auto customer = customers_.exists_async(input.customer_id);
+  auto items = price_lines(input.items);
+  auto exists = customer.get();
   if (!exists) return fail(dependency_error(exists.error()));
   if (!exists.value()) {
     return fail(Error::make(ErrorCode::customer_not_found,
                             "Customer with ID " + input.customer_id.str() + " not found"));
   }
-  auto items = price_lines(input.items);
   if (!items) return fail(items.error());
 
   domain::OrderId id(new_uuid_v4());

@@ -73,13 +73,22 @@ app::Inventory::ProductLookup to_product(const std::string& service, const HttpC
 HttpCustomerDirectory::HttpCustomerDirectory(ServiceOptions options) : service_(std::move(options)) {}
 
 Result<bool, DependencyError> HttpCustomerDirectory::exists(const domain::CustomerId& id) {
+  return exists_async(id).get();
+}
+
+std::future<Result<bool, DependencyError>> HttpCustomerDirectory::exists_async(const domain::CustomerId& id) {
   HttpCall call;
   call.path = "/customers/" + id.str();
-  auto reply = service_.call(call);
-  if (!reply) return fail(reply.error());
-  if (reply->status == 404) return false;
-  if (is_2xx(reply->status)) return true;
-  return fail(unexpected(service_.name(), call, *reply, "expected 200 or 404"));
+  auto reply = service_.call_async(call);
+  return std::async(
+      std::launch::deferred,
+      [this, call = std::move(call), reply = std::move(reply)]() mutable -> Result<bool, DependencyError> {
+        auto answer = reply.get();
+        if (!answer) return fail(answer.error());
+        if (answer->status == 404) return false;
+        if (is_2xx(answer->status)) return true;
+        return fail(unexpected(service_.name(), call, *answer, "expected 200 or 404"));
+      });
 }
 
 HttpInventory::HttpInventory(ServiceOptions options) : service_(std::move(options)) {}

@@ -20,6 +20,8 @@ class HttpCustomerDirectory final : public app::CustomerDirectory {
  public:
   explicit HttpCustomerDirectory(ServiceOptions options);
   Result<bool, app::DependencyError> exists(const domain::CustomerId& id) override;
+  /// The GET goes out at once; the answer is read on get().
+  std::future<Result<bool, app::DependencyError>> exists_async(const domain::CustomerId& id) override;
   const HttpService& service() const { return service_; }
 
  private:

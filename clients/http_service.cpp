@@ -370,6 +370,17 @@ awaitable<void> run_and_deliver(HttpService::State* state, HttpCall call, std::s
   if (--delivery->remaining == 0) delivery->done.notify_all();
 }
 
+awaitable<void> run_and_fulfil(HttpService::State* state, HttpCall call,
+                               std::shared_ptr<std::promise<CallResult>> promise) {
+  std::optional<CallResult> result;
+  try {
+    result.emplace(co_await state->run_call(call));
+  } catch (const std::exception& e) {
+    result.emplace(fail(state->unavailable(call, std::string("internal error: ") + e.what())));
+  }
+  promise->set_value(std::move(*result));
+}
+
 }  // namespace
 
 HttpService::HttpService(ServiceOptions options) : state_(std::make_shared<State>(std::move(options))) {
@@ -391,6 +402,14 @@ CallResult HttpService::call(HttpCall call) {
   std::vector<HttpCall> one;
   one.push_back(std::move(call));
   return std::move(call_all(std::move(one)).front());
+}
+
+std::future<CallResult> HttpService::call_async(HttpCall call) {
+  auto promise = std::make_shared<std::promise<CallResult>>();
+  auto answer = promise->get_future();
+  asio::co_spawn(state_->ioc, run_and_fulfil(state_.get(), std::move(call), std::move(promise)),
+                 asio::detached);
+  return answer;
 }
 
 std::vector<CallResult> HttpService::call_all(std::vector<HttpCall> calls) {

@@ -13,6 +13,7 @@
 //    with "not found" or "refused".
 // Beast stays in the .cpp: the calls run as coroutines on the service's own I/O thread.
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <utility>
@@ -75,6 +76,9 @@ class HttpService {
 
   /// One call; blocks until it is answered or fails (at most about `timeout_ms`).
   CallResult call(HttpCall call);
+  /// One call, started now; the future is ready when it is answered or fails. The service must
+  /// outlive the future's get().
+  std::future<CallResult> call_async(HttpCall call);
   /// Independent calls run concurrently (bounded by connections_max); results in the same order.
   std::vector<CallResult> call_all(std::vector<HttpCall> calls);
 

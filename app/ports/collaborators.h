@@ -3,6 +3,7 @@
 // in-process fake (the default demo mode) and an HTTP client. An outage is a value
 // (DependencyError), never confused with "not found" or "insufficient stock".
 #include <cstdint>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,14 @@ class CustomerDirectory {
   virtual ~CustomerDirectory() = default;
   /// True when the customer exists (the seed's 404 → false).
   virtual Result<bool, DependencyError> exists(const domain::CustomerId& id) = 0;
+
+  /// `exists`, started now and answered by the future, so the caller can do independent work
+  /// (the product lookups of a create) meanwhile. The default answers before returning.
+  virtual std::future<Result<bool, DependencyError>> exists_async(const domain::CustomerId& id) {
+    std::promise<Result<bool, DependencyError>> answered;
+    answered.set_value(exists(id));
+    return answered.get_future();
+  }
 };
 
 struct ProductInfo {
