@@ -10,7 +10,9 @@
 // 3. verify after the last rebuild: the rebuilt projections must match the inline ones exactly.
 //
 // Usage: replay_bench [--events N] [--dir D] [--threads N] [--rounds N] [--v1-every N] [--reuse D]
+//                     [--write ingest|batches]
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -37,8 +39,18 @@ struct Config {
   unsigned threads = 2;
   int rounds = 3;
   uint64_t v1_every = 10;
+  replay::RebuildOptions::Write write = replay::RebuildOptions::Write::ingest;
   std::string reuse;  // --reuse D: generate into D if empty, else use its log; D is kept (profiling)
 };
+
+/// CPU seconds (user + system) of the whole process: unlike wall time, not inflated when other
+/// processes share the cores.
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -65,6 +77,9 @@ Config parse(int argc, char** argv) {
       c.threads = static_cast<unsigned>(std::stoul(value()));
     else if (arg == "--rounds")
       c.rounds = std::clamp(std::stoi(value()), 1, 20);
+    else if (arg == "--write")
+      c.write = value() == "batches" ? replay::RebuildOptions::Write::batches
+                                     : replay::RebuildOptions::Write::ingest;
     else if (arg == "--reuse")
       c.reuse = value();
     else if (arg == "--v1-every")
@@ -84,6 +99,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   const Config config = parse(argc, argv);
+  replay::tune_allocator_for_bulk_work();  // as orderflow-replay does
   std::string pattern = config.dir + "/replay-bench-XXXXXX";
   if (config.reuse.empty() && ::mkdtemp(pattern.data()) == nullptr) die("mkdtemp failed under " + config.dir);
   const std::string data_dir = config.reuse.empty() ? pattern + "/db" : config.reuse;
@@ -129,33 +145,41 @@ int main(int argc, char** argv) {
   if (!generate && last) events = *last;
   if (!last || *last != events) die("the log does not hold the generated events");
 
-  std::vector<double> raw_rates, rebuild_rates, fold_rates;
+  std::vector<double> raw_rates, rebuild_rates, fold_rates, raw_cpu, rebuild_cpu;
   for (int round = 1; round <= config.rounds; ++round) {
     // 2a. The raw scan: the engine's iteration alone.
     uint64_t bytes = 0;
+    double cpu_start = cpu_seconds();
     auto start = Clock::now();
     auto rows = admin.scan_events_raw(
         1, *last, eventstore::ScanTuning{},
         [&](std::string_view key, std::string_view value) { bytes += key.size() + value.size(); });
     const double raw_s = since(start);
+    const double raw_cpu_s = cpu_seconds() - cpu_start;
     if (!rows || *rows != events) die("raw scan failed");
     raw_rates.push_back(static_cast<double>(events) / raw_s);
 
     // 2b. The rebuild.
     replay::RebuildOptions options;
     options.threads = config.threads;
+    options.write = config.write;
+    cpu_start = cpu_seconds();
     start = Clock::now();
     auto report = replay::rebuild(admin, options);
     const double rebuild_s = since(start);
+    const double rebuild_cpu_s = cpu_seconds() - cpu_start;
     if (!report) die("rebuild: " + report.error().message);
     rebuild_rates.push_back(static_cast<double>(events) / rebuild_s);
+    raw_cpu.push_back(raw_cpu_s);
+    rebuild_cpu.push_back(rebuild_cpu_s);
     fold_rates.push_back(static_cast<double>(events) / report->fold_seconds);
     std::printf(
-        "round %d: raw scan %.3f s (%.0f events/s, %.1f MiB) | rebuild %.3f s (%.0f events/s: fold+rows "
-        "%.3f s, write+flush %.3f s; %llu rows) | rebuild/raw %.0f%%\n",
+        "round %d: raw scan %.3f s (%.0f events/s, %.1f MiB) | rebuild %.3f s (%.0f events/s: fold %.3f s, "
+        "rows %.3f s, write+flush %.3f s; %llu rows) | rebuild/raw %.0f%% | CPU s: raw %.3f, rebuild %.3f\n",
         round, raw_s, raw_rates.back(), static_cast<double>(bytes) / (1 << 20), rebuild_s,
-        rebuild_rates.back(), report->fold_seconds, report->write_seconds,
-        static_cast<unsigned long long>(report->rows), 100.0 * rebuild_rates.back() / raw_rates.back());
+        rebuild_rates.back(), report->fold_seconds, report->rows_seconds, report->write_seconds,
+        static_cast<unsigned long long>(report->rows), 100.0 * rebuild_rates.back() / raw_rates.back(),
+        raw_cpu_s, rebuild_cpu_s);
   }
 
   // 3. The rebuilt rows are the ones the inline projection wrote.
@@ -170,10 +194,12 @@ int main(int argc, char** argv) {
 
   const double raw = median(raw_rates), rebuild = median(rebuild_rates);
   std::printf(
-      "RESULT events=%llu threads=%u raw_scan_events_per_s=%.0f rebuild_events_per_s=%.0f "
-      "fold_events_per_s=%.0f rebuild_vs_raw=%.0f%% (medians of %d rounds)\n",
+      "RESULT write=%s events=%llu threads=%u raw_scan_events_per_s=%.0f rebuild_events_per_s=%.0f "
+      "fold_events_per_s=%.0f rebuild_vs_raw=%.0f%% raw_cpu_s=%.3f rebuild_cpu_s=%.3f (medians of %d "
+      "rounds)\n",
+      config.write == replay::RebuildOptions::Write::ingest ? "ingest" : "batches",
       static_cast<unsigned long long>(events), config.threads, raw, rebuild, median(fold_rates),
-      100.0 * rebuild / raw, config.rounds);
+      100.0 * rebuild / raw, median(raw_cpu), median(rebuild_cpu), config.rounds);
   opened->reset();
   if (config.reuse.empty()) std::filesystem::remove_all(pattern);
   return verified->differences == 0 ? 0 : 1;

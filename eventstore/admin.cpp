@@ -5,6 +5,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
@@ -578,6 +579,75 @@ Result<Unit, AdminError> AdminStore::write(AdminBatch& batch, WriteMode mode) {
   wo.disableWAL = mode.disable_wal;
   const auto s = state_->db->Write(wo, &batch.state_->batch);
   if (!s.ok()) return fail(engine_error("write", s));
+  return Unit{};
+}
+
+Result<Unit, AdminError> AdminStore::ingest_sorted(
+    size_t family, const std::function<bool(std::string_view& key, std::string_view& value)>& next,
+    size_t file_bytes_max) {
+  if (state_->read_only) return fail(AdminError{Code::invalid, "read-only instance"});
+  if (family >= state_->handles.size() || !state_->writable[family] || state_->names[family] == kMetaFamily)
+    return fail(AdminError{Code::invalid, "not a writable projection family"});
+  const std::string& name = state_->names[family];
+  const rocksdb::Options options(db_options(), family_options(name, state_->cache));
+  std::vector<std::string> files;
+  auto remove_files = [&] {
+    std::error_code ignored;
+    for (const auto& f : files) std::filesystem::remove(f, ignored);
+  };
+  // invalidate_page_cache = false: the files are read back at once by the ingestion.
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, state_->handles[family], false);
+  bool open = false;
+  uint64_t rows_in_file = 0;
+  auto finish = [&]() -> rocksdb::Status {
+    open = false;
+    if (rows_in_file == 0) return rocksdb::Status::OK();
+    rows_in_file = 0;
+    return writer.Finish();
+  };
+  std::string_view key, value;
+  while (next(key, value)) {
+    if (!open) {
+      files.push_back((std::filesystem::path(state_->data_dir) /
+                       ("replay-ingest-" + name + "-" + std::to_string(files.size()) + ".sst"))
+                          .string());
+      if (auto s = writer.Open(files.back()); !s.ok()) {
+        remove_files();
+        return fail(engine_error("create " + files.back(), s));
+      }
+      open = true;
+    }
+    if (auto s = writer.Put(slice(key), slice(value)); !s.ok()) {
+      remove_files();
+      return fail(engine_error("write a row of " + name + " (keys must ascend)", s));
+    }
+    ++rows_in_file;
+    if (writer.FileSize() >= file_bytes_max) {
+      if (auto s = finish(); !s.ok()) {
+        remove_files();
+        return fail(engine_error("finish " + files.back(), s));
+      }
+    }
+  }
+  if (open) {
+    const bool empty = rows_in_file == 0;
+    if (auto s = finish(); !s.ok()) {
+      remove_files();
+      return fail(engine_error("finish " + files.back(), s));
+    }
+    if (empty) {
+      std::error_code ignored;
+      std::filesystem::remove(files.back(), ignored);
+      files.pop_back();
+    }
+  }
+  if (files.empty()) return Unit{};
+  rocksdb::IngestExternalFileOptions ingest;
+  ingest.move_files = true;  // same file system: a rename, not a copy
+  if (auto s = state_->db->IngestExternalFile(state_->handles[family], files, ingest); !s.ok()) {
+    remove_files();
+    return fail(engine_error("ingest into " + name, s));
+  }
   return Unit{};
 }
 

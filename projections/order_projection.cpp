@@ -100,7 +100,7 @@ std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order&
 }
 
 std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
-                                                          const domain::Order& after) {
+                                                          const domain::Order& after, Renderer render) {
   std::vector<app::KeyValueWrite> w;
   const bool was = domain::is_live(before);
   const bool is = domain::is_live(after);
@@ -120,7 +120,7 @@ std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& b
   if (is) {
     const std::string ck = created_key(after);
     const std::string status(domain::to_wire(after.status));
-    w.push_back({kView, id, std::to_string(after.version) + '\n' + domain::order_to_json(after)});
+    w.push_back({kView, id, std::to_string(after.version) + '\n' + render(after)});
     if (!was || before.status != after.status) {
       w.push_back({kByCreated, ck, status});
       w.push_back({kByStatus, status_prefix(after.status) + ck, std::string()});

@@ -10,6 +10,7 @@
 
 #include "app/ports/event_store.h"
 #include "app/ports/read_model.h"
+#include "domain/codec.h"
 
 namespace orderflow::projections {
 
@@ -22,7 +23,10 @@ class OrderProjection final : public app::OrderReadModel {
   std::vector<app::KeyValueWrite> writes_for(const domain::Order& before,
                                              const domain::Order& after) const override;
   /// What writes_for returns; it needs no store, so a rebuild tool can compute rows offline.
-  static std::vector<app::KeyValueWrite> rows_for(const domain::Order& before, const domain::Order& after);
+  /// `render` writes the view's JSON: a rebuild passes a faster renderer of the same bytes.
+  using Renderer = std::string (*)(const domain::Order&);
+  static std::vector<app::KeyValueWrite> rows_for(const domain::Order& before, const domain::Order& after,
+                                                  Renderer render = &domain::order_to_json);
   Result<std::optional<app::OrderView>, app::Error> find(const domain::OrderId& id) const override;
   Result<app::OrderPage, app::Error> list(const app::OrderListQuery& query) const override;
 

@@ -61,15 +61,19 @@ constexpr const char* kMainHelp =
 
 constexpr const char* kRebuildHelp =
     "Usage: orderflow-replay rebuild [--data-dir D] [--threads N] [--progress auto|bar|lines|none]\n"
+    "                                [--write ingest|batches]\n"
     "\n"
     "Folds the whole event log (old schema versions are upcast), then drops the projection column\n"
-    "families, writes the rebuilt rows in large unsynced batches, flushes them and writes the\n"
-    "checkpoint in one synced batch. Needs the data dir for itself: refuses (exit 3) while a server\n"
-    "holds it, and changes nothing then. Nothing is dropped if the log does not decode.\n"
+    "families, writes the rebuilt rows (see --write) without the WAL and makes them durable, then\n"
+    "writes the checkpoint in one synced batch. Needs the data dir for itself: refuses (exit 3)\n"
+    "while a server holds it, and changes nothing then. Nothing is dropped if the log does not\n"
+    "decode.\n"
     "\n"
     "  --threads N     fold workers, 1..64 (default: 2)\n"
     "  --progress M    auto (default: a bar when stderr is a terminal, else a line per second),\n"
-    "                  bar, lines or none\n\n";
+    "                  bar, lines or none\n"
+    "  --write W       ingest (default): sorted rows go to table files ingested into the families;\n"
+    "                  batches: large write batches without the WAL, then a flush\n\n";
 
 constexpr const char* kVerifyHelp =
     "Usage: orderflow-replay verify [--data-dir D] [--threads N] [--show N] [--progress M]\n"
@@ -262,7 +266,7 @@ std::optional<unsigned> threads_of(const Args& args) {
 
 int cmd_rebuild(int argc, char** argv) {
   Args args;
-  if (auto u = parse_args(argc, argv, 2, {"threads", "progress"}, {}, args))
+  if (auto u = parse_args(argc, argv, 2, {"threads", "progress", "write"}, {}, args))
     return usage_error(u->message, kRebuildHelp);
   if (args.help) return std::cout << kRebuildHelp << kExitCodesHelp, kExitOk;
   if (!args.positional.empty())
@@ -271,6 +275,16 @@ int cmd_rebuild(int argc, char** argv) {
   if (!threads) return usage_error("--threads must be 1..64", kRebuildHelp);
   auto mode = progress_mode(args);
   if (!mode) return usage_error("--progress must be auto, bar, lines or none", kRebuildHelp);
+
+  replay::RebuildOptions options;
+  if (auto it = args.values.find("write"); it != args.values.end()) {
+    if (it->second == "ingest")
+      options.write = replay::RebuildOptions::Write::ingest;
+    else if (it->second == "batches")
+      options.write = replay::RebuildOptions::Write::batches;
+    else
+      return usage_error("--write must be ingest or batches", kRebuildHelp);
+  }
 
   auto store = AdminStore::open_exclusive(args.data_dir, projections::OrderProjection::family_names());
   if (!store) {
@@ -283,20 +297,20 @@ int cmd_rebuild(int argc, char** argv) {
     return admin_failure(store.error());
   }
   ProgressReporter reporter(*mode);
-  replay::RebuildOptions options;
   options.threads = *threads;
   options.progress = [&](std::string_view phase, uint64_t done, uint64_t total) {
     reporter(phase, done, total);
   };
   auto report = replay::rebuild(**store, options);
   if (!report) return replay_failure(report.error());
-  const double total_s = report->fold_seconds + report->write_seconds;
+  const double total_s = report->fold_seconds + report->rows_seconds + report->write_seconds;
   std::printf(
-      "rebuilt: %llu events, %llu orders, %llu rows, up to sequence %llu in %.3f s (fold %.3f s, write %.3f "
-      "s)\n",
+      "rebuilt: %llu events, %llu orders, %llu rows, up to sequence %llu in %.3f s (fold %.3f s, rows %.3f "
+      "s, "
+      "write %.3f s)\n",
       static_cast<unsigned long long>(report->events), static_cast<unsigned long long>(report->orders),
       static_cast<unsigned long long>(report->rows), static_cast<unsigned long long>(report->last_sequence),
-      total_s, report->fold_seconds, report->write_seconds);
+      total_s, report->fold_seconds, report->rows_seconds, report->write_seconds);
   return kExitOk;
 }
 
@@ -534,6 +548,7 @@ int cmd_stats(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc < 2) return usage_error("missing command", kMainHelp);
   const std::string command = argv[1];
+  orderflow::replay::tune_allocator_for_bulk_work();
   if (command == "--help" || command == "-h" || command == "help")
     return std::cout << kMainHelp << kExitCodesHelp, kExitOk;
   try {

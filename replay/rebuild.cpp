@@ -1,6 +1,11 @@
 #include "replay/rebuild.h"
 
+#include <malloc.h>
+
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "projections/order_projection.h"
 
@@ -53,11 +58,19 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
   const auto fold_start = std::chrono::steady_clock::now();
   auto folded = fold_with_progress(store, *last, options.threads, options.progress);
   if (!folded) return fail(folded.error());
+  report.fold_seconds = seconds_since(fold_start);
+  const auto rows_start = std::chrono::steady_clock::now();
   ProjectionRows rows = projection_rows(*folded, options.threads);
   report.events = folded->events;
   report.orders = folded->orders();
   report.rows = rows.count();
-  report.fold_seconds = seconds_since(fold_start);
+  report.rows_seconds = seconds_since(rows_start);
+  // Freeing hundreds of thousands of states takes a while: do it beside the writes.
+  std::thread free_states([states = std::move(folded->partitions)]() mutable { states.clear(); });
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() { t.join(); }
+  } join_free_states{free_states};
 
   const auto write_start = std::chrono::steady_clock::now();
   const auto meta = store.family(eventstore::kMetaFamily);
@@ -76,30 +89,60 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
   batch.clear();
   if (auto r = store.recreate_families(rows.families); !r) return fail(storage_error(r.error()));
 
-  // Without the WAL: the rows become durable by the flush below, and until the final batch the
-  // mark says they are incomplete, so nothing is lost by not logging them.
   const uint64_t total_rows = rows.count();
   uint64_t written = 0;
   if (options.progress) options.progress("write", 0, total_rows);
-  for (size_t f = 0; f < rows.rows.size(); ++f) {
-    for (const auto& [key, value] : rows.rows[f]) {
-      batch.put(families[f], key, value);
-      if (batch.bytes() >= options.batch_bytes) {
-        if (auto w = store.write(batch, {.sync = false, .disable_wal = true}); !w)
-          return fail(storage_error(w.error()));
-        written += batch.count();
-        batch.clear();
-        if (options.progress) options.progress("write", written, total_rows);
+  if (options.write == RebuildOptions::Write::ingest) {
+    // Families are independent: their table files are built on `threads` threads at once.
+    std::vector<std::optional<AdminError>> errors(rows.rows.size());
+    std::atomic<size_t> next_family{0};
+    std::mutex progress_mutex;
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < std::max(1u, std::min<unsigned>(options.threads, rows.rows.size())); ++t) {
+      pool.emplace_back([&] {
+        for (size_t f = next_family++; f < rows.rows.size(); f = next_family++) {
+          const auto& family_rows = rows.rows[f];
+          size_t i = 0;
+          auto next = [&](std::string_view& key, std::string_view& value) {
+            if (i == family_rows.size()) return false;
+            key = family_rows[i].first;
+            value = family_rows[i].second;
+            ++i;
+            return true;
+          };
+          if (auto in = store.ingest_sorted(families[f], next); !in) errors[f] = in.error();
+          std::lock_guard lock(progress_mutex);
+          written += family_rows.size();
+          if (options.progress) options.progress("write", written, total_rows);
+        }
+      });
+    }
+    for (auto& t : pool) t.join();
+    for (auto& e : errors)
+      if (e) return fail(storage_error(*e));
+  } else {
+    // Without the WAL: the rows become durable by the flush below, and until the final batch the
+    // mark says they are incomplete, so nothing is lost by not logging them.
+    for (size_t f = 0; f < rows.rows.size(); ++f) {
+      for (const auto& [key, value] : rows.rows[f]) {
+        batch.put(families[f], key, value);
+        if (batch.bytes() >= options.batch_bytes) {
+          if (auto w = store.write(batch, {.sync = false, .disable_wal = true}); !w)
+            return fail(storage_error(w.error()));
+          written += batch.count();
+          batch.clear();
+          if (options.progress) options.progress("write", written, total_rows);
+        }
       }
     }
+    if (batch.count() > 0) {
+      if (auto w = store.write(batch, {.sync = false, .disable_wal = true}); !w)
+        return fail(storage_error(w.error()));
+      written += batch.count();
+      batch.clear();
+    }
+    if (auto fl = store.flush(families); !fl) return fail(storage_error(fl.error()));
   }
-  if (batch.count() > 0) {
-    if (auto w = store.write(batch, {.sync = false, .disable_wal = true}); !w)
-      return fail(storage_error(w.error()));
-    written += batch.count();
-    batch.clear();
-  }
-  if (auto fl = store.flush(families); !fl) return fail(storage_error(fl.error()));
   batch.put(*meta, eventstore::kMetaProjectionCheckpointKey, be64(*last));
   batch.remove(*meta, eventstore::kMetaRebuildStartedKey);
   if (auto w = store.write(batch, {.sync = true}); !w) return fail(storage_error(w.error()));
@@ -165,6 +208,13 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
     if (options.progress) options.progress("compare", compared, report.rows_expected);
   }
   return report;
+}
+
+void tune_allocator_for_bulk_work() {
+  // glibc caps the mmap threshold at 32 MiB on 64-bit; above it allocations stay mmap'ed.
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  ::mallopt(M_TOP_PAD, 64 << 20);
 }
 
 std::string printable(std::string_view bytes, size_t max_chars) {

@@ -4,8 +4,8 @@
 //
 // rebuild (exclusive instance): fold the log first, so an undecodable log fails before anything is
 // dropped; then mark the rebuild as started (synced), drop and re-create the projection families,
-// write the rows in large batches without the WAL, flush those families, and end with one synced
-// batch holding the checkpoint and removing the mark. A crash in between leaves the mark, which
+// write the rows (ingested table files, or large batches without the WAL and a flush), and end with
+// one synced batch holding the checkpoint and removing the mark. A crash in between leaves the mark, which
 // says the projections are incomplete; running rebuild again repairs them. The log itself is
 // never written.
 //
@@ -29,7 +29,12 @@ using Progress = std::function<void(std::string_view phase, uint64_t done, uint6
 struct RebuildOptions {
   // Default: 2, unit: threads. Fold workers (the reading thread comes on top).
   unsigned threads = 2;
-  // Default: 64 MiB, unit: bytes. Size of one write batch of projection rows.
+  // How the rows are written. ingest (default): into table files ingested into the re-created
+  // families, since the rows are sorted already (no memtable, no WAL, no flush: the bench measured
+  // it faster). batches: large write batches without the WAL, then a flush.
+  enum class Write { ingest, batches };
+  Write write = Write::ingest;
+  // Default: 64 MiB, unit: bytes. Size of one write batch of projection rows (Write::batches).
   size_t batch_bytes = 64u << 20;
   Progress progress;
 };
@@ -37,9 +42,10 @@ struct RebuildOptions {
 struct RebuildReport {
   uint64_t last_sequence = 0;  // the projections now reflect events 1..last_sequence
   uint64_t events = 0;
-  uint64_t orders = 0;  // order streams folded (deleted ones included)
-  uint64_t rows = 0;    // projection rows written
-  double fold_seconds = 0;
+  uint64_t orders = 0;       // order streams folded (deleted ones included)
+  uint64_t rows = 0;         // projection rows written
+  double fold_seconds = 0;   // reading and folding the log
+  double rows_seconds = 0;   // rendering and sorting the rows of the final states
   double write_seconds = 0;  // drop + writes + flush + final batch
 };
 
@@ -70,6 +76,12 @@ struct VerifyReport {
 };
 
 Result<VerifyReport, ReplayError> verify(const eventstore::AdminStore& store, const VerifyOptions& options);
+
+/// For a process that rebuilds (orderflow-replay, the bench): keep freed memory in the heap
+/// instead of returning it to the OS. A rebuild allocates and frees hundreds of MiB (chunks, order
+/// states, rows); memory returned and taken again costs a page fault per 4 KiB, which profiling
+/// showed as a large share of a rebuild. Process-wide, so never called from the library itself.
+void tune_allocator_for_bulk_work();
 
 /// A key or value for a terminal: printable ASCII as is, other bytes as \xNN.
 std::string printable(std::string_view bytes, size_t max_chars = 200);

@@ -10,6 +10,7 @@
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/order_projection.h"
 #include "replay/fast_decode.h"
+#include "replay/fast_render.h"
 #include "replay/fold.h"
 #include "tests/replay/log_generator.h"
 #include "tests/replay/run_replay.h"
@@ -166,4 +167,47 @@ TEST_CASE("a log mixing OrderStatusChanged v1 and v2 rebuilds to current views")
   auto shipped = json::parse(c.get("/orders?status=shipped&limit=1000").body)["data"];
   CHECK(shipped.size() == shape.orders / 6);
   REQUIRE(server.terminate() == 0);
+}
+
+TEST_CASE("the fast order renderer writes the bytes of domain::order_to_json") {
+  using namespace domain;
+  Order o = initial_state(replay_testing::order_id_of(7));
+  o.exists = true;
+  o.customer_id = CustomerId(replay_testing::uuid_of(0xcc, 1));
+  o.created_at_ms = 1'767'225'600'123;
+  o.updated_at_ms = 1'767'225'660'000;
+  o.version = 12;
+  std::vector<Order> cases;
+  for (int64_t minor : {0, 1, 10, 99, 100, 9998, 10000, 123456789, -250}) {
+    o.total = Money::from_minor(minor);
+    cases.push_back(o);
+  }
+  o.items.push_back(OrderItem{ItemId(replay_testing::uuid_of(0x17, 1)),
+                              ProductId(replay_testing::uuid_of(0xdd, 2)), 3, Money::from_minor(999)});
+  o.items.push_back(OrderItem{ItemId(replay_testing::uuid_of(0x17, 2)),
+                              ProductId(replay_testing::uuid_of(0xdd, 3)), 1, Money::from_minor(5)});
+  cases.push_back(o);
+  o.status = OrderStatus::shipped;
+  o.shipping = ShippingInfo{"1Z999", "UPS", std::nullopt, std::nullopt};
+  cases.push_back(o);
+  o.shipping = ShippingInfo{"1Z999", "Other", "next week", "back door"};
+  o.notes = "ring twice";
+  o.status_reason = "picked up";
+  cases.push_back(o);
+  // Strings that need escaping or are not ASCII take the slow path, with the same result.
+  for (std::string odd :
+       {"say \"hi\"", "back\\slash", "tab\there", "line\nbreak", "caf\xc3\xa9", "bad \xff utf8", ""}) {
+    Order escaped = o;
+    escaped.notes = odd;
+    cases.push_back(escaped);
+    escaped.notes.reset();
+    escaped.shipping->shipping_notes = odd;
+    cases.push_back(escaped);
+    escaped.status_reason = odd;
+    cases.push_back(escaped);
+  }
+  for (const auto& c : cases) {
+    INFO(order_to_json(c));
+    CHECK(replay::order_json(c) == order_to_json(c));
+  }
 }
