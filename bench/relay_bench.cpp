@@ -11,9 +11,11 @@
 // (a) and (c) alternate for --rounds rounds on a fresh queue each, so a noisy neighbour on the
 // machine hits both alike. Targets (issue 11): relay >= 80% of the bare loop, lag p99 < 100 ms.
 //
-// Usage: relay_bench [--events N] [--window W] [--rounds K] [--rate ORDERS_PER_S] [--seconds S]
+// Usage: relay_bench [--events N] [--window W] [--rounds K] [--rates R1,R2 (orders/s)] [--seconds S]
+//                    [--no-lag] [--minimal (bare loop: 60-byte bodies, no properties; for comparison)]
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -45,13 +47,17 @@ struct Config {
   size_t events = 60000;  // (a)/(c): messages in the full outbox
   size_t window = 1024;   // confirm window, the relay's default
   int rounds = 2;         // (a)/(c) alternations
-  double rate = 5000;     // (b): orders per second (2 events each)
-  double seconds = 10;    // (b): how long the steady load runs
+  // (b): steady rates, orders per second (2 events each): the target, and one the broker of a
+  // small machine can carry, which shows the relay's own share of the lag.
+  std::vector<double> rates = {5000, 500};
+  double seconds = 5;    // (b): how long each steady load runs
+  bool lag = true;       // --no-lag: skip (b)
+  bool minimal = false;  // --minimal: the bare loop sends bare 60-byte bodies, no properties
 };
 
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s [--events N] [--window W] [--rounds K] [--rate ORDERS_PER_S] [--seconds S]\n",
+               "usage: %s [--events N] [--window W] [--rounds K] [--rates R1,R2 (orders/s)] [--seconds S]\n",
                argv0);
   std::exit(2);
 }
@@ -60,6 +66,14 @@ Config parse(int argc, char** argv) {
   Config c;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--no-lag") {
+      c.lag = false;
+      continue;
+    }
+    if (arg == "--minimal") {
+      c.minimal = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(argv[0]);
     const char* v = argv[++i];
     if (arg == "--events")
@@ -68,14 +82,22 @@ Config parse(int argc, char** argv) {
       c.window = std::strtoull(v, nullptr, 10);
     else if (arg == "--rounds")
       c.rounds = std::atoi(v);
-    else if (arg == "--rate")
-      c.rate = std::atof(v);
-    else if (arg == "--seconds")
+    else if (arg == "--rates") {
+      c.rates.clear();
+      for (const char* p = v; *p;) {
+        char* end = nullptr;
+        c.rates.push_back(std::strtod(p, &end));
+        if (end == p) usage(argv[0]);
+        p = *end == ',' ? end + 1 : end;
+      }
+    } else if (arg == "--seconds")
       c.seconds = std::atof(v);
     else
       usage(argv[0]);
   }
-  if (c.events < 2 || c.window == 0 || c.rounds < 1 || c.rate <= 0 || c.seconds <= 0) usage(argv[0]);
+  if (c.events < 2 || c.window == 0 || c.rounds < 1 || c.rates.empty() || c.seconds <= 0) usage(argv[0]);
+  for (double r : c.rates)
+    if (r <= 0) usage(argv[0]);
   return c;
 }
 
@@ -165,13 +187,25 @@ void fresh_queue(const testing::RabbitBroker& broker, const std::string& queue) 
   client.declare_queue(queue, "#");
 }
 
+// CPU time (user + system) of this whole process so far, in seconds: the client side's cost.
+double process_cpu_s() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
 // ---- (c) the bare rabbitmq-c loop -------------------------------------------------------------
 
 void check(amqp_rpc_reply_t r, const char* what) {
   if (r.reply_type != AMQP_RESPONSE_NORMAL) throw std::runtime_error(std::string("bare loop: ") + what);
 }
 
-double bare_loop(uint16_t port, const std::vector<outbox::OutboundMessage>& messages, size_t window) {
+double bare_loop(uint16_t port, const std::vector<outbox::OutboundMessage>& messages, size_t window,
+                 bool minimal) {
+  const std::string small_body(60, 'x');
   std::vector<outbox::MessageProperties> props;
   props.reserve(messages.size());
   for (const auto& m : messages) props.push_back(outbox::properties_of(m));
@@ -221,8 +255,9 @@ double bare_loop(uint16_t port, const std::vector<outbox::OutboundMessage>& mess
       bp.timestamp = p.timestamp_s;
       bp.app_id = bytes(p.app_id);
       bp.headers = amqp_table_t{static_cast<int>(n), entries};
+      if (minimal) bp._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
       if (amqp_basic_publish(conn, 1, amqp_cstring_bytes("order_exchange"), bytes(m.routing_key), 1, 0, &bp,
-                             bytes(m.body)) != AMQP_STATUS_OK)
+                             bytes(minimal ? small_body : m.body)) != AMQP_STATUS_OK)
         throw std::runtime_error("bare loop: publish");
       ++published;
     }
@@ -274,7 +309,7 @@ RelayRun relay_run(const testing::RabbitBroker& broker, app::EventStore& store, 
   relay.start();
   const auto deadline = start + std::chrono::seconds(300);
   while ((store.outbox_pending() > 0 || relay.metrics().published_total < events) && Clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // rare: the bench's CPU counts as the relay's
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   RelayRun run;
   run.metrics = relay.metrics();
@@ -292,13 +327,13 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-void lag_run(const testing::RabbitBroker& broker, const Config& c) {
+void lag_run(const testing::RabbitBroker& broker, const Config& c, double rate) {
   testing::TempDir dir;
   auto store = open_store(dir.path() + "/db", /*sync=*/true);
   const std::string queue = "bench_lag";
   fresh_queue(broker, queue);
 
-  const size_t orders = static_cast<size_t>(c.rate * c.seconds);
+  const size_t orders = static_cast<size_t>(rate * c.seconds);
   const size_t events = 2 * orders;
   // Indexed by global sequence (1-based); written by the committer thread / the consumer thread,
   // read after both are done.
@@ -341,7 +376,7 @@ void lag_run(const testing::RabbitBroker& broker, const Config& c) {
 
   // Open loop: order n is due at start + n / rate, whether or not earlier ones finished.
   const auto start = Clock::now();
-  const double period_s = 1.0 / c.rate;
+  const double period_s = 1.0 / rate;
   for (size_t n = 0; n < orders; ++n) {
     const auto due = start + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(static_cast<double>(n) * period_s));
@@ -371,6 +406,9 @@ void lag_run(const testing::RabbitBroker& broker, const Config& c) {
 
   std::vector<double> from_submit, from_ack;
   size_t missing = 0;
+  Clock::time_point last_received = start;
+  for (size_t s = 1; s <= events; ++s) last_received = std::max(last_received, received[s]);
+  const double delivered_s = std::chrono::duration<double>(last_received - start).count();
   for (size_t s = 1; s <= events; ++s) {
     if (received[s] == Clock::time_point{} || submitted[s] == Clock::time_point{}) {
       ++missing;
@@ -382,10 +420,12 @@ void lag_run(const testing::RabbitBroker& broker, const Config& c) {
   std::printf(
       "\n(b) end-to-end lag, %.0f orders/s (%.0f events/s) for %.1f s (offered in %.2f s), sync on, "
       "relay defaults, consumer on the same broker\n",
-      c.rate, 2 * c.rate, c.seconds, offered_s);
+      rate, 2 * rate, c.seconds, offered_s);
   std::printf("    events %zu, received %zu, missing %zu, failed appends %zu, reconnects %llu\n", events,
               from_submit.size(), missing, failed.load(),
               static_cast<unsigned long long>(m.reconnects_total));
+  std::printf("    last event delivered %.2f s after the first append: %.0f events/s through the broker\n",
+              delivered_s, static_cast<double>(from_submit.size()) / std::max(delivered_s, 1e-9));
   std::printf("    lag append submitted -> consumer: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
               percentile(from_submit, 0.50), percentile(from_submit, 0.99), percentile(from_submit, 1.0));
   std::printf("    lag append durable   -> consumer: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n",
@@ -418,24 +458,29 @@ int main(int argc, char** argv) {
     std::vector<double> bare, relay;
     for (int round = 0; round < c.rounds; ++round) {
       fresh_queue(broker, queue);
-      bare.push_back(bare_loop(broker.port(), messages, c.window));
-      std::printf("round %d  (c) bare rabbitmq-c loop: %8.0f msg/s\n", round + 1, bare.back());
+      double cpu0 = process_cpu_s();
+      bare.push_back(bare_loop(broker.port(), messages, c.window, c.minimal));
+      const double bare_cpu_us = (process_cpu_s() - cpu0) * 1e6 / static_cast<double>(messages.size());
+      std::printf("round %d  (c) bare rabbitmq-c loop: %8.0f msg/s     (client CPU %.1f us/msg)\n", round + 1,
+                  bare.back(), bare_cpu_us);
       std::fflush(stdout);
 
       fresh_queue(broker, queue);
       if (round > 0) {
         // The relay deleted the rows last round: a new full outbox with the same messages.
         store.reset();
-        std::filesystem::remove_all(dir.path() + "/db");
-        store = open_store(dir.path() + "/db", false);
+        store = open_store(dir.path() + "/db" + std::to_string(round), false);
         fill_store(*store, c.events / 2);
       }
+      cpu0 = process_cpu_s();
       const RelayRun run = relay_run(broker, *store, messages.size(), c.window);
+      const double relay_cpu_us = (process_cpu_s() - cpu0) * 1e6 / static_cast<double>(messages.size());
       relay.push_back(run.events_per_s);
       std::printf(
-          "round %d  (a) relay (store -> confirms -> deletes): %8.0f events/s  (%.0f%% of the bare loop; "
-          "reconnects %llu, resent %llu)\n",
-          round + 1, run.events_per_s, 100.0 * run.events_per_s / bare.back(),
+          "round %d  (a) relay (store -> confirms -> deletes): %8.0f events/s  (client CPU %.1f us/msg; "
+          "%.0f%% of "
+          "the bare loop; reconnects %llu, resent %llu)\n",
+          round + 1, run.events_per_s, relay_cpu_us, 100.0 * run.events_per_s / bare.back(),
           static_cast<unsigned long long>(run.metrics.reconnects_total),
           static_cast<unsigned long long>(run.metrics.resent_total));
       std::fflush(stdout);
@@ -449,7 +494,8 @@ int main(int argc, char** argv) {
         c.rounds, best_relay, best_bare, 100.0 * best_relay / best_bare);
     std::fflush(stdout);
 
-    lag_run(broker, c);
+    if (c.lag)
+      for (double rate : c.rates) lag_run(broker, c, rate);
     broker.stop();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "relay_bench: %s\n", e.what());

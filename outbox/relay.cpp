@@ -30,6 +30,8 @@ constexpr int kFullWindowPollMs = 50;
 // Without a hint from outbox_pending(), the relay still reads the outbox this often (the counter is
 // only a hint: a delete may be counted before its insert).
 constexpr auto kForcedReadEvery = std::chrono::milliseconds(100);
+// While busy, confirmed rows are deleted at least this often (or once read_batch of them gathered).
+constexpr auto kDeleteEvery = std::chrono::milliseconds(20);
 
 }  // namespace
 
@@ -116,7 +118,11 @@ void Relay::loop() {
       if (!connect_with_backoff()) continue;
       last_confirm_at_ = Clock::now();
     }
-    flush_deletes();
+    // Deletes go in batches (one RocksDB write per batch), unless the relay has nothing else to
+    // do: a row confirmed but not yet deleted is at worst published again after a crash.
+    if (to_delete_.size() >= options_.read_batch || (ready_.empty() && in_flight_.empty()) ||
+        Clock::now() - last_flush_at_ >= kDeleteEvery)
+      flush_deletes();
 
     // Read more rows when there is room and either the store's counter says rows are waiting
     // beyond what the relay holds, or the forced-read period passed.
@@ -308,6 +314,7 @@ void Relay::remove_confirmed_prefix() {
 }
 
 void Relay::flush_deletes() {
+  last_flush_at_ = Clock::now();
   if (to_delete_.empty()) return;
   if (auto deleted = store_.delete_outbox(to_delete_); !deleted) {
     // Kept and retried: a confirmed row that is not deleted is at worst published again after a

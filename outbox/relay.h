@@ -132,6 +132,7 @@ class Relay {
   std::chrono::steady_clock::time_point last_warn_at_;
   std::chrono::steady_clock::time_point last_storage_warn_at_;
   std::chrono::steady_clock::time_point rate_tick_at_;
+  std::chrono::steady_clock::time_point last_flush_at_;
   uint64_t rate_tick_published_ = 0;
   uint64_t random_state_;
 
