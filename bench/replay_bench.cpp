@@ -15,11 +15,13 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "eventstore/admin.h"
@@ -117,17 +119,29 @@ int main(int argc, char** argv) {
     if (!opened) die("open: " + opened.error().message);
     auto store = std::move(opened).value();
     const auto start = Clock::now();
+    // Two producers, so one encodes while the other waits for its appends to commit.
     constexpr uint64_t kOrdersPerStep = 10'000;
-    while (events < config.events) {
-      replay_testing::LogShape shape;
-      shape.first_order = orders;
-      shape.orders = kOrdersPerStep;
-      shape.v1_status_every = config.v1_every;
-      auto log = replay_testing::generate_log(*store, shape);
-      events += log.events;
-      orders += log.orders;
-      v1_events += log.v1_events;
+    constexpr int kProducers = 2;
+    std::atomic<uint64_t> next_step{0}, events_made{0}, v1_made{0}, steps_done{0};
+    std::vector<std::thread> producers;
+    for (int p = 0; p < kProducers; ++p) {
+      producers.emplace_back([&] {
+        while (events_made.load() < config.events) {
+          replay_testing::LogShape shape;
+          shape.first_order = next_step++ * kOrdersPerStep;
+          shape.orders = kOrdersPerStep;
+          shape.v1_status_every = config.v1_every;
+          auto log = replay_testing::generate_log(*store, shape);
+          events_made += log.events;
+          v1_made += log.v1_events;
+          ++steps_done;
+        }
+      });
     }
+    for (auto& t : producers) t.join();
+    events = events_made;
+    v1_events = v1_made;
+    orders = steps_done * kOrdersPerStep;
     generate_s = since(start);
   }
   if (generate)
