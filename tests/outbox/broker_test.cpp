@@ -201,10 +201,8 @@ void wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
   while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
 }
 
-}  // namespace
-
-TEST_CASE("1000 orders through the API reach a real AMQP consumer exactly as the contract says") {
-  RabbitBroker& broker = RabbitBroker::shared();
+// 1000 orders through the API reach a real AMQP consumer exactly as the contract says.
+void contract_scenario(RabbitBroker& broker) {
   BoundQueue queue(broker, "contract");
   TempDir dir;
   ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
@@ -316,9 +314,8 @@ TEST_CASE("1000 orders through the API reach a real AMQP consumer exactly as the
   CHECK(server.terminate() == 0);
 }
 
-TEST_CASE(
-    "the broker stopped mid-stream and started again: every event is delivered and repeats are copies") {
-  RabbitBroker& broker = RabbitBroker::shared();
+// The broker stopped mid-stream and started again: every event is delivered, repeats are copies.
+void broker_restart_scenario(RabbitBroker& broker) {
   BoundQueue queue(broker, "restart");
   TempDir dir;
   ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
@@ -366,9 +363,8 @@ TEST_CASE(
   CHECK(server.terminate() == 0);
 }
 
-TEST_CASE(
-    "the server killed with SIGKILL while the relay is behind: after a restart every event is delivered") {
-  RabbitBroker& broker = RabbitBroker::shared();
+// The server killed with SIGKILL while the relay is behind: after a restart every event is delivered.
+void server_crash_scenario(RabbitBroker& broker) {
   BoundQueue queue(broker, "crash");
   TempDir dir;
   size_t created = 0;
@@ -396,8 +392,8 @@ TEST_CASE(
   CHECK(server.terminate() == 0);
 }
 
-TEST_CASE("messages routed to no queue or nacked by a full queue are sent again until delivered") {
-  RabbitBroker& broker = RabbitBroker::shared();
+// Messages routed to no queue, or nacked by a full queue, are sent again until delivered.
+void returned_and_nacked_scenario(RabbitBroker& broker) {
   TempDir dir;
   ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
   server.wait_ready();
@@ -429,6 +425,28 @@ TEST_CASE("messages routed to no queue or nacked by a full queue are sent again 
     CHECK(count_of(read_file(server.log_path()), "the broker nacked a message") >= 1);
   }
   CHECK(server.terminate() == 0);
+}
+
+}  // namespace
+
+// One test case, one broker: ctest runs every test case in its own process, and a broker start
+// and stop cost about 10 s, so the scenarios that need the broker are sections of one case (each
+// section runs the case again, in the same process, with the same broker).
+TEST_CASE("the relay publishes to a real RabbitMQ as the contract says and loses nothing") {
+  RabbitBroker& broker = RabbitBroker::shared();
+  SECTION("1000 orders through the API reach a real AMQP consumer exactly as the contract says") {
+    contract_scenario(broker);
+  }
+  SECTION("the broker stopped mid-stream and started again: every event is delivered, repeats are copies") {
+    broker_restart_scenario(broker);
+  }
+  SECTION(
+      "the server killed with SIGKILL while the relay is behind: after a restart every event is delivered") {
+    server_crash_scenario(broker);
+  }
+  SECTION("messages routed to no queue or nacked by a full queue are sent again until delivered") {
+    returned_and_nacked_scenario(broker);
+  }
 }
 
 TEST_CASE("without a broker the relay logs the seed's MOCK lines and removes the rows") {
