@@ -181,9 +181,8 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     double latency_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     if (s.stopping.load()) keep_alive = false;
-    auto res = to_beast(resp, version, keep_alive, head);
-    stream.expires_after(std::chrono::milliseconds(s.options.read_timeout_ms));
-    auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
+    // Logged before the answer is written: once a client has its answer, the line is in the log
+    // (a shutdown right after the write could otherwise end the session before it logs).
     {
       Request logged;
       logged.method = std::move(method);
@@ -192,6 +191,9 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
         if (k == "X-Request-Id") logged.request_id = v;
       log_request(logged, resp.status, latency_ms);
     }
+    auto res = to_beast(resp, version, keep_alive, head);
+    stream.expires_after(std::chrono::milliseconds(s.options.read_timeout_ms));
+    auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
     if (wec || !res.keep_alive()) break;
   }
   beast::error_code ignored;
