@@ -148,6 +148,17 @@ struct HttpService::State {
                                call.path + ": " + what + ")"};
   }
 
+  /// The error of an attempt an open (or half-open, probe under way) circuit refused.
+  DependencyError short_circuit(const HttpCall& call, const std::optional<DependencyError>& before) {
+    short_circuited.fetch_add(1, std::memory_order_relaxed);
+    DependencyError e =
+        unavailable(call, before ? "circuit open after: " + before->message : std::string("circuit open"));
+    // Retry-After: the cool-down left, rounded up to whole seconds (at least 1).
+    e.retry_after_s =
+        static_cast<int>(std::max<int64_t>(1, (breaker.cooldown_left_ms(steady_ms()) + 999) / 1000));
+    return e;
+  }
+
   void close(Connection& c) {
     if (c.connected) connections_open.fetch_sub(1, std::memory_order_relaxed);
     beast::error_code ignored;
@@ -307,6 +318,13 @@ struct HttpService::State {
         co_await timer.async_wait(tuple_awaitable);
         retries.fetch_add(1, std::memory_order_relaxed);
       }
+      // An open circuit fails the call at once, without waiting for a pooled connection. (The
+      // probe slot of a half-open circuit is only claimed once a connection is in hand, so a
+      // probe that never got one cannot leave the circuit stuck half-open.)
+      if (breaker.cooldown_left_ms(steady_ms()) > 0) {
+        last = short_circuit(call, last);
+        break;
+      }
       auto conn = co_await acquire(deadline);
       if (!conn) {
         last = timeout(call, "no free connection within the deadline");
@@ -315,11 +333,7 @@ struct HttpService::State {
       const CircuitState before = breaker.state();
       if (!breaker.allow(steady_ms())) {
         give_back(std::move(conn), true);
-        short_circuited.fetch_add(1, std::memory_order_relaxed);
-        last = unavailable(call, last ? "circuit open after: " + last->message : std::string("circuit open"));
-        // Retry-After: the cool-down left, rounded up to whole seconds (at least 1).
-        last->retry_after_s =
-            static_cast<int>(std::max<int64_t>(1, (breaker.cooldown_left_ms(steady_ms()) + 999) / 1000));
+        last = short_circuit(call, last);
         break;
       }
       record_transition(before);
