@@ -302,6 +302,9 @@ ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {
     for (unsigned t = 0; t < threads; ++t) {
       pool.emplace_back([&, t] {
         auto& mine = partial[t];
+        size_t orders = 0;  // live orders have one row in every family: grow each vector once
+        for (size_t p = t; p < folded.partitions.size(); p += threads) orders += folded.partitions[p].size();
+        for (auto& rows : mine) rows.reserve(orders);
         for (size_t p = t; p < folded.partitions.size(); p += threads) {
           for (const auto& [stream, state] : folded.partitions[p]) {
             // Rows of the final state only: see fold.h for why this equals the inline writes.

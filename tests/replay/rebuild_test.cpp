@@ -261,7 +261,7 @@ TEST_CASE("verify names a tampered view row and exits 1") {
   CHECK(found.out.find(ids[0]) == std::string::npos);
 }
 
-TEST_CASE("history and export print the events in the shape of GET /orders/:id/history; stats counts") {
+TEST_CASE("history and export print the events in the shape of GET /orders/:id/history, and stats counts") {
   Server server;
   HttpClient c(server.process->port());
   auto ids = populate(c);
@@ -321,7 +321,7 @@ TEST_CASE("history and export print the events in the shape of GET /orders/:id/h
   server.stop();
 }
 
-TEST_CASE("every subcommand has --help with the exit codes; usage errors exit 2") {
+TEST_CASE("every subcommand has --help with the exit codes, and usage errors exit 2") {
   for (const char* command : {"rebuild", "verify", "history", "export", "stats"}) {
     INFO(command);
     auto run = run_replay({command, "--help"});
