@@ -190,6 +190,8 @@ class ProgressReporter {
   enum class Mode { bar, lines, none };
   explicit ProgressReporter(Mode mode) : mode_(mode) {}
   ~ProgressReporter() { finish_line(); }
+  /// Ends the bar's line, before the command prints its summary.
+  void finish() { finish_line(); }
 
   void operator()(std::string_view phase, uint64_t done, uint64_t total) {
     if (mode_ == Mode::none) return;
@@ -302,6 +304,7 @@ int cmd_rebuild(int argc, char** argv) {
     reporter(phase, done, total);
   };
   auto report = replay::rebuild(**store, options);
+  reporter.finish();
   if (!report) return replay_failure(report.error());
   const double total_s = report->fold_seconds + report->rows_seconds + report->write_seconds;
   std::printf(
@@ -340,6 +343,7 @@ int cmd_verify(int argc, char** argv) {
     reporter(phase, done, total);
   };
   auto report = replay::verify(**store, options);
+  reporter.finish();
   if (!report) return replay_failure(report.error());
   for (const auto& d : report->shown) {
     const char* what = !d.actual ? "missing" : !d.expected ? "unexpected" : "different";
