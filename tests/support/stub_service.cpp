@@ -66,6 +66,7 @@ struct StubService::State {
   std::vector<Fault> faults;
   std::vector<StubRequest> calls;
   size_t accepted = 0;
+  uint64_t requests_total = 0;
   size_t in_flight = 0;
   size_t in_flight_max = 0;
 
@@ -79,7 +80,8 @@ struct StubService::State {
     int delay_ms = 0;
     {
       std::lock_guard lock(mutex);
-      calls.push_back(r);
+      ++requests_total;
+      if (calls.size() < kCallsKeptMax) calls.push_back(r);
       in_flight_max = std::max(in_flight_max, ++in_flight);
       for (auto it = faults.rbegin(); it != faults.rend(); ++it) {
         if (it->times == 0) continue;
@@ -262,6 +264,11 @@ void StubService::clear_calls() {
   std::lock_guard lock(state_->mutex);
   state_->calls.clear();
   state_->in_flight_max = state_->in_flight;
+}
+
+uint64_t StubService::requests_total() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->requests_total;
 }
 
 size_t StubService::in_flight_max() const {

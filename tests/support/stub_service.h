@@ -72,6 +72,9 @@ class StubService {
   /// Listens again on the same port.
   void resume();
 
+  /// The requests received (since the start or the last clear_calls()), in arrival order; the
+  /// first `kCallsKeptMax` only, so a long benchmark does not grow without bound.
+  static constexpr size_t kCallsKeptMax = 100'000;
   std::vector<StubRequest> calls() const;
   /// Requests with this method whose target starts with `target_prefix`.
   std::vector<StubRequest> calls(const std::string& method, const std::string& target_prefix) const;
@@ -79,6 +82,8 @@ class StubService {
     return calls(method, target_prefix).size();
   }
   void clear_calls();
+  /// Every request received since the start (never cleared, never capped).
+  uint64_t requests_total() const;
   /// TCP connections accepted so far (to check connection reuse).
   size_t connections_accepted() const;
   /// Most requests that were being answered at the same time (read, not yet answered) since the
