@@ -354,8 +354,14 @@ Result<Order, Error> OrderService::update(const std::string& order_id, const Upd
       auto refused = domain::decide(state, cmd);
       if (!refused) return fail(from_domain(refused.error()));
     }
-    if (input.customer_id && *input.customer_id != state.customer_id) {
-      auto exists = customers_.exists(*input.customer_id);
+    // A changed customer and the new items' prices are independent lookups: they go out together.
+    std::optional<std::future<Result<bool, DependencyError>>> customer;
+    if (input.customer_id && *input.customer_id != state.customer_id)
+      customer = customers_.exists_async(*input.customer_id);
+    std::optional<Result<std::vector<domain::OrderItem>, Error>> items;
+    if (input.items) items = price_lines(*input.items);
+    if (customer) {
+      auto exists = customer->get();
       if (!exists) return fail(dependency_error(exists.error()));
       if (!exists.value()) {
         return fail(Error::make(ErrorCode::customer_not_found,
@@ -363,10 +369,9 @@ Result<Order, Error> OrderService::update(const std::string& order_id, const Upd
       }
     }
     cmd.customer_id = input.customer_id;
-    if (input.items) {
-      auto items = price_lines(*input.items);
-      if (!items) return fail(items.error());
-      cmd.items = std::move(items.value());
+    if (items) {
+      if (!*items) return fail(items->error());
+      cmd.items = std::move(items->value());
     }
     return domain::Command(std::move(cmd));
   });

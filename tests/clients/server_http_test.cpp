@@ -282,6 +282,38 @@ TEST_CASE("an update that cannot reserve its increase releases what it reserved 
   CHECK(order["items"].size() == 1);
 }
 
+TEST_CASE("an update to another customer checks it together with the new items' lookups") {
+  Rig rig;
+  auto created = rig.create(order_body({{kProductA, 1}}));
+  REQUIRE(created.status == 201);
+  const std::string id = json::parse(created.body)["data"]["id"];
+  const std::string other = "5a3e4567-e89b-12d3-a456-426614174077";
+  const std::string missing = "6a3e4567-e89b-12d3-a456-426614174078";
+  rig.customers.missing(missing);
+  rig.customer_service.clear_calls();
+  rig.inventory_service.clear_calls();
+  rig.customer_service.fault("GET", "/customers/", StubReply::delayed(300));
+  rig.inventory_service.fault("GET", "/products/", StubReply::delayed(300));
+  json items = json::array({{{"productId", kProductB}, {"quantity", 1}}});
+
+  auto refused = rig.client->put("/orders/" + id, json{{"customerId", missing}, {"items", items}}.dump());
+  REQUIRE(refused.status == 400);
+  CHECK(error_of(refused)["error"]["code"] == "customer_not_found");
+  CHECK(rig.inventory_service.count("POST", "/") == 0);
+
+  auto r = rig.client->put("/orders/" + id, json{{"customerId", other}, {"items", items}}.dump());
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  CHECK(json::parse(r.body)["data"]["customerId"] == other);
+  auto asked = rig.customer_service.calls("GET", "/customers/" + other);
+  auto looked = rig.inventory_service.calls("GET", std::string("/products/") + kProductB);
+  REQUIRE(asked.size() == 1);
+  REQUIRE(looked.size() == 2);
+  CHECK(looked[1].received_at_ms < asked[0].received_at_ms + 250);
+  CHECK(rig.inventory.stock(kProductA) == 20);  // the decrease was released
+  CHECK(rig.inventory.stock(kProductB) == 9);
+}
+
 TEST_CASE("a failing or unreachable service is 503 dependency_unavailable with Retry-After, never 400") {
   Rig rig;
   SECTION("product lookup answers 500: retried, then 503") {
