@@ -78,7 +78,10 @@ struct ProjectionRows {
   size_t count() const;
 };
 
-/// writes_for(initial state, final state) of every order, on `threads` threads.
+/// writes_for(initial state, final state) of every order, on `threads` threads, with the view's
+/// JSON written by replay::order_json (the same bytes as domain::order_to_json, without a DOM).
+/// Memory: every row is held at once (about 1 KiB per live order), which bounds the log a rebuild
+/// can handle by the machine's memory; the rows are sorted so they can be ingested as table files.
 ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads);
 
 /// Applies the projection's rows incrementally, as the server does: writes_for(before, after) for
