@@ -52,19 +52,20 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string
   }
   for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
 
+  // Built before fork: the child of a multithreaded process may only make async-signal-safe calls.
+  std::vector<char*> argv, envp;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     dup2(out[1], STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
-    close(out[0]);
-    close(out[1]);
-    close(log_fd);
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
+    // Nothing else of the test process (its listening stub sockets, its clients) leaks into the
+    // server: a stub that closes its port must look closed, not hang in the server's copy.
+    close_range(3, ~0U, 0);
     execve(argv[0], argv.data(), envp.data());
     _exit(127);
   }
