@@ -8,7 +8,10 @@
 //     confirmed prefix). Nothing is ever dropped: a nack, a lost connection or a confirm timeout
 //     makes the relay reconnect and publish again from the first unconfirmed row, in order. The
 //     only duplicates are repeats of a message (same message_id); the last copy of every message
-//     still arrives in sequence order.
+//     still arrives in sequence order. The first copies do too when the broker went away (it kept
+//     a prefix of what was sent), but not always after a nack or a return: version k refused
+//     while version k+1 was taken puts k+1 in the queue before k's second copy. Consumers that
+//     must see versions in order check the order-version header, not just message_id.
 //   * While the publisher cannot connect, it retries with exponential backoff and jitter; rows
 //     pile up in the outbox (bounded only by disk) and commands are unaffected: the relay never
 //     holds a lock the command path needs.
