@@ -1,15 +1,15 @@
 // orderflow: the order service. Reads its configuration, opens its collaborators, serves HTTP,
 // and shuts down cleanly on SIGTERM or SIGINT.
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <algorithm>
 #include <condition_variable>
 #include <csignal>
-#include <mutex>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
-#include <pthread.h>
-#include <unistd.h>
-#include <spdlog/spdlog.h>
+#include <mutex>
+#include <thread>
 
 #include "api/http_server.h"
 #include "api/operability_routes.h"
@@ -27,11 +27,14 @@
 #include "eventstore/rocksdb_event_store.h"
 #include "outbox/publisher.h"
 #include "outbox/relay.h"
+#include "outbox/relay_metrics.h"
 #include "projections/order_projection.h"
 
 namespace {
 
-const char* env(const char* name) { return std::getenv(name); }
+const char* env(const char* name) {
+  return std::getenv(name);
+}
 
 }  // namespace
 
@@ -61,8 +64,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   app::MetricsRegistry metrics;
-  auto& batch_events = metrics.histogram("orderflow_commit_batch_events", "Events per group-commit WriteBatch",
-                                         {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 8192});
+  auto& batch_events =
+      metrics.histogram("orderflow_commit_batch_events", "Events per group-commit WriteBatch",
+                        {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 8192});
   auto& batch_appends = metrics.histogram("orderflow_commit_batch_appends", "Append requests per WriteBatch",
                                           {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 8192});
   auto& write_seconds = metrics.histogram("orderflow_commit_write_seconds",
@@ -120,7 +124,8 @@ int main(int argc, char** argv) {
   std::condition_variable purge_wake;
   bool purge_stop = false;
   std::thread purger([&] {
-    const auto period = std::chrono::milliseconds(std::clamp<uint64_t>(config.idempotency_ttl_s * 1000 / 2, 500, 60000));
+    const auto period =
+        std::chrono::milliseconds(std::clamp<uint64_t>(config.idempotency_ttl_s * 1000 / 2, 500, 60000));
     std::unique_lock lock(purge_mutex);
     while (!purge_wake.wait_for(lock, period, [&] { return purge_stop; })) {
       lock.unlock();
@@ -140,6 +145,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   outbox::Relay relay(*store, std::move(publisher.value()));
+  outbox::add_relay_metrics(metrics, relay);
   spdlog::info("outbox relay publishing to {}", relay.describe());
   relay.start();
 
@@ -177,17 +183,19 @@ int main(int argc, char** argv) {
   });
 
   api::add_operability_routes(
-      router, api::OperabilityDeps{metrics,
-                                   [&store_ref, &clock]() -> std::optional<std::string> {
-                                     // Writable = a tiny synced write through the committer succeeds.
-                                     app::AppendRequest probe;
-                                     probe.stream_id = "health";
-                                     probe.writes.push_back({"health", "probe", std::to_string(clock.now_ms())});
-                                     auto r = store_ref.append(std::move(probe));
-                                     if (!r) return "storage is not writable: " + r.error().message;
-                                     return std::nullopt;
-                                   },
-                                   config.swagger_dir});
+      router,
+      api::OperabilityDeps{metrics,
+                           [&store_ref, &clock, &relay]() -> std::optional<std::string> {
+                             if (!relay.metrics().running) return "the outbox relay is not running";
+                             // Writable = a tiny synced write through the committer succeeds.
+                             app::AppendRequest probe;
+                             probe.stream_id = "health";
+                             probe.writes.push_back({"health", "probe", std::to_string(clock.now_ms())});
+                             auto r = store_ref.append(std::move(probe));
+                             if (!r) return "storage is not writable: " + r.error().message;
+                             return std::nullopt;
+                           },
+                           config.swagger_dir});
 
   api::ServerOptions options;
   options.host = config.host;

@@ -2,6 +2,7 @@
 // real headless Chromium, /metrics checked by promtool, health, JSON logs, graceful shutdown.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -55,10 +56,16 @@ TEST_CASE("the OpenAPI document lists every route, and every documented route is
   CHECK(doc["openapi"] == "3.0.3");
   CHECK(doc["info"]["title"] == "Order Management API");
   CHECK(doc["info"]["version"] == "1.0");
-  const std::set<std::pair<std::string, std::string>> seed_routes = {
-      {"get", "/"},           {"get", "/orders"},         {"get", "/orders/{id}"},          {"post", "/orders"},
-      {"put", "/orders/{id}"}, {"put", "/orders/{id}/shipping"}, {"put", "/orders/{id}/status"}, {"delete", "/orders/{id}"},
-      {"get", "/api"},        {"get", "/api-json"}};
+  const std::set<std::pair<std::string, std::string>> seed_routes = {{"get", "/"},
+                                                                     {"get", "/orders"},
+                                                                     {"get", "/orders/{id}"},
+                                                                     {"post", "/orders"},
+                                                                     {"put", "/orders/{id}"},
+                                                                     {"put", "/orders/{id}/shipping"},
+                                                                     {"put", "/orders/{id}/status"},
+                                                                     {"delete", "/orders/{id}"},
+                                                                     {"get", "/api"},
+                                                                     {"get", "/api-json"}};
   std::set<std::pair<std::string, std::string>> documented;
   for (auto& [path, ops] : doc["paths"].items())
     for (auto& [method, op] : ops.items()) {
@@ -83,7 +90,8 @@ TEST_CASE("the OpenAPI document lists every route, and every documented route is
   }
   // The create route documents its body, its envelope and its errors.
   auto create = doc["paths"]["/orders"]["post"];
-  CHECK(create["requestBody"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/CreateOrder");
+  CHECK(create["requestBody"]["content"]["application/json"]["schema"]["$ref"] ==
+        "#/components/schemas/CreateOrder");
   CHECK(create["responses"].contains("201"));
   CHECK(create["responses"]["400"]["content"]["application/json"]["schema"]["$ref"] ==
         "#/components/schemas/ErrorEnvelope");
@@ -99,20 +107,23 @@ TEST_CASE("Swagger UI at /api renders every seed route in a headless Chromium") 
   REQUIRE(c.get("/api").status == 200);
   REQUIRE(c.get("/api/swagger-ui-bundle.js").status == 200);
   TempDir profile;
-  auto [status, dom] = run(
-      "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
-      "--disable-component-update --disable-sync --user-data-dir=" +
-      profile.path() + " --virtual-time-budget=15000 --dump-dom http://127.0.0.1:" + std::to_string(server.port()) +
-      "/api 2>/dev/null");
+  auto [status, dom] =
+      run("chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+          "--disable-background-networking "
+          "--disable-component-update --disable-sync --user-data-dir=" +
+          profile.path() + " --virtual-time-budget=15000 --dump-dom http://127.0.0.1:" +
+          std::to_string(server.port()) + "/api 2>/dev/null");
   REQUIRE(status == 0);
   CHECK(dom.find("Order Management API") != std::string::npos);
   // Swagger UI renders each operation's path (with zero-width breaks between segments).
   std::string text = std::regex_replace(dom, std::regex("<wbr>|&#8203;|\u200b"), "");
-  for (std::string path : {"/orders/{id}/shipping", "/orders/{id}/status", "/orders/{id}", "/orders", "/api-json"}) {
+  for (std::string path :
+       {"/orders/{id}/shipping", "/orders/{id}/status", "/orders/{id}", "/orders", "/api-json"}) {
     INFO(path);
     CHECK(text.find("data-path=\"" + path + "\"") != std::string::npos);
   }
-  for (std::string op : {"opblock-get", "opblock-post", "opblock-put", "opblock-delete"}) CHECK(text.find(op) != std::string::npos);
+  for (std::string op : {"opblock-get", "opblock-post", "opblock-put", "opblock-delete"})
+    CHECK(text.find(op) != std::string::npos);
 }
 
 TEST_CASE("/metrics passes promtool and its counters move with requests") {
@@ -131,11 +142,21 @@ TEST_CASE("/metrics passes promtool and its counters move with requests") {
   REQUIRE(c.post("/orders", kCreateBody).status == 201);
   auto second = c.get("/metrics").body;
   CHECK(metric_value(second, series) == before + 5);
-  CHECK(metric_value(second, R"(orderflow_http_requests_total{method="POST",route="/orders",status="201"})") == 1);
+  CHECK(metric_value(second,
+                     R"(orderflow_http_requests_total{method="POST",route="/orders",status="201"})") == 1);
   CHECK(metric_value(second, "orderflow_events_committed_total") >= 2);
   CHECK(metric_value(second, "orderflow_commit_batch_events_count") >= 1);
   CHECK(metric_value(second, "process_resident_memory_bytes") > 1e6);
   CHECK(second.find("orderflow_http_request_duration_seconds_bucket") != std::string::npos);
+  // The outbox relay's metrics: it runs, and it publishes the create's two events (the log
+  // publisher in this mode) shortly after the commit.
+  CHECK(metric_value(second, "orderflow_outbox_relay_running") == 1);
+  for (int i = 0; i < 100 && metric_value(second, "orderflow_outbox_published_total") < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    second = c.get("/metrics").body;
+  }
+  CHECK(metric_value(second, "orderflow_outbox_published_total") >= 2);
+  CHECK(second.find("orderflow_outbox_oldest_row_age_seconds") != std::string::npos);
 
   TempDir tmp;
   std::string file = tmp.path() + "/metrics.txt";
