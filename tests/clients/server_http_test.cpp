@@ -308,8 +308,10 @@ TEST_CASE("an update to another customer checks it together with the new items' 
   auto asked = rig.customer_service.calls("GET", "/customers/" + other);
   auto looked = rig.inventory_service.calls("GET", std::string("/products/") + kProductB);
   REQUIRE(asked.size() == 1);
-  REQUIRE(looked.size() == 2);
-  CHECK(looked[1].received_at_ms < asked[0].received_at_ms + 250);
+  // The refused update may or may not have sent its lookup before the customer's 404 ended it
+  // (timing: under sanitizers it often has not); the accepted one did, at the customer check's time.
+  REQUIRE((looked.size() == 1 || looked.size() == 2));
+  CHECK(looked.back().received_at_ms < asked[0].received_at_ms + 250);
   CHECK(rig.inventory.stock(kProductA) == 20);  // the decrease was released
   CHECK(rig.inventory.stock(kProductB) == 9);
 }
