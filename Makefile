@@ -5,7 +5,7 @@ JOBS      ?= 2
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test bench format test-asan clean
+.PHONY: all deps configure build run test check bench format test-asan clean
 
 all: build
 
@@ -31,6 +31,9 @@ bench: build
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+# What CI runs (the README's test command): the suite, then the suite again under ASan + UBSan.
+check: test test-asan
 
 test-asan:
 	cmake -S . -B $(ASAN_DIR) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Debug -DORDERFLOW_SANITIZE=ON $(CMAKE_FLAGS)
