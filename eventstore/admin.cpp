@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "eventstore/family_options.h"
 #include "eventstore/record_codec.h"
 
 namespace orderflow::eventstore {
@@ -42,58 +43,16 @@ bool is_builtin(std::string_view name) {
          std::end(kBuiltinFamilies);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Family options. These mirror make_family_options in rocksdb_event_store.cpp (which keeps them
-// private): whatever this tool flushes or compacts must come out as the server would have written
-// it. The one that matters for correctness of reads is the `streams` prefix extractor, whose name
-// is persisted in table properties; the rest (filters, block sizes) only affect speed.
-// TODO: share one definition once rocksdb_event_store.cpp exposes it (eventstore/family_options.h).
-
-class StreamPrefixTransform final : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "orderflow.StreamPrefix.v1"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    assert(InDomain(key));
-    return {key.data(), key.size() - codec::kSequenceKeyBytes};
-  }
-  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > codec::kSequenceKeyBytes; }
-};
-
+// Family options: the server's (eventstore/family_options.h), with larger memtables for the
+// projection families, which a rebuild loads in bulk: fewer, larger L0 files (the server reopens
+// them with its own sizes).
 rocksdb::ColumnFamilyOptions family_options(std::string_view name,
                                             const std::shared_ptr<rocksdb::Cache>& cache) {
-  rocksdb::ColumnFamilyOptions cf;
-  cf.level_compaction_dynamic_level_bytes = true;
-  rocksdb::BlockBasedTableOptions table;
-  table.block_cache = cache;
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
-  if (name == kEventsFamily) {
-    table.block_size = 16u << 10;
-    cf.write_buffer_size = 64u << 20;
-  } else if (name == kStreamsFamily) {
-    cf.prefix_extractor = std::make_shared<StreamPrefixTransform>();
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    table.whole_key_filtering = false;
-    cf.memtable_prefix_bloom_size_ratio = 0.05;
-    cf.write_buffer_size = 32u << 20;
-  } else if (name == kOutboxFamily) {
-    cf.table_properties_collector_factories.push_back(
-        rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
-    cf.write_buffer_size = 16u << 20;
-  } else if (name == kMetaFamily) {
-    cf.write_buffer_size = 4u << 20;
-  } else {
-    // idempotency and projection families. A rebuild loads projection rows in bulk: a larger
-    // memtable means fewer, larger L0 files (the server reopens with its own 32 MiB).
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-    cf.write_buffer_size = name == kIdempotencyFamily ? 32u << 20 : 128u << 20;
+  rocksdb::ColumnFamilyOptions cf = make_family_options(name, cache);
+  if (!is_builtin(name)) {
+    cf.write_buffer_size = 128u << 20;
     cf.max_write_buffer_number = 4;
-    if (name == kIdempotencyFamily) {
-      cf.table_properties_collector_factories.push_back(
-          rocksdb::NewCompactOnDeletionCollectorFactory(1024, 512));
-    }
   }
-  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return cf;
 }
 

@@ -1,0 +1,18 @@
+#pragma once
+// The RocksDB options of every column family, in one place for the server's store and the
+// offline/secondary tools (orderflow-replay): whatever a tool flushes, compacts or ingests must
+// come out as the server would have written it. Correctness depends on the `streams` prefix
+// extractor, whose name is persisted in table properties; the rest only affects speed.
+// Internal to eventstore/: this header includes RocksDB.
+#include <rocksdb/cache.h>
+#include <rocksdb/options.h>
+
+#include <memory>
+#include <string_view>
+
+namespace orderflow::eventstore {
+
+rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
+                                                 const std::shared_ptr<rocksdb::Cache>& cache);
+
+}  // namespace orderflow::eventstore
