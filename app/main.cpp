@@ -92,6 +92,16 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<app::EventStore> store = std::move(opened.value());
   spdlog::info("event store open in {} at sequence {}", config.data_dir, store->head_sequence());
+  // An orderflow-replay rebuild that was interrupted leaves this mark (see eventstore/admin.h):
+  // the projections are incomplete, and serving them would answer wrong lists and 404s.
+  if (auto mark = store->get("meta", "projection_rebuild_started"); !mark || mark->has_value()) {
+    spdlog::critical(
+        "the projections in '{}' are incomplete: {}; run `orderflow-replay rebuild --data-dir {}` "
+        "before starting the server",
+        config.data_dir, mark ? "an orderflow-replay rebuild was interrupted" : mark.error().message,
+        config.data_dir);
+    return 1;
+  }
 
   projections::OrderProjection read_model(*store);
   app::SystemClock clock;

@@ -3,6 +3,8 @@
 // verify beside the running server, rebuild refused while the server holds the data dir, a
 // tampered view row found by verify, history/export in the shape of the HTTP history.
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -339,4 +341,38 @@ TEST_CASE("every subcommand has --help with the exit codes, and usage errors exi
   auto none = run_replay({"rebuild", "--data-dir", empty.path()});
   CHECK(none.exit_code == 1);
   CHECK(none.err.find("no event store") != std::string::npos);
+}
+
+TEST_CASE("the server refuses to start on projections an interrupted rebuild left incomplete") {
+  Server server;
+  {
+    HttpClient c(server.process->port());
+    create(c, kCustomerA, {{kProducts[0], 1}});
+  }
+  server.stop();
+  {
+    // What rebuild writes (synced) before it drops the projection families, and removes at the end.
+    auto opened = eventstore::AdminStore::open_exclusive(server.dir.path(),
+                                                         projections::OrderProjection::family_names());
+    REQUIRE(opened);
+    auto& store = **opened;
+    eventstore::AdminBatch batch(store);
+    batch.put(*store.family(eventstore::kMetaFamily), eventstore::kMetaRebuildStartedKey,
+              std::string(8, '\0'));
+    REQUIRE(store.write(batch, {.sync = true}));
+  }
+  ServerProcess refused({"--data-dir", server.dir.path()});
+  CHECK_THROWS(refused.wait_ready());
+  std::ifstream log(refused.log_path());
+  const std::string text((std::istreambuf_iterator<char>(log)), {});
+  CHECK(text.find("an orderflow-replay rebuild was interrupted") != std::string::npos);
+
+  // A completed rebuild removes the mark, and the server starts again.
+  auto rebuilt = run_replay({"rebuild", "--data-dir", server.dir.path()});
+  INFO(rebuilt.out << rebuilt.err);
+  REQUIRE(rebuilt.exit_code == 0);
+  ServerProcess again({"--data-dir", server.dir.path()});
+  again.wait_ready();
+  HttpClient c(again.port());
+  CHECK(c.get("/orders").status == 200);
 }
