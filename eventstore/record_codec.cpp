@@ -3,12 +3,11 @@
 #include <cassert>
 #include <limits>
 
+#include "eventstore/record_cursor.h"
+#include "eventstore/record_view.h"
+
 namespace orderflow::eventstore::codec {
 namespace {
-
-constexpr char kFormatV1 = 1;
-// A varint of a u64 never takes more than 10 bytes; more means corruption.
-constexpr int kVarintBytesMax = 10;
 
 void put_varint(std::string& out, uint64_t v) {
   char buf[kVarintBytesMax];
@@ -24,72 +23,11 @@ void put_varint(std::string& out, uint64_t v) {
 uint64_t zigzag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
-int64_t unzigzag(uint64_t v) {
-  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-}
 
 void put_str(std::string& out, std::string_view s) {
   put_varint(out, s.size());
   out.append(s);
 }
-
-/// A bounds-checked cursor over an encoded value. Every read fails (returns false) rather than
-/// reading past the end.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-
-  bool byte(char& c) {
-    if (pos_ >= in_.size()) return false;
-    c = in_[pos_++];
-    return true;
-  }
-  bool varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0, i = 0; i < kVarintBytesMax; ++i, shift += 7) {
-      if (pos_ >= in_.size()) return false;
-      const auto b = static_cast<uint8_t>(in_[pos_++]);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-  bool u32(uint32_t& v) {
-    uint64_t w = 0;
-    if (!varint(w) || w > std::numeric_limits<uint32_t>::max()) return false;
-    v = static_cast<uint32_t>(w);
-    return true;
-  }
-  bool i64(int64_t& v) {
-    uint64_t w = 0;
-    if (!varint(w)) return false;
-    v = unzigzag(w);
-    return true;
-  }
-  bool str(std::string_view& s) {
-    uint64_t n = 0;
-    if (!varint(n) || n > in_.size() - pos_) return false;
-    s = in_.substr(pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool str(std::string& s) {
-    std::string_view v;
-    if (!str(v)) return false;
-    s.assign(v);
-    return true;
-  }
-  std::string_view rest() {
-    auto r = in_.substr(pos_);
-    pos_ = in_.size();
-    return r;
-  }
-  bool at_end() const { return pos_ == in_.size(); }
-
- private:
-  std::string_view in_;
-  size_t pos_ = 0;
-};
 
 }  // namespace
 
@@ -147,15 +85,11 @@ void encode_event(std::string& out, std::string_view stream_id, uint64_t stream_
 }
 
 bool decode_event(std::string_view in, uint64_t sequence, app::RecordedEvent& out) {
-  Reader r(in);
-  char format = 0;
-  if (!r.byte(format) || format != kFormatV1) return false;
-  out.sequence = sequence;
-  auto& m = out.metadata;
-  return r.str(out.stream_id) && r.varint(out.stream_version) && r.str(out.type) &&
-         r.u32(out.schema_version) && r.str(m.event_id) && r.i64(m.occurred_at_ms) &&
-         r.str(m.correlation_id) && r.str(m.causation_id) && r.str(m.actor) && r.str(m.idempotency_key) &&
-         r.str(out.payload) && r.at_end();
+  // One reader of the event layout: the zero-copy view, then the copy.
+  EventRecordView view;
+  if (!read_event_record(in, view)) return false;
+  out = to_recorded_event(view, sequence);
+  return true;
 }
 
 void encode_outbox(std::string& out, const app::OutboxMessage& message) {
@@ -165,9 +99,11 @@ void encode_outbox(std::string& out, const app::OutboxMessage& message) {
 }
 
 bool decode_outbox(std::string_view in, app::OutboxMessage& out) {
-  Reader r(in);
+  RecordCursor r(in);
   char format = 0;
-  if (!r.byte(format) || format != kFormatV1 || !r.str(out.routing_key)) return false;
+  std::string_view routing_key;
+  if (!r.byte(format) || format != kFormatV1 || !r.str(routing_key)) return false;
+  out.routing_key.assign(routing_key);
   out.body.assign(r.rest());
   return true;
 }
@@ -179,7 +115,7 @@ void encode_idempotency(std::string& out, int64_t expires_at_ms, std::string_vie
 }
 
 bool decode_idempotency(std::string_view in, int64_t& expires_at_ms, std::string& value) {
-  Reader r(in);
+  RecordCursor r(in);
   char format = 0;
   if (!r.byte(format) || format != kFormatV1 || !r.i64(expires_at_ms)) return false;
   value.assign(r.rest());
@@ -187,7 +123,7 @@ bool decode_idempotency(std::string_view in, int64_t& expires_at_ms, std::string
 }
 
 bool decode_idempotency_expiry(std::string_view in, int64_t& expires_at_ms) {
-  Reader r(in);
+  RecordCursor r(in);
   char format = 0;
   return r.byte(format) && format == kFormatV1 && r.i64(expires_at_ms);
 }

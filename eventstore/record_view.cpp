@@ -1,65 +1,10 @@
 #include "eventstore/record_view.h"
 
-#include <limits>
+#include "eventstore/record_cursor.h"
 
 namespace orderflow::eventstore {
-namespace {
-
-constexpr char kFormatV1 = 1;  // record_codec.cpp's only format
-constexpr int kVarintBytesMax = 10;
-
-/// Bounds-checked cursor; every read fails rather than reading past the end.
-class Cursor {
- public:
-  explicit Cursor(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
-
-  bool byte(char& c) {
-    if (p_ == end_) return false;
-    c = *p_++;
-    return true;
-  }
-  bool varint(uint64_t& v) {
-    // Fast path: one-byte varints (lengths below 128, small versions) are the common case.
-    if (p_ != end_ && (static_cast<uint8_t>(*p_) & 0x80) == 0) {
-      v = static_cast<uint8_t>(*p_++);
-      return true;
-    }
-    v = 0;
-    for (int shift = 0, i = 0; i < kVarintBytesMax; ++i, shift += 7) {
-      if (p_ == end_) return false;
-      const auto b = static_cast<uint8_t>(*p_++);
-      v |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-  bool u32(uint32_t& v) {
-    uint64_t w = 0;
-    if (!varint(w) || w > std::numeric_limits<uint32_t>::max()) return false;
-    v = static_cast<uint32_t>(w);
-    return true;
-  }
-  bool i64(int64_t& v) {
-    uint64_t w = 0;
-    if (!varint(w)) return false;
-    v = static_cast<int64_t>(w >> 1) ^ -static_cast<int64_t>(w & 1);  // zigzag
-    return true;
-  }
-  bool str(std::string_view& s) {
-    uint64_t n = 0;
-    if (!varint(n) || n > static_cast<uint64_t>(end_ - p_)) return false;
-    s = std::string_view(p_, n);
-    p_ += n;
-    return true;
-  }
-  bool at_end() const { return p_ == end_; }
-
- private:
-  const char* p_;
-  const char* end_;
-};
-
-}  // namespace
+using codec::kFormatV1;
+using Cursor = codec::RecordCursor;
 
 bool read_event_record(std::string_view in, EventRecordView& out) {
   Cursor r(in);

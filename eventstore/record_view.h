@@ -1,8 +1,8 @@
 #pragma once
 // A zero-copy reading of an `events` record (layout: record_codec.h). Replay scans millions of
-// records and needs only a few fields of each; codec::decode_event copies seven strings into a
-// RecordedEvent, this hands out views into the record instead. The two decoders must agree: the
-// tests round-trip encode_event through both.
+// records and needs only a few fields of each, so this hands out views into the record instead of
+// copying seven strings. codec::decode_event is this reading followed by to_recorded_event: one
+// reader of the layout (record_cursor.h), so the two cannot disagree.
 #include <cstdint>
 #include <string_view>
 
