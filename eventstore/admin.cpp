@@ -10,8 +10,10 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <filesystem>
 #include <system_error>
@@ -401,6 +403,44 @@ AdminResult<uint64_t> AdminStore::scan_events_raw(
   return rows;
 }
 
+AdminResult<uint64_t> AdminStore::visit_events(
+    uint64_t from_sequence, uint64_t to_sequence, const ScanTuning& tuning,
+    const std::function<bool(uint64_t, std::string_view)>& visit) const {
+  auto* events = state_->handle(kEventsFamily);
+  if (events == nullptr) return fail(AdminError{Code::corrupt, "no events family"});
+  uint64_t next_expected = std::max<uint64_t>(from_sequence, 1);
+  if (next_expected > to_sequence) return uint64_t{0};
+  char lower[codec::kSequenceKeyBytes];
+  char upper[codec::kSequenceKeyBytes];
+  codec::put_u64_be(lower, next_expected);
+  codec::put_u64_be(upper, to_sequence + 1);
+  const rocksdb::Slice upper_slice(upper, sizeof upper);
+  auto ro = scan_options(tuning);
+  if (to_sequence != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(ro, events));
+  uint64_t visited = 0;
+  for (it->Seek(rocksdb::Slice(lower, sizeof lower)); it->Valid(); it->Next()) {
+    const auto key = it->key();
+    if (key.size() != codec::kSequenceKeyBytes)
+      return fail(AdminError{Code::corrupt,
+                             "malformed event key after sequence " + std::to_string(next_expected - 1)});
+    const uint64_t seq = codec::get_u64_be(view(key));
+    if (seq != next_expected)
+      return fail(AdminError{Code::corrupt, "gap in the event log: expected sequence " +
+                                                std::to_string(next_expected) + ", found " +
+                                                std::to_string(seq)});
+    ++visited;
+    ++next_expected;
+    if (!visit(seq, view(it->value()))) return visited;
+  }
+  if (!it->status().ok()) return fail(engine_error("scan events", it->status()));
+  // The log must reach `to_sequence` when the caller bounded the scan by the checkpoint.
+  if (to_sequence != UINT64_MAX && next_expected <= to_sequence)
+    return fail(AdminError{Code::corrupt, "the event log ends at " + std::to_string(next_expected - 1) +
+                                              ", before " + std::to_string(to_sequence)});
+  return visited;
+}
+
 std::unique_ptr<RowScanner> AdminStore::scan_family(size_t family, const ScanTuning& tuning) const {
   if (family >= state_->handles.size())
     return std::make_unique<FailedScanner>(AdminError{Code::invalid, "unknown family index"});
@@ -606,6 +646,70 @@ Result<Unit, AdminError> AdminStore::ingest_sorted(
   if (auto s = state_->db->IngestExternalFile(state_->handles[family], files, ingest); !s.ok()) {
     remove_files();
     return fail(engine_error("ingest into " + name, s));
+  }
+  return Unit{};
+}
+
+AdminResult<std::string> AdminStore::write_table_file(
+    size_t family, const std::function<bool(std::string_view& key, std::string_view& value)>& next) const {
+  if (state_->read_only) return fail(AdminError{Code::invalid, "read-only instance"});
+  if (family >= state_->handles.size() || !state_->writable[family] || state_->names[family] == kMetaFamily)
+    return fail(AdminError{Code::invalid, "not a writable projection family"});
+  static std::atomic<uint64_t> files_made{0};
+  const std::string& name = state_->names[family];
+  const rocksdb::Options options(db_options(), family_options(name, state_->cache));
+  std::string_view key, value;
+  if (!next(key, value)) return std::string();
+  const std::string path =
+      (std::filesystem::path(state_->data_dir) / ("replay-ingest-" + name + "-" + std::to_string(::getpid()) +
+                                                  "-" + std::to_string(files_made++) + ".sst"))
+          .string();
+  // invalidate_page_cache = false: the file is read back at once by the ingestion. No handle: the
+  // family may be dropped and re-created while the file is built (the file then names no family,
+  // which ingestion accepts).
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, nullptr, false);
+  auto failed = [&](const std::string& what, const rocksdb::Status& s) {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+    return fail(engine_error(what, s));
+  };
+  if (auto s = writer.Open(path); !s.ok()) return failed("create " + path, s);
+  do {
+    if (auto s = writer.Put(slice(key), slice(value)); !s.ok())
+      return failed("write a row of " + name + " (keys must ascend)", s);
+  } while (next(key, value));
+  if (auto s = writer.Finish(); !s.ok()) return failed("finish " + path, s);
+  return path;
+}
+
+Result<Unit, AdminError> AdminStore::ingest_table_files(const std::vector<TableFiles>& files) {
+  auto remove_all = [&] {
+    std::error_code ignored;
+    for (const auto& f : files)
+      for (const auto& p : f.paths) std::filesystem::remove(p, ignored);
+  };
+  if (state_->read_only) {
+    remove_all();
+    return fail(AdminError{Code::invalid, "read-only instance"});
+  }
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  for (const auto& f : files) {
+    if (f.family >= state_->handles.size() || !state_->writable[f.family] ||
+        state_->names[f.family] == kMetaFamily) {
+      remove_all();
+      return fail(AdminError{Code::invalid, "not a writable projection family"});
+    }
+    if (f.paths.empty()) continue;
+    rocksdb::IngestExternalFileArg arg;
+    arg.column_family = state_->handles[f.family];
+    arg.external_files = f.paths;
+    arg.options.move_files = true;  // same file system: a rename, not a copy
+    args.push_back(std::move(arg));
+  }
+  if (args.empty()) return Unit{};
+  if (auto s = state_->db->IngestExternalFiles(args); !s.ok()) {
+    remove_all();
+    return fail(engine_error("ingest table files", s));
   }
   return Unit{};
 }

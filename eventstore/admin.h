@@ -172,6 +172,13 @@ class AdminStore {
   AdminResult<uint64_t> scan_events_raw(
       uint64_t from_sequence, uint64_t to_sequence, const ScanTuning& tuning,
       const std::function<void(std::string_view key, std::string_view value)>& visit) const;
+  /// Events with from_sequence <= sequence <= to_sequence, checked as scan_events checks them (no
+  /// gap, well-formed keys, the range reached), without copying: `visit` gets a view of each record,
+  /// valid only during the call, and returns false to stop the scan early (then the result is the
+  /// events visited so far). Several of these may run at once on disjoint ranges, one per thread.
+  AdminResult<uint64_t> visit_events(
+      uint64_t from_sequence, uint64_t to_sequence, const ScanTuning& tuning,
+      const std::function<bool(uint64_t sequence, std::string_view record)>& visit) const;
   std::unique_ptr<RowScanner> scan_family(size_t family, const ScanTuning& tuning = {}) const;
 
   /// Rows of a family (a full scan of its keys).
@@ -201,6 +208,22 @@ class AdminStore {
   Result<Unit, AdminError> ingest_sorted(
       size_t family, const std::function<bool(std::string_view& key, std::string_view& value)>& next,
       size_t file_bytes_max = 256u << 20);
+
+  /// Bulk load in parts, for several families at once: write_table_file builds one table file of
+  /// rows in strictly ascending key order (`next` returns false after the last) for `family`, and
+  /// may run on several threads at once (the files of one family must not overlap); nothing in the
+  /// store changes until ingest_table_files moves every file into its family in one atomic step
+  /// (one MANIFEST write), bypassing the memtable, the WAL and the flush; durable when it returns.
+  /// The files are built without the family's handle, so the family may be re-created meanwhile.
+  /// Returns the file's path, or an empty string when `next` gave no row (no file is left then).
+  /// Writable projection families only; on failure the files are removed.
+  AdminResult<std::string> write_table_file(
+      size_t family, const std::function<bool(std::string_view& key, std::string_view& value)>& next) const;
+  struct TableFiles {
+    size_t family = 0;
+    std::vector<std::string> paths;  // ascending, non-overlapping key ranges
+  };
+  Result<Unit, AdminError> ingest_table_files(const std::vector<TableFiles>& files);
 
   /// Writes the families' memtables to table files and waits: makes disable_wal writes durable.
   Result<Unit, AdminError> flush(const std::vector<size_t>& families);

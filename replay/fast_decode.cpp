@@ -320,7 +320,235 @@ bool is_current(std::string_view type, uint32_t schema_version) {
   return schema_version == Body::schema_version && type == Body::type_name;
 }
 
+// --- The same reader, into a FoldDelta of views (no domain::Event, no allocation) -------------
+
+/// A canonical id: what Id::parse accepts and leaves unchanged (lowercase 8-4-4-4-12 hex). An
+/// uppercase id gives up, so domain::decode canonicalizes it.
+bool read_id_view(Json& in, std::string_view& out) {
+  if (!in.string(out) || out.size() != 36) return false;
+  for (size_t i = 0; i < 36; ++i) {
+    const char c = out[i];
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (c != '-') return false;
+    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_money_minor(Json& in, int64_t& out) {
+  std::string_view text;
+  if (!in.string(text)) return false;
+  auto parsed = Money::parse(text);
+  if (!parsed) return false;
+  out = parsed->minor();
+  return true;
+}
+
+/// null and absent both mean "not given".
+bool read_optional_view(Json& in, bool& has, std::string_view& out) {
+  if (in.null()) {
+    has = false;
+    return true;
+  }
+  has = true;
+  return in.string(out);
+}
+
+bool read_item_views(Json& in, std::vector<FoldItem>& items) {
+  items.clear();
+  if (!in.consume('[')) return false;
+  if (in.consume(']')) return true;
+  static constexpr std::string_view kKeys[] = {"id", "productId", "quantity", "unitPrice"};
+  for (;;) {
+    FoldItem& item = items.emplace_back();
+    int read = 0;
+    int64_t unit_price = 0;  // checked as domain::decode checks it; not part of the view
+    const bool ok = in.object([](std::string_view key) { return slot_of(key, kKeys); },
+                              [&](int slot) {
+                                ++read;
+                                switch (slot) {
+                                  case 0:
+                                    return read_id_view(in, item.id);
+                                  case 1:
+                                    return read_id_view(in, item.product_id);
+                                  case 2:
+                                    return in.integer(item.quantity);
+                                  default:
+                                    return read_money_minor(in, unit_price);
+                                }
+                              });
+    if (!ok || read != 4) return false;
+    if (in.consume(',')) continue;
+    return in.consume(']');
+  }
+}
+
+void set_items(FoldDelta& d, const std::vector<FoldItem>& items) {
+  d.set |= OrderFold::items;
+  d.item_list = items.data();
+  d.item_count = static_cast<uint32_t>(items.size());
+}
+
+bool read_created(Json& in, FoldDelta& d, std::vector<FoldItem>& items) {
+  static constexpr std::string_view kKeys[] = {"orderId", "customerId", "items", "total"};
+  int read = 0;
+  const bool ok = in.object([](std::string_view key) { return slot_of(key, kKeys); },
+                            [&](int slot) {
+                              ++read;
+                              switch (slot) {
+                                case 0:
+                                  return read_id_view(in, d.order_id);
+                                case 1:
+                                  return read_id_view(in, d.customer_id);
+                                case 2:
+                                  return read_item_views(in, items);
+                                default:
+                                  return read_money_minor(in, d.total_minor);
+                              }
+                            });
+  if (!ok || read != 4) return false;
+  d.set = OrderFold::all;  // the order starts over: see delta_of
+  set_items(d, items);
+  d.status = OrderStatus::processing;
+  return true;
+}
+
+bool read_stock_delta(Json& in) {
+  static constexpr std::string_view kKeys[] = {"productId", "quantity"};
+  int read = 0;
+  std::string_view product;
+  int64_t quantity = 0;
+  const bool ok = in.object([](std::string_view key) { return slot_of(key, kKeys); },
+                            [&](int slot) {
+                              ++read;
+                              return slot == 0 ? read_id_view(in, product) : in.integer(quantity);
+                            });
+  return ok && read == 2;
+}
+
+bool read_updated(Json& in, FoldDelta& d, std::vector<FoldItem>& items) {
+  static constexpr std::string_view kKeys[] = {"customerId", "items", "notes", "total"};
+  bool has_total = false;
+  const bool ok = in.object([](std::string_view key) { return slot_of(key, kKeys); },
+                            [&](int slot) {
+                              switch (slot) {
+                                case 0:
+                                  if (in.null()) return true;
+                                  d.set |= OrderFold::customer;
+                                  return read_id_view(in, d.customer_id);
+                                case 1:
+                                  if (in.null()) return true;
+                                  if (!read_item_views(in, items)) return false;
+                                  set_items(d, items);
+                                  return true;
+                                case 2:
+                                  if (!read_optional_view(in, d.has_notes, d.notes)) return false;
+                                  if (d.has_notes) d.set |= OrderFold::notes_field;
+                                  return true;
+                                default:
+                                  has_total = true;
+                                  return read_money_minor(in, d.total_minor);
+                              }
+                            });
+  if (!ok || !has_total) return false;
+  d.set |= OrderFold::total;
+  return true;
+}
+
+bool read_shipping(Json& in, FoldDelta& d) {
+  static constexpr std::string_view kOuter[] = {"shippingInfo"};
+  static constexpr std::string_view kKeys[] = {"trackingNumber", "trackingCompany", "estimatedDelivery",
+                                               "shippingNotes"};
+  int required = 0;
+  bool has_shipping = false;
+  const bool ok = in.object(
+      [](std::string_view key) { return slot_of(key, kOuter); },
+      [&](int) {
+        has_shipping = true;
+        return in.object([](std::string_view key) { return slot_of(key, kKeys); },
+                         [&](int slot) {
+                           switch (slot) {
+                             case 0:
+                               ++required;
+                               return in.string(d.tracking_number);
+                             case 1:
+                               ++required;
+                               return in.string(d.tracking_company);
+                             case 2:
+                               return read_optional_view(in, d.has_estimated_delivery, d.estimated_delivery);
+                             default:
+                               return read_optional_view(in, d.has_shipping_notes, d.shipping_notes);
+                           }
+                         });
+      });
+  if (!ok || !has_shipping || required != 2) return false;
+  d.set |= OrderFold::shipping_field;
+  d.has_shipping = true;
+  return true;
+}
+
+bool read_status_changed(Json& in, FoldDelta& d) {
+  static constexpr std::string_view kKeys[] = {"from", "to", "reason"};
+  int required = 0;
+  OrderStatus from = OrderStatus::processing;
+  const bool ok = in.object([](std::string_view key) { return slot_of(key, kKeys); },
+                            [&](int slot) {
+                              switch (slot) {
+                                case 0:
+                                  ++required;
+                                  return read_status(in, from);
+                                case 1:
+                                  ++required;
+                                  return read_status(in, d.status);
+                                default:
+                                  return read_optional_view(in, d.has_reason, d.reason);
+                              }
+                            });
+  if (!ok || required != 2) return false;
+  d.set |= OrderFold::status_field;
+  if (d.has_reason) d.set |= OrderFold::reason_field;
+  return true;
+}
+
+bool read_deleted(Json& in, FoldDelta& d) {
+  static constexpr std::string_view kKeys[] = {"previousStatus"};
+  int read = 0;
+  OrderStatus previous = OrderStatus::processing;
+  const bool ok = in.object([](std::string_view key) { return slot_of(key, kKeys); },
+                            [&](int) {
+                              ++read;
+                              return read_status(in, previous);
+                            });
+  if (!ok || read != 1) return false;
+  d.set |= OrderFold::deleted_field;
+  d.deleted = true;
+  return true;
+}
+
 }  // namespace
+
+bool read_delta_fast(std::string_view type, uint32_t schema_version, std::string_view payload,
+                     FoldDelta& delta, std::vector<FoldItem>& items) {
+  delta = FoldDelta{};
+  Json in(payload);
+  bool ok = false;
+  if (is_current<InventoryReserved>(type, schema_version) ||
+      is_current<InventoryReleased>(type, schema_version))
+    ok = read_stock_delta(in);
+  else if (is_current<OrderCreated>(type, schema_version))
+    ok = read_created(in, delta, items);
+  else if (is_current<OrderStatusChanged>(type, schema_version))
+    ok = read_status_changed(in, delta);
+  else if (is_current<ShippingInfoUpdated>(type, schema_version))
+    ok = read_shipping(in, delta);
+  else if (is_current<OrderUpdated>(type, schema_version))
+    ok = read_updated(in, delta, items);
+  else if (is_current<OrderDeleted>(type, schema_version))
+    ok = read_deleted(in, delta);
+  return ok && in.at_end();
+}
 
 std::optional<domain::Event> decode_event_fast(std::string_view type, uint32_t schema_version,
                                                std::string_view payload, domain::TimestampMs at_ms) {

@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "domain/codec.h"
 #include "domain/events.h"
+#include "replay/order_fold.h"
 
 namespace orderflow::replay {
 
@@ -24,5 +26,12 @@ Result<domain::Event, domain::CodecError> decode_event(std::string_view type, ui
 /// The fast reader alone: nullopt when it would hand the payload to domain::decode. For tests.
 std::optional<domain::Event> decode_event_fast(std::string_view type, uint32_t schema_version,
                                                std::string_view payload, domain::TimestampMs at_ms);
+
+/// The fast reader for a bulk fold: the same payloads decode_event_fast reads (and the same ids,
+/// as long as they are canonical), read into the change they make, with views into `payload` and
+/// `items` (scratch space) instead of a domain::Event. False when the payload needs domain::decode
+/// (then `delta` means nothing).
+bool read_delta_fast(std::string_view type, uint32_t schema_version, std::string_view payload,
+                     FoldDelta& delta, std::vector<FoldItem>& items);
 
 }  // namespace orderflow::replay

@@ -1,14 +1,20 @@
 #include "replay/fold.h"
 
 #include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <cstdlib>
+#include <cstring>
 #include <map>
-#include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
+#include "domain/codec.h"
 #include "domain/decider.h"
 #include "eventstore/record_view.h"
 #include "projections/order_projection.h"
@@ -19,123 +25,174 @@ namespace orderflow::replay {
 namespace {
 
 using eventstore::AdminError;
-using eventstore::EventChunk;
 
 constexpr std::string_view kOrderStreamPrefix = "order-";  // OrderService::stream_of
-constexpr uint8_t kBadRecord = 0xff;                       // partition of a record without a stream id
 constexpr unsigned kThreadsMax = 64;
 
 ReplayError storage_error(const AdminError& e) {
   return ReplayError{ReplayError::Code::storage, e.message};
 }
 
-/// A chunk as the reader hands it out: the records and, per record, the worker that folds it.
-struct SharedChunk {
-  EventChunk chunk;
-  std::vector<uint8_t> partition;
-  unsigned readers_left = 0;  // workers that have not finished this chunk (guarded by the window's mutex)
-};
-
-/// The chunks read but not yet folded by every worker, in log order. Each worker walks every chunk
-/// (skipping records of other partitions), so each has its own position; the reader waits while
-/// `chunks_in_flight_max` chunks are held.
-class Window {
- public:
-  Window(unsigned workers, size_t capacity) : workers_(workers), capacity_(std::max<size_t>(capacity, 1)) {}
-
-  /// Reader: false when the fold was aborted (then the chunk is dropped).
-  bool push(std::unique_ptr<SharedChunk> chunk) {
-    std::unique_lock lock(mutex_);
-    space_.wait(lock, [&] { return aborted_ || chunks_.size() < capacity_; });
-    if (aborted_) return false;
-    chunk->readers_left = workers_;
-    chunks_.push_back(std::move(chunk));
-    ready_.notify_all();
-    return true;
-  }
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    ready_.notify_all();
-  }
-  void abort(ReplayError error) {
-    std::lock_guard lock(mutex_);
-    if (!error_) error_ = std::move(error);
-    aborted_ = true;
-    ready_.notify_all();
-    space_.notify_all();
-  }
-  /// Worker: the chunk at position `index` (0 = first chunk of the log), or null when the log is
-  /// exhausted or the fold aborted.
-  const SharedChunk* wait_for(uint64_t index) {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [&] { return aborted_ || index < base_ + chunks_.size() || closed_; });
-    if (aborted_ || index >= base_ + chunks_.size()) return nullptr;
-    return chunks_[index - base_].get();
-  }
-  /// Worker: done with the chunk at `index`.
-  void release(uint64_t index) {
-    std::lock_guard lock(mutex_);
-    --chunks_[index - base_]->readers_left;
-    bool freed = false;
-    while (!chunks_.empty() && chunks_.front()->readers_left == 0) {
-      spare_.push_back(std::move(chunks_.front()));
-      chunks_.pop_front();
-      ++base_;
-      freed = true;
-    }
-    if (freed) space_.notify_all();
-  }
-  /// Reader: a chunk to fill, reusing a folded one's buffers. Fresh memory costs a page fault per
-  /// 4 KiB on first touch, which profiling showed as a large part of a rebuild.
-  std::unique_ptr<SharedChunk> take_spare() {
-    std::lock_guard lock(mutex_);
-    if (spare_.empty()) return std::make_unique<SharedChunk>();
-    auto chunk = std::move(spare_.back());
-    spare_.pop_back();
-    return chunk;
-  }
-  std::optional<ReplayError> error() {
-    std::lock_guard lock(mutex_);
-    return error_;
-  }
-
- private:
-  const unsigned workers_;
-  const size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::condition_variable space_;
-  std::deque<std::unique_ptr<SharedChunk>> chunks_;
-  std::vector<std::unique_ptr<SharedChunk>> spare_;
-  uint64_t base_ = 0;
-  bool closed_ = false;
-  bool aborted_ = false;
-  std::optional<ReplayError> error_;
-};
-
-struct WorkerCounts {
-  uint64_t events = 0;
-  uint64_t other_events = 0;
-  uint64_t fast_decoded = 0;
-};
-
 std::string at_sequence(uint64_t sequence) {
   return " at sequence " + std::to_string(sequence);
 }
 
-/// Folds one event into `states`. Shared by the parallel fold and the incremental reference, so
-/// both check the log the same way. Returns the state's entry (null for a non-order stream).
+ReplayError version_jump(std::string_view stream, uint64_t from, uint64_t to, uint64_t sequence) {
+  return ReplayError{ReplayError::Code::storage, "stream '" + std::string(stream) + "' jumps from version " +
+                                                     std::to_string(from) + " to " + std::to_string(to) +
+                                                     at_sequence(sequence)};
+}
+
+uint64_t hash_of(std::string_view s) {
+  return std::hash<std::string_view>{}(s);
+}
+
+/// Stream id -> its fold: open addressing on the stream id's hash, the states in an arena (no node
+/// allocation per stream, as std::unordered_map would make).
+class StreamTable {
+ public:
+  explicit StreamTable(size_t expected) {
+    size_t capacity = 16;
+    while (capacity < expected * 2) capacity <<= 1;
+    slots_.assign(capacity, Slot{});
+  }
+  OrderFold* find(std::string_view stream, uint64_t hash) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.state == nullptr) return nullptr;
+      if (s.hash == hash && s.state->stream_id == stream) return s.state;
+    }
+  }
+  void insert(OrderFold* state, uint64_t hash) {
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    place(state, hash);
+    ++size_;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    OrderFold* state = nullptr;
+  };
+  void place(OrderFold* state, uint64_t hash) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = hash & mask;
+    while (slots_[i].state != nullptr) i = (i + 1) & mask;
+    slots_[i] = Slot{hash, state};
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    for (const Slot& s : old)
+      if (s.state != nullptr) place(s.state, s.hash);
+  }
+  std::vector<Slot> slots_;
+  size_t size_ = 0;
+};
+
+/// One slice of the log, folded by one thread.
+struct Slice {
+  uint64_t first = 0;  // sequences first..last
+  uint64_t last = 0;
+  Arena arena;
+  std::vector<OrderFold*> states;  // in order of first appearance
+  uint64_t visited = 0;
+  uint64_t events = 0;
+  uint64_t other_events = 0;
+  uint64_t fast_decoded = 0;
+  std::optional<ReplayError> error;
+};
+
+/// Folds the slice's events into its states. The first slice starts from the initial state of
+/// every stream, so it checks that a stream starts at version 1; later slices cannot know a
+/// stream's previous version, which the merge checks.
+void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTuning& tuning, bool first_slice,
+                Slice& slice, std::atomic<uint64_t>& read, std::atomic<bool>& abort) {
+  StreamTable table((slice.last - slice.first + 1) / 4 + 16);
+  std::vector<FoldItem> items;
+  std::vector<FoldItem> slow_items;
+  FoldDelta delta;
+  uint64_t unreported = 0;
+  auto fail_with = [&](ReplayError error) {
+    slice.error = std::move(error);
+    abort = true;
+    return false;
+  };
+  auto visit = [&](uint64_t sequence, std::string_view record) -> bool {
+    if (++unreported == 4096) {
+      read += unreported;
+      unreported = 0;
+      if (abort.load(std::memory_order_relaxed)) return false;
+    }
+    eventstore::EventRecordView view;
+    if (!eventstore::read_event_record(record, view))
+      return fail_with(
+          ReplayError{ReplayError::Code::storage, "malformed event record" + at_sequence(sequence)});
+    ++slice.events;
+    if (!view.stream_id.starts_with(kOrderStreamPrefix)) {
+      ++slice.other_events;
+      return true;
+    }
+    const uint64_t hash = hash_of(view.stream_id);
+    OrderFold* state = table.find(view.stream_id, hash);
+    if (state == nullptr) {
+      if (!domain::is_uuid(view.stream_id.substr(kOrderStreamPrefix.size())))
+        return fail_with(ReplayError{
+            ReplayError::Code::decode,
+            "stream '" + std::string(view.stream_id) + "' does not name an order" + at_sequence(sequence)});
+      if (view.stream_version == 0 || (first_slice && view.stream_version != 1))
+        return fail_with(version_jump(view.stream_id, 0, view.stream_version, sequence));
+      state = new (slice.arena.allocate(sizeof(OrderFold), alignof(OrderFold))) OrderFold();
+      state->stream_id = slice.arena.copy(view.stream_id);
+      state->first_version = view.stream_version;
+      state->first_sequence = sequence;
+      state->version = view.stream_version - 1;
+      table.insert(state, hash);
+      slice.states.push_back(state);
+    } else if (view.stream_version != state->version + 1) {
+      return fail_with(version_jump(view.stream_id, state->version, view.stream_version, sequence));
+    }
+    std::optional<domain::Event> slow;
+    if (read_delta_fast(view.type, view.schema_version, view.payload, delta, items)) {
+      ++slice.fast_decoded;
+    } else {
+      auto decoded = domain::decode(view.type, view.schema_version, view.payload, view.occurred_at_ms);
+      if (!decoded)
+        return fail_with(ReplayError{ReplayError::Code::decode,
+                                     std::string(view.type) + " v" + std::to_string(view.schema_version) +
+                                         at_sequence(sequence) + ": " + decoded.error().message});
+      slow = std::move(*decoded);
+      delta = delta_of(*slow, slow_items);
+    }
+    apply(delta, view.occurred_at_ms, *state, slice.arena);
+    state->version = view.stream_version;
+    state->updated_at_ms = view.occurred_at_ms;
+    return true;
+  };
+  auto visited = store.visit_events(slice.first, slice.last, tuning, visit);
+  read += unreported;
+  if (!visited) {
+    if (!slice.error) fail_with(storage_error(visited.error()));
+    return;
+  }
+  slice.visited = *visited;
+}
+
+// --- The incremental reference (domain::Order, domain::decode, domain::evolve) -----------------
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using OrderStates = std::unordered_map<std::string, domain::Order, StringHash, std::equal_to<>>;
+
 Result<domain::Order*, ReplayError> fold_one(OrderStates& states, std::string_view record, uint64_t sequence,
-                                             WorkerCounts& counts, domain::Order* before = nullptr) {
+                                             domain::Order& before) {
   eventstore::EventRecordView view;
   if (!eventstore::read_event_record(record, view))
     return fail(ReplayError{ReplayError::Code::storage, "malformed event record" + at_sequence(sequence)});
-  ++counts.events;
-  if (!view.stream_id.starts_with(kOrderStreamPrefix)) {
-    ++counts.other_events;
-    return static_cast<domain::Order*>(nullptr);
-  }
+  if (!view.stream_id.starts_with(kOrderStreamPrefix)) return static_cast<domain::Order*>(nullptr);
   auto it = states.find(view.stream_id);
   if (it == states.end()) {
     auto id = domain::OrderId::parse(view.stream_id.substr(kOrderStreamPrefix.size()));
@@ -147,230 +204,291 @@ Result<domain::Order*, ReplayError> fold_one(OrderStates& states, std::string_vi
   }
   domain::Order& state = it->second;
   if (view.stream_version != state.version + 1)
-    return fail(ReplayError{ReplayError::Code::storage,
-                            "stream '" + std::string(view.stream_id) + "' jumps from version " +
-                                std::to_string(state.version) + " to " + std::to_string(view.stream_version) +
-                                at_sequence(sequence)});
-  std::optional<domain::Event> event =
-      decode_event_fast(view.type, view.schema_version, view.payload, view.occurred_at_ms);
-  if (event) {
-    ++counts.fast_decoded;
-  } else {
-    auto slow = domain::decode(view.type, view.schema_version, view.payload, view.occurred_at_ms);
-    if (!slow)
-      return fail(ReplayError{ReplayError::Code::decode,
-                              std::string(view.type) + " v" + std::to_string(view.schema_version) +
-                                  at_sequence(sequence) + ": " + slow.error().message});
-    event = std::move(*slow);
-  }
-  if (before != nullptr) *before = state;
+    return fail(version_jump(view.stream_id, state.version, view.stream_version, sequence));
+  auto event = domain::decode(view.type, view.schema_version, view.payload, view.occurred_at_ms);
+  if (!event)
+    return fail(ReplayError{ReplayError::Code::decode,
+                            std::string(view.type) + " v" + std::to_string(view.schema_version) +
+                                at_sequence(sequence) + ": " + event.error().message});
+  before = state;
   state = domain::evolve(std::move(state), *event);
   return &state;
 }
 
-/// The first 8 bytes of a key as a big-endian number (zero-padded): comparing two of them orders
-/// keys as their bytes do, as far as those bytes go.
-uint64_t key_prefix(const std::string& key) {
+// --- Rows ---------------------------------------------------------------------------------------
+
+enum FamilyIndex : size_t { kView = 0, kByCreated = 1, kByStatus = 2, kByCustomer = 3, kFamilies = 4 };
+
+void put_be64(std::string& out, int64_t ms) {
+  // As the projection: creation times are clamped at 0.
+  uint64_t v = static_cast<uint64_t>(std::max<int64_t>(ms, 0));
+  char b[8];
+  for (int i = 7; i >= 0; --i) {
+    b[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  out.append(b, 8);
+}
+
+/// 8 bytes of `key` from `offset` as a big-endian number, zero-padded past the end: comparing two
+/// of them orders keys as their bytes do, as far as those bytes go.
+uint64_t be_at(std::string_view key, size_t offset) {
   uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | (i < key.size() ? static_cast<uint8_t>(key[i]) : 0u);
+  for (size_t i = offset; i < offset + 8; ++i)
+    v = (v << 8) | (i < key.size() ? static_cast<uint8_t>(key[i]) : 0u);
   return v;
 }
 
-/// Sorts rows by key into `out`. Profiling showed std::sort on the rows (a memcmp per comparison,
-/// on strings scattered over the heap) as a large cost; most comparisons are decided by the first
-/// 8 bytes (ids, times), so this sorts compact (prefix, index) pairs and compares whole keys only
-/// on equal prefixes.
-void sort_by_key(std::vector<std::pair<std::string, std::string>>& rows,
-                 std::vector<std::pair<std::string, std::string>>& out) {
-  std::vector<std::pair<uint64_t, uint32_t>> order(rows.size());
-  for (size_t i = 0; i < rows.size(); ++i) order[i] = {key_prefix(rows[i].first), static_cast<uint32_t>(i)};
-  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
-    if (a.first != b.first) return a.first < b.first;
-    return rows[a.second].first < rows[b.second].first;
+/// Sorts row indexes by key. Most comparisons are decided by 16 bytes after the prefix every key
+/// shares (ids of one generator, times of one day): sort compact fixed-width records on those, and
+/// compare whole keys only when they are equal.
+template <class KeyOf>
+std::vector<uint32_t> sorted_by_key(size_t n, const KeyOf& key_of) {
+  std::vector<uint32_t> order(n);
+  if (n == 0) return order;
+  const std::string_view first = key_of(0);
+  size_t common = first.size();
+  for (size_t i = 1; i < n && common > 0; ++i) {
+    const std::string_view k = key_of(i);
+    size_t j = 0;
+    const size_t limit = std::min(common, k.size());
+    while (j < limit && k[j] == first[j]) ++j;
+    common = j;
+  }
+  struct Record {
+    uint64_t a, b;
+    uint32_t i;
+  };
+  std::vector<Record> records(n);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view k = key_of(i);
+    records[i] = Record{be_at(k, common), be_at(k, common + 8), static_cast<uint32_t>(i)};
+  }
+  std::sort(records.begin(), records.end(), [&](const Record& x, const Record& y) {
+    if (x.a != y.a) return x.a < y.a;
+    if (x.b != y.b) return x.b < y.b;
+    return key_of(x.i) < key_of(y.i);
   });
-  out.clear();
-  out.reserve(rows.size());
-  for (const auto& [prefix, i] : order) out.push_back(std::move(rows[i]));
+  for (size_t i = 0; i < n; ++i) order[i] = records[i].i;
+  return order;
 }
 
-size_t family_index(std::string_view name, const std::vector<std::string>& families) {
-  for (size_t i = 0; i < families.size(); ++i)
-    if (families[i] == name) return i;
-  return families.size();  // never: rows_for writes only the projection's own families
+template <class Task>
+void run_on_threads(unsigned threads, size_t tasks, const Task& task) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t t = next++; t < tasks; t = next++) task(t);
+  };
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < std::min<size_t>(threads, tasks); ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
 }
 
 }  // namespace
 
-size_t FoldedLog::orders() const {
-  size_t n = 0;
-  for (const auto& p : partitions) n += p.size();
-  return n;
+Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uint64_t last_sequence,
+                                        const FoldOptions& options) {
+  FoldedLog folded;
+  folded.last_sequence = last_sequence;
+  if (last_sequence == 0) return folded;
+  const uint64_t slices_n = std::min<uint64_t>(std::clamp(options.threads, 1u, kThreadsMax), last_sequence);
+  std::vector<Slice> slices(slices_n);
+  for (uint64_t s = 0; s < slices_n; ++s) {
+    slices[s].first = 1 + last_sequence * s / slices_n;
+    slices[s].last = last_sequence * (s + 1) / slices_n;
+  }
+
+  std::atomic<uint64_t> read{0};
+  std::atomic<bool> abort{false};
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  size_t done = 0;
+  std::vector<std::thread> threads;
+  for (uint64_t s = 0; s < slices_n; ++s) {
+    threads.emplace_back([&, s] {
+      fold_slice(store, options.tuning, s == 0, slices[s], read, abort);
+      std::lock_guard lock(mutex);
+      ++done;
+      done_cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    while (done < slices_n) {
+      done_cv.wait_for(lock, std::chrono::milliseconds(100));
+      if (options.progress && done < slices_n) {
+        lock.unlock();
+        options.progress(read.load());
+        lock.lock();
+      }
+    }
+  }
+  for (auto& t : threads) t.join();
+  if (options.progress) options.progress(read.load());
+  for (auto& slice : slices)
+    if (slice.error) return fail(std::move(*slice.error));
+
+  // Merge the slices in log order: a stream met again continues exactly where it stopped.
+  uint64_t total = 0;
+  for (const auto& slice : slices) total += slice.states.size();
+  StreamTable merged(total);
+  folded.states.reserve(total);
+  for (auto& slice : slices) {
+    for (OrderFold* state : slice.states) {
+      const uint64_t hash = hash_of(state->stream_id);
+      OrderFold* earlier = merged.find(state->stream_id, hash);
+      if (earlier == nullptr) {
+        if (state->first_version != 1)
+          return fail(version_jump(state->stream_id, 0, state->first_version, state->first_sequence));
+        merged.insert(state, hash);
+        folded.states.push_back(state);
+      } else {
+        if (state->first_version != earlier->version + 1)
+          return fail(
+              version_jump(state->stream_id, earlier->version, state->first_version, state->first_sequence));
+        merge_into(*earlier, *state);
+      }
+    }
+    folded.events += slice.events;
+    folded.other_events += slice.other_events;
+    folded.fast_decoded += slice.fast_decoded;
+  }
+  uint64_t visited = 0;
+  for (const auto& slice : slices) visited += slice.visited;
+  if (visited != last_sequence)
+    return fail(ReplayError{
+        ReplayError::Code::storage,
+        "read " + std::to_string(visited) + " events, expected " + std::to_string(last_sequence)});
+  for (auto& slice : slices) folded.arenas.push_back(std::move(slice.arena));
+  return folded;
 }
 
 size_t ProjectionRows::count() const {
   size_t n = 0;
-  for (const auto& f : rows) n += f.size();
+  for (const auto& f : order_) n += f.size();
   return n;
 }
 
-Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uint64_t last_sequence,
-                                        const FoldOptions& options) {
-  const unsigned workers = std::clamp(options.threads, 1u, kThreadsMax);
-  FoldedLog folded;
-  folded.partitions.resize(workers);
-  folded.last_sequence = last_sequence;
-  if (last_sequence == 0) return folded;
+std::string_view ProjectionRows::key(size_t family, size_t j) const {
+  const uint32_t i = order_[family][j];
+  if (family == kView) return live_[i]->order_id;
+  const auto& ends = key_ends_[family];
+  const uint64_t begin = i == 0 ? 0 : ends[i - 1];
+  return std::string_view(keys_[family]).substr(begin, ends[i] - begin);
+}
 
-  Window window(workers, options.chunks_in_flight_max);
-  std::vector<WorkerCounts> counts(workers);
-  std::vector<std::thread> threads;
-  threads.reserve(workers);
-  for (unsigned w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] {
-      OrderStates& states = folded.partitions[w];
-      // About six events per order: reserving up front avoids rehashing a large table repeatedly.
-      states.reserve(std::min<uint64_t>(last_sequence / 4 / workers + 16, 16u << 20));
-      WorkerCounts& mine = counts[w];
-      for (uint64_t index = 0;; ++index) {
-        const SharedChunk* shared = window.wait_for(index);
-        if (shared == nullptr) return;
-        const EventChunk& chunk = shared->chunk;
-        for (size_t i = 0; i < chunk.size(); ++i) {
-          if (shared->partition[i] != w) continue;
-          auto folded_one = fold_one(states, chunk.record(i), chunk.sequence(i), mine);
-          if (!folded_one) {
-            window.abort(folded_one.error());
-            return;
-          }
-        }
-        window.release(index);
-      }
-    });
-  }
-
-  // The reading thread: copy chunks out of the engine and route every record to its worker.
-  auto scanner = store.scan_events(1, last_sequence, options.tuning);
-  uint64_t read = 0;
-  for (;;) {
-    auto shared = window.take_spare();
-    if (!scanner->next(shared->chunk, options.chunk_events, options.chunk_bytes)) break;
-    const EventChunk& chunk = shared->chunk;
-    shared->partition.resize(chunk.size());
-    bool bad = false;
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      std::string_view stream_id;
-      if (!eventstore::read_event_stream_id(chunk.record(i), stream_id)) {
-        window.abort(ReplayError{ReplayError::Code::storage,
-                                 "malformed event record" + at_sequence(chunk.sequence(i))});
-        bad = true;
-        break;
-      }
-      shared->partition[i] = static_cast<uint8_t>(StringHash{}(stream_id) % workers);
+std::string_view ProjectionRows::value(size_t family, size_t j, std::string& scratch) const {
+  const OrderFold& o = *live_[order_[family][j]];
+  switch (family) {
+    case kView: {
+      // As OrderProjection::rows_for: version '\n' JSON.
+      scratch.clear();
+      char buf[24];
+      auto r = std::to_chars(buf, buf + sizeof buf, o.version);
+      scratch.append(buf, static_cast<size_t>(r.ptr - buf));
+      scratch += '\n';
+      append_order_json(scratch, o);
+      return scratch;
     }
-    if (bad) break;
-    read += chunk.size();
-    if (!window.push(std::move(shared))) break;
-    if (options.progress) options.progress(read);
+    case kByStatus:
+      return {};
+    default:
+      return domain::to_wire(o.status);
   }
-  if (auto status = scanner->status(); !status) window.abort(storage_error(status.error()));
-  window.close();
-  for (auto& t : threads) t.join();
-  if (auto error = window.error()) return fail(std::move(*error));
-  if (read != last_sequence)
-    return fail(
-        ReplayError{ReplayError::Code::storage,
-                    "read " + std::to_string(read) + " events, expected " + std::to_string(last_sequence)});
-  for (const auto& c : counts) {
-    folded.events += c.events;
-    folded.other_events += c.other_events;
-    folded.fast_decoded += c.fast_decoded;
-  }
-  return folded;
+}
+
+void ProjectionRows::visit(size_t family,
+                           const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::string scratch;
+  for (size_t j = 0; j < rows(family); ++j)
+    if (!visit(key(family, j), value(family, j, scratch))) return;
+}
+
+RowTables ProjectionRows::materialize() const {
+  RowTables out(families.size());
+  for (size_t f = 0; f < families.size(); ++f)
+    visit(f, [&](std::string_view k, std::string_view v) {
+      out[f].emplace_back(std::string(k), std::string(v));
+      return true;
+    });
+  return out;
 }
 
 ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {
   threads = std::clamp(threads, 1u, kThreadsMax);
   ProjectionRows out;
   out.families = projections::OrderProjection::family_names();
-  const size_t families = out.families.size();
-  using Rows = std::vector<std::pair<std::string, std::string>>;
-
-  // Each thread renders the rows of some partitions into its own vectors.
-  std::vector<std::vector<Rows>> partial(threads, std::vector<Rows>(families));
-  {
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] {
-        auto& mine = partial[t];
-        size_t orders = 0;  // live orders have one row in every family: grow each vector once
-        for (size_t p = t; p < folded.partitions.size(); p += threads) orders += folded.partitions[p].size();
-        for (auto& rows : mine) rows.reserve(orders);
-        for (size_t p = t; p < folded.partitions.size(); p += threads) {
-          for (const auto& [stream, state] : folded.partitions[p]) {
-            // Rows of the final state only: see fold.h for why this equals the inline writes.
-            for (auto& w : projections::OrderProjection::rows_for(domain::initial_state(state.id), state,
-                                                                  &order_json)) {
-              if (!w.value) continue;  // from the initial state nothing is ever deleted
-              const size_t f = family_index(w.family, out.families);
-              if (f < families) mine[f].emplace_back(std::move(w.key), std::move(*w.value));
-            }
-          }
-        }
-      });
+  // The row shapes below are OrderProjection::rows_for's, in its families' order.
+  if (out.families !=
+      std::vector<std::string>{"order_view", "orders_by_created", "orders_by_status", "orders_by_customer"})
+    std::abort();  // the projection changed: this must change with it (tests/replay fails first)
+  for (const auto& state : folded.states)
+    if (state->live()) out.live_.push_back(state);
+  const size_t n = out.live_.size();
+  out.keys_.resize(kFamilies);
+  out.key_ends_.resize(kFamilies);
+  out.order_.resize(kFamilies);
+  run_on_threads(threads, kFamilies, [&](size_t f) {
+    const auto& live = out.live_;
+    if (f == kView) {
+      out.order_[f] = sorted_by_key(n, [&](size_t i) { return live[i]->order_id; });
+      return;
     }
-    for (auto& t : pool) t.join();
-  }
-
-  // One family per thread: concatenate and sort by key.
-  out.rows.resize(families);
-  std::vector<std::thread> pool;
-  for (unsigned t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (size_t f = t; f < families; f += threads) {
-        size_t total = 0;
-        for (const auto& p : partial) total += p[f].size();
-        Rows gathered;
-        gathered.reserve(total);
-        for (auto& p : partial)
-          for (auto& row : p[f]) gathered.push_back(std::move(row));
-        sort_by_key(gathered, out.rows[f]);
-      }
+    std::string& keys = out.keys_[f];
+    auto& ends = out.key_ends_[f];
+    ends.resize(n);
+    size_t bytes = 0;
+    for (const OrderFold* o : live)
+      bytes += 9 + o->order_id.size() + (f == kByCustomer ? o->customer_id.size() : 0);
+    keys.reserve(bytes);
+    for (size_t i = 0; i < n; ++i) {
+      const OrderFold& o = *live[i];
+      if (f == kByStatus) keys += static_cast<char>('0' + static_cast<int>(o.status));
+      if (f == kByCustomer) keys += o.customer_id;
+      put_be64(keys, o.created_at_ms);
+      keys += o.order_id;
+      ends[i] = keys.size();
+    }
+    const std::string_view all = keys;
+    out.order_[f] = sorted_by_key(n, [&](size_t i) {
+      const uint64_t begin = i == 0 ? 0 : ends[i - 1];
+      return all.substr(begin, ends[i] - begin);
     });
-  }
-  for (auto& t : pool) t.join();
+  });
   return out;
 }
 
-Result<ProjectionRows, ReplayError> projection_rows_incremental(const eventstore::AdminStore& store,
-                                                                uint64_t last_sequence) {
-  ProjectionRows out;
-  out.families = projections::OrderProjection::family_names();
-  std::vector<std::map<std::string, std::string>> tables(out.families.size());
+Result<RowTables, ReplayError> projection_rows_incremental(const eventstore::AdminStore& store,
+                                                           uint64_t last_sequence) {
+  const auto families = projections::OrderProjection::family_names();
+  std::vector<std::map<std::string, std::string>> tables(families.size());
   OrderStates states;
-  WorkerCounts counts;
-  auto scanner = store.scan_events(1, last_sequence);
-  EventChunk chunk;
-  while (scanner->next(chunk, 4096, 4u << 20)) {
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      domain::Order before;
-      auto state = fold_one(states, chunk.record(i), chunk.sequence(i), counts, &before);
-      if (!state) return fail(state.error());
-      if (*state == nullptr) continue;
-      for (auto& w : projections::OrderProjection::rows_for(before, **state)) {
-        const size_t f = family_index(w.family, out.families);
-        if (f == tables.size()) continue;
-        auto& table = tables[f];
-        if (w.value)
-          table[w.key] = std::move(*w.value);
-        else
-          table.erase(w.key);
-      }
+  std::optional<ReplayError> error;
+  auto visited = store.visit_events(1, last_sequence, {}, [&](uint64_t sequence, std::string_view record) {
+    domain::Order before;
+    auto state = fold_one(states, record, sequence, before);
+    if (!state) {
+      error = state.error();
+      return false;
     }
-  }
-  if (auto status = scanner->status(); !status) return fail(storage_error(status.error()));
-  out.rows.resize(tables.size());
+    if (*state == nullptr) return true;
+    for (auto& w : projections::OrderProjection::rows_for(before, **state)) {
+      const auto f =
+          static_cast<size_t>(std::find(families.begin(), families.end(), w.family) - families.begin());
+      if (f == tables.size()) continue;
+      if (w.value)
+        tables[f][w.key] = std::move(*w.value);
+      else
+        tables[f].erase(w.key);
+    }
+    return true;
+  });
+  if (error) return fail(std::move(*error));
+  if (!visited) return fail(storage_error(visited.error()));
+  RowTables out(tables.size());
   for (size_t f = 0; f < tables.size(); ++f)
-    for (auto& [key, value] : tables[f]) out.rows[f].emplace_back(key, std::move(value));
+    for (auto& [key, value] : tables[f]) out[f].emplace_back(key, std::move(value));
   return out;
 }
 

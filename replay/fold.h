@@ -10,20 +10,22 @@
 // those directly skips every intermediate row and every JSON rendering but the last (an order's
 // events are ~6, so ~6x fewer writes). tests/replay checks the equivalence on generated logs.
 //
-// Parallelism: one thread reads the log in chunks; `threads` fold workers each own the streams that
-// hash to them and walk every chunk in global order, so each stream is folded in order by exactly
-// one worker, without locks on the states.
+// Parallelism: the log is cut into `threads` consecutive slices of sequences, each read by its own
+// RocksDB iterator and folded by its own thread, without copying the records out of the engine and
+// without allocating per event (order_fold.h: fixed-size states, strings in one arena per slice).
+// A slice's fold of an order records which fields its events set, so the slices' folds of one
+// order merge, in log order, into the fold of the whole log (with the stream versions checked
+// across the cut).
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "domain/order.h"
 #include "domain/result.h"
 #include "eventstore/admin.h"
+#include "replay/order_fold.h"
 
 namespace orderflow::replay {
 
@@ -36,33 +38,21 @@ struct ReplayError {
   std::string message;
 };
 
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
-/// Order stream id (OrderService::stream_of) -> the order's state after its last event.
-using OrderStates = std::unordered_map<std::string, domain::Order, StringHash, std::equal_to<>>;
-
 struct FoldedLog {
-  std::vector<OrderStates> partitions;  // disjoint: a stream lives in exactly one
-  uint64_t last_sequence = 0;           // the log was folded up to here, inclusive
-  uint64_t events = 0;                  // events read
-  uint64_t other_events = 0;            // events of streams that are not order streams (skipped)
-  uint64_t fast_decoded = 0;            // events read by the fast payload reader
-  size_t orders() const;
+  std::vector<Arena> arenas;             // the states and their strings, one arena per slice
+  std::vector<const OrderFold*> states;  // one per order stream (deleted ones included), merged
+  uint64_t last_sequence = 0;            // the log was folded up to here, inclusive
+  uint64_t events = 0;                   // events read
+  uint64_t other_events = 0;             // events of streams that are not order streams (skipped)
+  uint64_t fast_decoded = 0;             // events read by the fast payload reader
+  size_t orders() const { return states.size(); }
 };
 
 struct FoldOptions {
-  // Default: 2, unit: threads. Fold workers; the reading thread comes on top.
+  // Default: 2, unit: threads. Slices of the log read and folded at once.
   unsigned threads = 2;
-  // Default: 8192 events / 4 MiB. Size of one chunk handed from the reader to the workers.
-  size_t chunk_events = 8192;
-  size_t chunk_bytes = 4u << 20;
-  // Default: 8, unit: chunks. Chunks read but not yet folded by every worker (bounds memory).
-  size_t chunks_in_flight_max = 8;
   eventstore::ScanTuning tuning;
-  // Called on the reading thread after each chunk is read, with the number of events read so far.
+  // Called on the calling thread about ten times a second, with the number of events read so far.
   std::function<void(uint64_t events_read)> progress;
 };
 
@@ -71,23 +61,45 @@ struct FoldOptions {
 Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uint64_t last_sequence,
                                         const FoldOptions& options);
 
-/// The order projection's rows for a set of final states, per family, each sorted by key.
-struct ProjectionRows {
+/// Rows as plain pairs, per family (in OrderProjection::family_names() order), ascending keys.
+using RowTables = std::vector<std::vector<std::pair<std::string, std::string>>>;
+
+/// The order projection's rows for the final states of a fold: writes_for(initial state, final
+/// state) of every order, per family, in ascending key order. Keys are built and sorted up front
+/// (on fixed-width 16-byte key prefixes); the view's JSON (replay::append_order_json, the bytes of
+/// domain::order_to_json) is rendered only when a row's value is asked for, so no family's rows
+/// are ever held rendered at once. Views into the FoldedLog: valid while it lives.
+class ProjectionRows {
+ public:
   std::vector<std::string> families;  // OrderProjection::family_names(), in that order
-  std::vector<std::vector<std::pair<std::string, std::string>>> rows;  // rows[f], ascending keys
+
   size_t count() const;
+  size_t rows(size_t family) const { return order_[family].size(); }
+  /// The key of the j-th row of `family` (ascending j = ascending keys).
+  std::string_view key(size_t family, size_t j) const;
+  /// Its value; may be rendered into `scratch` (then valid until scratch changes).
+  std::string_view value(size_t family, size_t j, std::string& scratch) const;
+  /// Every row of a family in key order; `visit` returns false to stop.
+  void visit(size_t family,
+             const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+  RowTables materialize() const;
+
+ private:
+  friend ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads);
+  std::vector<const OrderFold*> live_;           // live orders
+  std::vector<std::string> keys_;                // per family: keys of live_[i], concatenated
+  std::vector<std::vector<uint64_t>> key_ends_;  // per family: end of live_[i]'s key in keys_
+  std::vector<std::vector<uint32_t>> order_;     // per family: indexes into live_, by ascending key
 };
 
-/// writes_for(initial state, final state) of every order, on `threads` threads, with the view's
-/// JSON written by replay::order_json (the same bytes as domain::order_to_json, without a DOM).
-/// Memory: every row is held at once (about 1 KiB per live order), which bounds the log a rebuild
-/// can handle by the machine's memory; the rows are sorted so they can be ingested as table files.
+/// The rows of `folded`'s live orders, keys built and sorted on `threads` threads.
 ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads);
 
 /// Applies the projection's rows incrementally, as the server does: writes_for(before, after) for
-/// every event of every order, in log order, into an in-memory map. The reference the fast path is
-/// tested against; slow (one JSON rendering per event).
-Result<ProjectionRows, ReplayError> projection_rows_incremental(const eventstore::AdminStore& store,
-                                                                uint64_t last_sequence);
+/// every event of every order, in log order, into an in-memory map, with domain::decode and
+/// domain::evolve. The reference the fast path is tested against; slow (one JSON rendering per
+/// event).
+Result<RowTables, ReplayError> projection_rows_incremental(const eventstore::AdminStore& store,
+                                                           uint64_t last_sequence);
 
 }  // namespace orderflow::replay

@@ -2,10 +2,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "projections/order_projection.h"
 
@@ -53,79 +56,139 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
   auto last = store.last_sequence();
   if (!last) return fail(storage_error(last.error()));
   report.last_sequence = *last;
+  const unsigned threads = std::max(1u, options.threads);
 
   // Fold before touching anything: a log that does not decode leaves the projections as they were.
   const auto fold_start = std::chrono::steady_clock::now();
-  auto folded = fold_with_progress(store, *last, options.threads, options.progress);
+  auto folded = fold_with_progress(store, *last, threads, options.progress);
   if (!folded) return fail(folded.error());
   report.fold_seconds = seconds_since(fold_start);
-  const auto rows_start = std::chrono::steady_clock::now();
-  ProjectionRows rows = projection_rows(*folded, options.threads);
-  report.events = folded->events;
-  report.orders = folded->orders();
-  report.rows = rows.count();
-  report.rows_seconds = seconds_since(rows_start);
-  // Freeing hundreds of thousands of states takes a while: do it beside the writes.
-  std::thread free_states([states = std::move(folded->partitions)]() mutable { states.clear(); });
-  struct Joiner {
-    std::thread& t;
-    ~Joiner() { t.join(); }
-  } join_free_states{free_states};
 
-  const auto write_start = std::chrono::steady_clock::now();
   const auto meta = store.family(eventstore::kMetaFamily);
   if (!meta) return fail(ReplayError{ReplayError::Code::storage, "no meta family"});
+  const auto family_names = projections::OrderProjection::family_names();
   std::vector<size_t> families;
-  for (const auto& name : rows.families) {
+  for (const auto& name : family_names) {
     auto f = store.family(name);
     if (!f)
       return fail(ReplayError{ReplayError::Code::storage, "projection family " + name + " is not open"});
     families.push_back(*f);
   }
 
-  AdminBatch batch(store);
-  batch.put(*meta, eventstore::kMetaRebuildStartedKey, be64(*last));
-  if (auto w = store.write(batch, {.sync = true}); !w) return fail(storage_error(w.error()));
-  batch.clear();
-  if (auto r = store.recreate_families(rows.families); !r) return fail(storage_error(r.error()));
+  // From here the log is known good. Marking the rebuild and re-creating the families is I/O
+  // (synced writes, MANIFEST updates): it runs beside the CPU work of sorting the rows and building
+  // the table files, which does not need the families (write_table_file).
+  const auto write_start = std::chrono::steady_clock::now();
+  std::optional<AdminError> reset_error;
+  auto reset_families = [&] {
+    AdminBatch mark(store);
+    mark.put(*meta, eventstore::kMetaRebuildStartedKey, be64(*last));
+    if (auto w = store.write(mark, {.sync = true}); !w) {
+      reset_error = w.error();
+      return;
+    }
+    if (auto r = store.recreate_families(family_names); !r) reset_error = r.error();
+  };
+  std::thread reset;
+  if (options.write == RebuildOptions::Write::ingest) reset = std::thread(reset_families);
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_reset{reset};
+
+  const auto rows_start = std::chrono::steady_clock::now();
+  const ProjectionRows rows = projection_rows(*folded, threads);
+  report.events = folded->events;
+  report.orders = folded->orders();
+  report.rows = rows.count();
+  report.rows_seconds = seconds_since(rows_start);
 
   const uint64_t total_rows = rows.count();
   uint64_t written = 0;
   if (options.progress) options.progress("write", 0, total_rows);
   if (options.write == RebuildOptions::Write::ingest) {
-    // Families are independent: their table files are built on `threads` threads at once.
-    std::vector<std::optional<AdminError>> errors(rows.rows.size());
-    std::atomic<size_t> next_family{0};
-    std::mutex progress_mutex;
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < std::max(1u, std::min<unsigned>(options.threads, rows.rows.size())); ++t) {
-      pool.emplace_back([&] {
-        for (size_t f = next_family++; f < rows.rows.size(); f = next_family++) {
-          const auto& family_rows = rows.rows[f];
-          size_t i = 0;
-          auto next = [&](std::string_view& key, std::string_view& value) {
-            if (i == family_rows.size()) return false;
-            key = family_rows[i].first;
-            value = family_rows[i].second;
-            ++i;
-            return true;
-          };
-          if (auto in = store.ingest_sorted(families[f], next); !in) errors[f] = in.error();
-          std::lock_guard lock(progress_mutex);
-          written += family_rows.size();
-          if (options.progress) options.progress("write", written, total_rows);
-        }
-      });
+    // Each family's sorted rows are cut into parts of consecutive keys, one table file each, built
+    // on `threads` threads (largest parts first); the view rows carry most of the bytes, so they
+    // are cut finer. Then every file of every family is ingested in one step.
+    struct Part {
+      size_t family;  // index into rows.families
+      size_t begin, end;
+      std::string path;
+      std::optional<AdminError> error;
+    };
+    std::vector<Part> parts;
+    for (size_t f = 0; f < rows.families.size(); ++f) {
+      const size_t n = rows.rows(f);
+      const size_t cuts = f == 0 ? 2 * threads : 1;
+      for (size_t c = 0; c < cuts; ++c) {
+        const size_t begin = n * c / cuts, end = n * (c + 1) / cuts;
+        if (begin < end) parts.push_back(Part{f, begin, end, {}, std::nullopt});
+      }
     }
+    std::stable_sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) {
+      // The view's rows are ~10x the bytes of an index row.
+      auto weight = [](const Part& p) { return (p.end - p.begin) * (p.family == 0 ? 10 : 1); };
+      return weight(a) > weight(b);
+    });
+    std::atomic<size_t> next_part{0};
+    std::mutex progress_mutex;
+    auto build = [&] {
+      std::string scratch;
+      for (size_t p = next_part++; p < parts.size(); p = next_part++) {
+        Part& part = parts[p];
+        size_t j = part.begin;
+        auto next = [&](std::string_view& key, std::string_view& value) {
+          if (j == part.end) return false;
+          key = rows.key(part.family, j);
+          value = rows.value(part.family, j, scratch);
+          ++j;
+          return true;
+        };
+        auto file = store.write_table_file(families[part.family], next);
+        if (file)
+          part.path = std::move(*file);
+        else
+          part.error = file.error();
+        std::lock_guard lock(progress_mutex);
+        written += part.end - part.begin;
+        if (options.progress) options.progress("write", written, total_rows);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < std::min<size_t>(threads, parts.size()); ++t) pool.emplace_back(build);
+    build();
     for (auto& t : pool) t.join();
-    for (auto& e : errors)
-      if (e) return fail(storage_error(*e));
+    reset.join();
+
+    std::optional<AdminError> error = reset_error;
+    std::vector<AdminStore::TableFiles> files(rows.families.size());
+    for (size_t f = 0; f < files.size(); ++f) files[f].family = families[f];
+    std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) {
+      return std::tie(a.family, a.begin) < std::tie(b.family, b.begin);
+    });
+    for (auto& part : parts) {
+      if (part.error && !error) error = part.error;
+      if (!part.path.empty()) files[part.family].paths.push_back(part.path);
+    }
+    if (error) {
+      std::error_code ignored;
+      for (const auto& f : files)
+        for (const auto& path : f.paths) std::filesystem::remove(path, ignored);
+      return fail(storage_error(*error));
+    }
+    if (auto in = store.ingest_table_files(files); !in) return fail(storage_error(in.error()));
   } else {
+    reset_families();
+    if (reset_error) return fail(storage_error(*reset_error));
     // Without the WAL: the rows become durable by the flush below, and until the final batch the
     // mark says they are incomplete, so nothing is lost by not logging them.
-    for (size_t f = 0; f < rows.rows.size(); ++f) {
-      for (const auto& [key, value] : rows.rows[f]) {
-        batch.put(families[f], key, value);
+    AdminBatch batch(store);
+    std::string scratch;
+    for (size_t f = 0; f < rows.families.size(); ++f) {
+      for (size_t j = 0; j < rows.rows(f); ++j) {
+        batch.put(families[f], rows.key(f, j), rows.value(f, j, scratch));
         if (batch.bytes() >= options.batch_bytes) {
           if (auto w = store.write(batch, {.sync = false, .disable_wal = true}); !w)
             return fail(storage_error(w.error()));
@@ -143,11 +206,12 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
     }
     if (auto fl = store.flush(families); !fl) return fail(storage_error(fl.error()));
   }
+  AdminBatch batch(store);
   batch.put(*meta, eventstore::kMetaProjectionCheckpointKey, be64(*last));
   batch.remove(*meta, eventstore::kMetaRebuildStartedKey);
   if (auto w = store.write(batch, {.sync = true}); !w) return fail(storage_error(w.error()));
   if (options.progress) options.progress("write", written, total_rows);
-  report.write_seconds = seconds_since(write_start);
+  report.write_seconds = seconds_since(write_start) - report.rows_seconds;
   return report;
 }
 
@@ -182,29 +246,43 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
   uint64_t compared = 0;
   for (size_t f = 0; f < expected.families.size(); ++f) {
     const auto& name = expected.families[f];
-    const auto& want = expected.rows[f];
-    size_t i = 0;
-    if (auto family = store.family(name)) {
-      // A merge of two key-ordered sequences (RocksDB's bytewise order is std::string's order).
-      auto scanner = store.scan_family(*family);
-      std::string_view key, value;
-      while (scanner->next(key, value)) {
-        ++report.rows_found;
-        while (i < want.size() && want[i].first < key) {
-          differ(name, want[i].first, want[i].second, std::nullopt);
-          ++i;
-        }
-        if (i < want.size() && want[i].first == key) {
-          if (want[i].second != value) differ(name, key, want[i].second, value);
-          ++i;
-        } else {
-          differ(name, key, std::nullopt, value);
-        }
-      }
-      if (auto status = scanner->status(); !status) return fail(storage_error(status.error()));
+    auto family = store.family(name);
+    if (!family) {
+      expected.visit(f, [&](std::string_view k, std::string_view v) {
+        differ(name, k, v, std::nullopt);
+        return true;
+      });
+      compared += expected.rows(f);
+      continue;
     }
-    for (; i < want.size(); ++i) differ(name, want[i].first, want[i].second, std::nullopt);
-    compared += want.size();
+    // A merge of two key-ordered sequences (RocksDB's bytewise order is std::string's order).
+    auto scanner = store.scan_family(*family);
+    std::string_view key, value;
+    bool have = false;
+    auto advance = [&] {
+      have = scanner->next(key, value);
+      if (have) ++report.rows_found;
+    };
+    advance();
+    expected.visit(f, [&](std::string_view want_key, std::string_view want_value) {
+      while (have && key < want_key) {
+        differ(name, key, std::nullopt, value);
+        advance();
+      }
+      if (have && key == want_key) {
+        if (value != want_value) differ(name, key, want_value, value);
+        advance();
+      } else {
+        differ(name, want_key, want_value, std::nullopt);
+      }
+      return true;
+    });
+    while (have) {
+      differ(name, key, std::nullopt, value);
+      advance();
+    }
+    if (auto status = scanner->status(); !status) return fail(storage_error(status.error()));
+    compared += expected.rows(f);
     if (options.progress) options.progress("compare", compared, report.rows_expected);
   }
   return report;

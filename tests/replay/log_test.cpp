@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "domain/codec.h"
+#include "domain/time.h"
 #include "eventstore/admin.h"
 #include "eventstore/record_view.h"
 #include "eventstore/rocksdb_event_store.h"
@@ -41,12 +42,11 @@ std::unique_ptr<eventstore::AdminStore> open_admin(const std::string& data_dir) 
   return std::move(opened).value();
 }
 
-/// The live rows of the projection families, in the shape projection_rows returns.
-replay::ProjectionRows live_rows(const eventstore::AdminStore& store) {
-  replay::ProjectionRows out;
-  out.families = projections::OrderProjection::family_names();
-  for (const auto& name : out.families) {
-    auto& rows = out.rows.emplace_back();
+/// The live rows of the projection families, in the shape ProjectionRows::materialize returns.
+replay::RowTables live_rows(const eventstore::AdminStore& store) {
+  replay::RowTables out;
+  for (const auto& name : projections::OrderProjection::family_names()) {
+    auto& rows = out.emplace_back();
     auto scanner = store.scan_family(*store.family(name));
     std::string_view key, value;
     while (scanner->next(key, value)) rows.emplace_back(std::string(key), std::string(value));
@@ -70,12 +70,11 @@ TEST_CASE(
   auto store = open_admin(data_dir);
   REQUIRE(*store->last_sequence() == log.events);
 
-  for (unsigned threads : {1u, 3u}) {
+  // Several slices: orders whose events straddle a cut are merged across slices.
+  for (unsigned threads : {1u, 3u, 7u}) {
     INFO("threads " << threads);
     replay::FoldOptions options;
     options.threads = threads;
-    options.chunk_events = 97;  // many chunks, so the window and its bound are exercised
-    options.chunks_in_flight_max = 2;
     auto folded = replay::fold_log(*store, log.events, options);
     REQUIRE(folded);
     CHECK(folded->events == log.events);
@@ -85,8 +84,9 @@ TEST_CASE(
     auto incremental = replay::projection_rows_incremental(*store, log.events);
     REQUIRE(incremental);
     CHECK(fast.count() > shape.orders);  // live orders have 4 rows each
-    CHECK(fast.rows == incremental->rows);
-    CHECK(fast.rows == live_rows(*store).rows);
+    const auto rows = fast.materialize();
+    CHECK(rows == *incremental);
+    CHECK(rows == live_rows(*store));
   }
 }
 
@@ -209,5 +209,26 @@ TEST_CASE("the fast order renderer writes the bytes of domain::order_to_json") {
   for (const auto& c : cases) {
     INFO(order_to_json(c));
     CHECK(replay::order_json(c) == order_to_json(c));
+  }
+}
+
+TEST_CASE("the fast timestamp printer writes the bytes of domain::format_iso8601") {
+  std::vector<int64_t> cases = {0,
+                                1,
+                                -1,
+                                999,
+                                -86'400'000,
+                                951'782'400'000,       // 2000-02-29
+                                1'767'225'600'123,     // 2026-01-01
+                                253'402'300'799'999,   // 9999-12-31T23:59:59.999
+                                253'402'300'800'000,   // 10000-01-01: the slow path
+                                -62'167'219'200'000,   // 0000-01-01
+                                -62'167'219'200'001};  // before year 0: the slow path
+  for (int64_t ms = -3'000'000'000'000; ms < 4'000'000'000'000; ms += 7'777'777'777) cases.push_back(ms);
+  for (int64_t ms : cases) {
+    std::string fast;
+    replay::append_iso8601(fast, ms);
+    INFO(ms);
+    CHECK(fast == domain::format_iso8601(ms));
   }
 }

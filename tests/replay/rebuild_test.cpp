@@ -95,6 +95,12 @@ std::vector<std::string> populate(HttpClient& c) {
   expect_ok(c.del("/orders/" + ids[8]));
   expect_ok(c.put("/orders/" + ids[9], R"({"notes":"second floor"})"));
   expect_ok(c.put("/orders/" + ids[9], R"({"notes":"third floor"})"));
+  // Strings the fast readers and renderer hand to domain::decode / domain::order_to_json.
+  expect_ok(c.put("/orders/" + ids[10], json{{"notes", "say \"hi\" \\ caf\u00e9\tnow"}}.dump()));
+  expect_ok(
+      c.put("/orders/" + ids[11] + "/shipping",
+            json{{"trackingNumber", "1Z\"7"}, {"trackingCompany", "DHL"}, {"shippingNotes", "\u00fcber\n2"}}
+                .dump()));
   return ids;
 }
 
