@@ -1,17 +1,28 @@
 // eventstore_bench: group-commit throughput and latency of the RocksDB event store.
 //
 // For each durability mode (sync on / off) and each number of concurrent appenders, opens a fresh
-// store in a temp dir and runs N threads that each call the blocking append() in a loop, one event
-// (~300-byte JSON payload) per append, on their own streams with exact expected versions. Prints
-// events/s, p50/p99 commit latency (as the appender sees it) and the average batch size.
+// store in a temp dir and runs N appenders in a closed loop, one event (~300-byte JSON payload) per
+// append, on their own streams with exact expected versions. Prints events/s, p50/p99 commit
+// latency (as the appender sees it) and the average batch size.
+//
+// Two kinds of appender (--mode):
+//   async     N appenders driven by --driver-threads threads (default 2) with append_async: when an
+//             append completes, its appender goes back to its driver, which issues the next one.
+//             This is how the server uses the store: its HTTP threads start commands and resume
+//             them when the append completes, and no thread waits for the group commit.
+//   blocking  N threads that each call the blocking append() in a loop (a thread per appender).
 //
 // Usage: eventstore_bench [--seconds S] [--warmup-seconds S] [--appenders 1,16,64,256]
-//                         [--sync both|on|off] [--payload-bytes N] [--dir /tmp]
+//                         [--sync both|on|off] [--mode both|async|blocking] [--driver-threads K]
+//                         [--payload-bytes N] [--dir /tmp]
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,11 +42,14 @@ struct Config {
   double warmup_seconds = 0.3;  // run before measuring, so the first fsyncs and allocations don't count
   std::vector<int> appenders = {1, 16, 64, 256};
   std::vector<bool> sync_modes = {true, false};
+  std::vector<std::string> modes = {"async", "blocking"};
+  int driver_threads = 2;
   size_t payload_bytes = 300;
   std::string dir = "/tmp";
 };
 
 struct Cell {
+  std::string mode;
   bool sync = true;
   int appenders = 0;
   double events_per_second = 0;
@@ -49,7 +63,7 @@ struct Cell {
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--seconds S] [--warmup-seconds S] [--appenders 1,16,64,256] [--sync both|on|off]\n"
-               "          [--payload-bytes N] [--dir DIR]\n",
+               "          [--mode both|async|blocking] [--driver-threads K] [--payload-bytes N] [--dir DIR]\n",
                argv0);
   std::exit(2);
 }
@@ -81,6 +95,15 @@ Config parse(int argc, char** argv) {
         c.sync_modes = {false};
       else
         usage(argv[0]);
+    } else if (arg == "--mode") {
+      if (value == "both")
+        c.modes = {"async", "blocking"};
+      else if (value == "async" || value == "blocking")
+        c.modes = {value};
+      else
+        usage(argv[0]);
+    } else if (arg == "--driver-threads") {
+      c.driver_threads = std::max(1, std::stoi(value));
     } else if (arg == "--payload-bytes") {
       c.payload_bytes = std::stoul(value);
     } else if (arg == "--dir") {
@@ -108,7 +131,57 @@ double percentile(std::vector<uint32_t>& v, double p) {
   return v[k];
 }
 
-Cell run_cell(const Config& config, bool sync, int appenders) {
+/// One appender's streams and their versions: it appends to its 16 streams in turn.
+struct Appender {
+  static constexpr int kStreams = 16;
+  std::vector<std::string> streams;
+  std::vector<uint64_t> versions = std::vector<uint64_t>(kStreams, 0);
+  uint64_t n = 0;
+  std::vector<uint32_t> latencies;  // microseconds, measured phase only
+  uint64_t errors = 0;
+  Clock::time_point started;
+
+  explicit Appender(int t) {
+    for (int s = 0; s < kStreams; ++s) streams.push_back("order-" + std::to_string(t) + "-" + std::to_string(s));
+    latencies.reserve(1 << 16);
+  }
+  size_t stream() const { return n % kStreams; }
+  app::AppendRequest next(const std::string& payload) {
+    const size_t s = stream();
+    app::AppendRequest request;
+    request.stream_id = streams[s];
+    request.expected = app::ExpectedVersion::exact(versions[s]);
+    app::NewEvent& e = request.events.emplace_back();
+    e.type = "order.updated";
+    e.payload = payload;
+    e.metadata.event_id = "5b6f2c1e-0000-4000-8000-" + std::to_string(1'000'000'000'000ull + n);
+    e.metadata.occurred_at_ms = 1'700'000'000'000;
+    e.metadata.correlation_id = "req-" + std::to_string(n);
+    e.metadata.actor = "bench";
+    started = Clock::now();
+    return request;
+  }
+  void completed(const app::AppendResult& result, bool measuring) {
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+    if (!result.ok()) {
+      ++errors;
+    } else {
+      versions[stream()] = result->stream_version;
+      if (measuring) latencies.push_back(static_cast<uint32_t>(micros));
+    }
+    ++n;
+  }
+};
+
+/// A driver thread of the async mode: issues the next append of every appender handed back to it.
+struct Driver {
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::vector<size_t> ready;  // appenders whose append completed
+  bool sleeping = false;
+};
+
+Cell run_cell(const Config& config, const std::string& mode, bool sync, int appenders) {
   std::string pattern = config.dir + "/eventstore-bench-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     std::perror("mkdtemp");
@@ -128,44 +201,63 @@ Cell run_cell(const Config& config, bool sync, int appenders) {
 
   // 0 = warm-up, 1 = measuring, 2 = stop.
   std::atomic<int> phase{0};
-  std::vector<std::vector<uint32_t>> latencies(static_cast<size_t>(appenders));
-  std::vector<uint64_t> errors(static_cast<size_t>(appenders), 0);
+  std::vector<Appender> state;
+  for (int t = 0; t < appenders; ++t) state.emplace_back(t);
   std::vector<std::thread> threads;
-  for (int t = 0; t < appenders; ++t) {
-    threads.emplace_back([&, t] {
-      constexpr int kStreamsPerAppender = 16;
-      std::vector<uint64_t> versions(kStreamsPerAppender, 0);
-      std::vector<std::string> streams;
-      for (int s = 0; s < kStreamsPerAppender; ++s)
-        streams.push_back("order-" + std::to_string(t) + "-" + std::to_string(s));
-      auto& mine = latencies[static_cast<size_t>(t)];
-      mine.reserve(1 << 16);
-      for (uint64_t n = 0;; ++n) {
-        const int p = phase.load(std::memory_order_relaxed);
-        if (p == 2) break;
-        const size_t s = n % kStreamsPerAppender;
-        app::AppendRequest request;
-        request.stream_id = streams[s];
-        request.expected = app::ExpectedVersion::exact(versions[s]);
-        app::NewEvent& e = request.events.emplace_back();
-        e.type = "order.updated";
-        e.payload = payload;
-        e.metadata.event_id = "5b6f2c1e-0000-4000-8000-" + std::to_string(1'000'000'000'000ull + n);
-        e.metadata.occurred_at_ms = 1'700'000'000'000;
-        e.metadata.correlation_id = "req-" + std::to_string(n);
-        e.metadata.actor = "bench";
-        const auto start = Clock::now();
-        auto result = store->append(std::move(request));
-        const auto micros =
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-        if (!result.ok()) {
-          ++errors[static_cast<size_t>(t)];
-          continue;
+  std::vector<std::unique_ptr<Driver>> drivers;
+  std::atomic<int> outstanding{0};  // async appends not yet completed
+  if (mode == "blocking") {
+    for (int t = 0; t < appenders; ++t) {
+      threads.emplace_back([&, t] {
+        Appender& a = state[static_cast<size_t>(t)];
+        for (;;) {
+          const int p = phase.load(std::memory_order_relaxed);
+          if (p == 2) break;
+          auto result = store->append(a.next(payload));
+          a.completed(result, p == 1);
         }
-        versions[s] = result->stream_version;
-        if (p == 1) mine.push_back(static_cast<uint32_t>(micros));
-      }
-    });
+      });
+    }
+  } else {
+    const int k = std::min(config.driver_threads, appenders);
+    for (int d = 0; d < k; ++d) drivers.push_back(std::make_unique<Driver>());
+    for (int t = 0; t < appenders; ++t) drivers[static_cast<size_t>(t % k)]->ready.push_back(static_cast<size_t>(t));
+    for (int d = 0; d < k; ++d) {
+      threads.emplace_back([&, d] {
+        Driver& me = *drivers[static_cast<size_t>(d)];
+        std::vector<size_t> batch;
+        for (;;) {
+          {
+            std::unique_lock lock(me.mutex);
+            while (me.ready.empty()) {
+              if (phase.load() == 2) return;
+              me.sleeping = true;
+              me.wake.wait_for(lock, std::chrono::milliseconds(50));
+              me.sleeping = false;
+            }
+            batch.swap(me.ready);
+          }
+          const int p = phase.load(std::memory_order_relaxed);
+          for (size_t i : batch) {
+            if (p == 2) continue;  // this appender stops
+            Appender& a = state[i];
+            outstanding.fetch_add(1);
+            store->append_async(a.next(payload), [&, i](app::AppendResult result) {
+              state[i].completed(result, phase.load(std::memory_order_relaxed) == 1);
+              bool notify = false;
+              {
+                std::lock_guard lock(me.mutex);
+                me.ready.push_back(i);
+                notify = me.sleeping;
+              }
+              if (notify) me.wake.notify_one();
+              outstanding.fetch_sub(1);
+            });
+          }
+          batch.clear();
+        }
+      });
+    }
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(config.warmup_seconds));
   const auto before = store->stats();
@@ -176,15 +268,19 @@ Cell run_cell(const Config& config, bool sync, int appenders) {
   const auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto after = store->stats();
   for (auto& t : threads) t.join();
+  while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   store.reset();
   std::filesystem::remove_all(dir);
 
   Cell cell;
+  cell.mode = mode;
   cell.sync = sync;
   cell.appenders = appenders;
   std::vector<uint32_t> all;
-  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
-  for (auto e : errors) cell.errors += e;
+  for (auto& a : state) {
+    all.insert(all.end(), a.latencies.begin(), a.latencies.end());
+    cell.errors += a.errors;
+  }
   // Throughput from what the appenders saw complete inside the window.
   cell.events_per_second = static_cast<double>(all.size()) / elapsed;
   cell.p50_us = percentile(all, 0.50);
@@ -203,27 +299,30 @@ Cell run_cell(const Config& config, bool sync, int appenders) {
 int main(int argc, char** argv) {
   const Config config = parse(argc, argv);
   std::printf(
-      "eventstore_bench: %.1f s per cell (+%.1f s warm-up), payload %zu bytes, 1 event per append, dir %s\n",
-      config.seconds, config.warmup_seconds, config.payload_bytes, config.dir.c_str());
-  std::printf("%-5s %9s %12s %9s %9s %10s %14s %7s\n", "sync", "appenders", "events/s", "p50 us", "p99 us",
-              "avg batch", "write us/batch", "errors");
+      "eventstore_bench: %.1f s per cell (+%.1f s warm-up), payload %zu bytes, 1 event per append, "
+      "async driver threads %d, dir %s\n",
+      config.seconds, config.warmup_seconds, config.payload_bytes, config.driver_threads, config.dir.c_str());
+  std::printf("%-8s %-5s %9s %12s %9s %9s %10s %14s %7s\n", "mode", "sync", "appenders", "events/s", "p50 us",
+              "p99 us", "avg batch", "write us/batch", "errors");
   std::vector<Cell> cells;
-  for (bool sync : config.sync_modes) {
-    for (int n : config.appenders) {
-      const Cell c = run_cell(config, sync, n);
-      std::printf("%-5s %9d %12.0f %9.0f %9.0f %10.1f %14.0f %7llu\n", c.sync ? "on" : "off", c.appenders,
-                  c.events_per_second, c.p50_us, c.p99_us, c.avg_batch, c.write_us_per_batch,
-                  static_cast<unsigned long long>(c.errors));
-      std::fflush(stdout);
-      cells.push_back(c);
+  for (const auto& mode : config.modes) {
+    for (bool sync : config.sync_modes) {
+      for (int n : config.appenders) {
+        const Cell c = run_cell(config, mode, sync, n);
+        std::printf("%-8s %-5s %9d %12.0f %9.0f %9.0f %10.1f %14.0f %7llu\n", c.mode.c_str(), c.sync ? "on" : "off",
+                    c.appenders, c.events_per_second, c.p50_us, c.p99_us, c.avg_batch, c.write_us_per_batch,
+                    static_cast<unsigned long long>(c.errors));
+        std::fflush(stdout);
+        cells.push_back(c);
+      }
     }
   }
   // The ratio the design cares about: how much durability costs at each concurrency.
   for (const auto& on : cells) {
     if (!on.sync) continue;
     for (const auto& off : cells) {
-      if (!off.sync && off.appenders == on.appenders && off.events_per_second > 0)
-        std::printf("sync on / sync off at %d appenders: %.0f%%\n", on.appenders,
+      if (!off.sync && off.mode == on.mode && off.appenders == on.appenders && off.events_per_second > 0)
+        std::printf("%s: sync on / sync off at %d appenders: %.0f%%\n", on.mode.c_str(), on.appenders,
                     100.0 * on.events_per_second / off.events_per_second);
     }
   }

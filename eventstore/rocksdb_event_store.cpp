@@ -596,7 +596,7 @@ void RocksDbEventStore::run_committer() {
   std::vector<Pending> group;
   group.reserve(incoming_.capacity());
   const auto group_wait = std::chrono::microseconds(options_.sync ? options_.group_commit_wait_us : 0);
-  size_t returning = 0;  // blocking appenders acknowledged by the last group, likely to append again
+  size_t returning = 0;  // appenders acknowledged by the last group, likely to append again
   for (;;) {
     {
       std::unique_lock lock(queue_mutex_);
@@ -620,8 +620,9 @@ void RocksDbEventStore::run_committer() {
       if (incoming_.empty()) return;  // closing, and everything accepted is committed
       group.swap(incoming_);
     }
-    returning = 0;
-    for (const auto& pending : group) returning += pending.waiter != nullptr;
+    // Blocking and async appenders alike: a caller that completes a command usually starts the
+    // next one (a closed loop); the wait below ends as soon as they are back, or after group_wait.
+    returning = group.size();
     // Split the group into batches within max_batch_events / max_batch_bytes. validate() made
     // sure every single request fits, so every batch holds at least one request.
     size_t begin = 0;
@@ -861,6 +862,9 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
     }
   }
 
+  // Completions may read the store (a command retrying after a conflict reloads its order):
+  // they run without the engine lock.
+  db_lock.unlock();
   // Free the slots before completing, so a waiter that appends again at once finds room.
   in_flight_.fetch_sub(end - begin, std::memory_order_relaxed);
   wake_list_.clear();

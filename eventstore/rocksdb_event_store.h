@@ -66,11 +66,10 @@ struct Options {
   std::vector<std::string> extra_families;
 
   // Default: 200, unit: microseconds; used only when `sync` is true. After committing a group, the
-  // committer waits at most this long for the blocking appenders it just acknowledged to append
-  // again before it writes the next batch, so that one fsync serves all of them (see BENCHMARKS.md:
-  // without it, N closed-loop appenders split into two alternating half-size batches). The wait
-  // ends as soon as they are all back; it is skipped when the last group had no blocking
-  // appenders. 0 = take whatever is queued at once.
+  // committer waits at most this long for the appenders it just acknowledged (blocking or async)
+  // to append again before it writes the next batch, so that one fsync serves all of them (see
+  // BENCHMARKS.md: without it, N closed-loop appenders split into two alternating half-size
+  // batches). The wait ends as soon as they are all back. 0 = take whatever is queued at once.
   uint32_t group_commit_wait_us = 200;
 
   // Default: 1,000,000, unit: streams. Bound on the committer's in-memory cache of stream heads
