@@ -254,6 +254,10 @@ uint16_t HttpServer::port() const {
   return state_->port;
 }
 
+std::function<void(std::function<void()>)> HttpServer::executor() {
+  return [&ioc = state_->ioc](std::function<void()> job) { asio::post(ioc, std::move(job)); };
+}
+
 size_t HttpServer::open_connections() const {
   return state_->connections.load();
 }

@@ -47,6 +47,10 @@ class HttpServer {
 
   size_t open_connections() const;
 
+  /// Runs jobs on the server's threads (valid from construction until destruction; a job posted
+  /// after stop() is dropped unrun, with the server).
+  std::function<void(std::function<void()>)> executor();
+
   struct State;  // opaque; defined in http_server.cpp
 
  private:

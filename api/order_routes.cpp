@@ -146,32 +146,54 @@ Response replay_or_refuse(const Request& req, const std::string& stored, const s
   return r;
 }
 
-using CommandFn = std::function<Result<domain::Order, Error>(const app::CommandContext&)>;
+using Command = std::function<void(app::CommandContext, app::OrderDone)>;
 
 /// Runs a command, under the request's Idempotency-Key when it has one: a repeat with the same
-/// request gets the stored response and appends nothing; a different request gets 422.
-Response run_command(app::OrderService& service, int64_t ttl_ms, const Request& req, app::CommandContext ctx,
-                     const SuccessShape& shape, const CommandFn& command) {
+/// request gets the stored response and appends nothing; a different request gets 422. `respond`
+/// is called once, on whichever thread the command ends. `req` stays valid until then: dispatch
+/// keeps the request alive inside `respond`.
+void run_command(app::OrderService& service, int64_t ttl_ms, const Request& req, app::CommandContext ctx,
+                 const SuccessShape& shape, const Command& command, Respond respond) {
+  const Request* request = &req;
   if (ctx.idempotency_key.empty()) {
-    auto order = command(ctx);
-    if (!order) return error_response(req, order.error());
-    return render_success(shape, order->id.str(), order->version, domain::order_to_json(*order));
+    command(std::move(ctx), [request, shape, respond = std::move(respond)](Result<domain::Order, Error> order) {
+      if (!order) return respond(error_response(*request, order.error()));
+      respond(render_success(shape, order->id.str(), order->version, domain::order_to_json(*order)));
+    });
+    return;
   }
   const std::string key = "key:" + ctx.idempotency_key;
-  const std::string fp = fingerprint(req);
+  std::string fp = fingerprint(req);
   auto existing = service.find_idempotency(key);
-  if (!existing) return error_response(req, existing.error());
-  if (existing.value()) return replay_or_refuse(req, existing.value()->value, fp);
+  if (!existing) return respond(error_response(req, existing.error()));
+  if (existing.value()) return respond(replay_or_refuse(req, existing.value()->value, fp));
   ctx.idempotency = app::IdempotencyIntent{
       key, ttl_ms, [fp, shape](const domain::Order& after) { return idempotency_record(fp, shape, after); }};
-  auto order = command(ctx);
-  if (!order) {
-    // A concurrent request with the same key committed first: answer as a repeat of it.
-    if (order.error().code == ErrorCode::idempotency_key_reused && !order.error().stored_response.empty())
-      return replay_or_refuse(req, order.error().stored_response, fp);
-    return error_response(req, order.error());
+  command(std::move(ctx), [request, shape, fp = std::move(fp),
+                           respond = std::move(respond)](Result<domain::Order, Error> order) {
+    if (!order) {
+      // A concurrent request with the same key committed first: answer as a repeat of it.
+      if (order.error().code == ErrorCode::idempotency_key_reused && !order.error().stored_response.empty())
+        return respond(replay_or_refuse(*request, order.error().stored_response, fp));
+      return respond(error_response(*request, order.error()));
+    }
+    respond(render_success(shape, order->id.str(), order->version, domain::order_to_json(*order)));
+  });
+}
+
+/// Starts a command (run_command and the service call in `job`): right here on the HTTP thread
+/// when the collaborators answer at once, else on the worker pool, where a full queue is 503.
+void start_command(const OrderRouteDeps& deps, const Request& req, Respond respond,
+                   std::function<void(Respond)> job) {
+  if (deps.commands_inline) return job(std::move(respond));
+  auto shared_respond = std::make_shared<Respond>(std::move(respond));
+  bool queued = deps.workers.submit([shared_respond, job = std::move(job), rid = req.request_id] {
+    app::RequestLogScope scope(rid);
+    job(std::move(*shared_respond));
+  });
+  if (!queued) {
+    (*shared_respond)(error_response(req, Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1)));
   }
-  return render_success(shape, order->id.str(), order->version, domain::order_to_json(*order));
 }
 
 std::string history_json(const std::vector<app::HistoryEntry>& entries) {
@@ -197,7 +219,10 @@ std::string history_json(const std::vector<app::HistoryEntry>& entries) {
 
 }  // namespace
 
-void add_order_routes(Router& router, OrderRouteDeps deps) {
+void add_order_routes(Router& router, OrderRouteDeps deps_in) {
+  // The routes outlive this call; the deps are kept by the router's handlers.
+  auto deps_ptr = std::make_shared<const OrderRouteDeps>(deps_in);
+  const OrderRouteDeps& deps = *deps_ptr;
   auto& service = deps.service;
   auto& read_model = deps.read_model;
   auto& workers = deps.workers;
@@ -296,83 +321,99 @@ void add_order_routes(Router& router, OrderRouteDeps deps) {
 
   router.add(Route{
       "POST", "/orders", "createOrder",
-      [&service, &workers, ttl_ms](const Request& req, const PathParams&, Respond respond) {
+      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams&, Respond respond) {
         auto input = parse_create_order(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
-        app::PlaceOrderInput place{input->customer_id, lines_of(input->items)};
-        on_worker(workers, req, std::move(respond), [&service, ttl_ms, req, place, ctx = *ctx]() -> Response {
-          return run_command(service, ttl_ms, req, ctx, {201, "Order created successfully", true, true},
-                             [&](const app::CommandContext& c) { return service.place(place, c); });
+        auto place = std::make_shared<const app::PlaceOrderInput>(
+            app::PlaceOrderInput{input->customer_id, lines_of(input->items)});
+        start_command(*deps_ptr, req, std::move(respond), [&service, ttl_ms, &req, place, ctx = *ctx](Respond respond) {
+          run_command(service, ttl_ms, req, ctx, {201, "Order created successfully", true, true},
+                      [&service, place](app::CommandContext c, app::OrderDone done) {
+                        service.place(*place, std::move(c), std::move(done));
+                      },
+                      std::move(respond));
         });
       },
       RouteDoc{"Create an order", "orders", 201, "CreateOrder", "Order", {400, 413, 422, 503, 504}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "PUT", "/orders/:id", "updateOrder",
-      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto input = parse_update_order(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
-        app::UpdateOrderInput update;
-        update.customer_id = input->customer_id;
-        if (input->items) update.items = lines_of(*input->items);
-        update.notes = input->notes;
-        on_worker(workers, req, std::move(respond),
-                  [&service, ttl_ms, req, id = std::string(params.get("id")), update, ctx = *ctx]() -> Response {
-                    return run_command(service, ttl_ms, req, ctx, {200, "Order updated successfully", true, false},
-                                       [&](const app::CommandContext& c) { return service.update(id, update, c); });
-                  });
+        auto update = std::make_shared<app::UpdateOrderInput>();
+        update->customer_id = input->customer_id;
+        if (input->items) update->items = lines_of(*input->items);
+        update->notes = input->notes;
+        start_command(*deps_ptr, req, std::move(respond),
+                      [&service, ttl_ms, &req, id = std::string(params.get("id")), update, ctx = *ctx](Respond respond) {
+                        run_command(service, ttl_ms, req, ctx, {200, "Order updated successfully", true, false},
+                                    [&service, id, update](app::CommandContext c, app::OrderDone done) {
+                                      service.update(id, *update, std::move(c), std::move(done));
+                                    },
+                                    std::move(respond));
+                      });
       },
       RouteDoc{"Update an order's customer, items or notes", "orders", 200, "UpdateOrder", "Order",
                {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "PUT", "/orders/:id/shipping", "updateShipping",
-      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto input = parse_update_shipping(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
-        on_worker(workers, req, std::move(respond),
-                  [&service, ttl_ms, req, id = std::string(params.get("id")), shipping = input->shipping,
-                   ctx = *ctx]() -> Response {
-                    return run_command(
-                        service, ttl_ms, req, ctx, {200, "Shipping information updated successfully", true, false},
-                        [&](const app::CommandContext& c) { return service.update_shipping(id, shipping, c); });
-                  });
+        start_command(*deps_ptr, req, std::move(respond),
+                      [&service, ttl_ms, &req, id = std::string(params.get("id")), shipping = input->shipping,
+                       ctx = *ctx](Respond respond) {
+                        run_command(
+                            service, ttl_ms, req, ctx, {200, "Shipping information updated successfully", true, false},
+                            [&service, id, shipping](app::CommandContext c, app::OrderDone done) {
+                              service.update_shipping(id, shipping, std::move(c), std::move(done));
+                            },
+                            std::move(respond));
+                      });
       },
       RouteDoc{"Update shipping information", "orders", 200, "UpdateShipping", "Order", {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "PUT", "/orders/:id/status", "updateStatus",
-      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto input = parse_update_status(req.body);
         if (!input) return respond(error_response(req, input.error()));
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
-        on_worker(workers, req, std::move(respond),
-                  [&service, ttl_ms, req, id = std::string(params.get("id")), to = input->status,
-                   reason = input->reason, ctx = *ctx]() -> Response {
-                    return run_command(
-                        service, ttl_ms, req, ctx, {200, "Order status updated successfully", true, false},
-                        [&](const app::CommandContext& c) { return service.change_status(id, to, reason, c); });
-                  });
+        start_command(*deps_ptr, req, std::move(respond),
+                      [&service, ttl_ms, &req, id = std::string(params.get("id")), to = input->status,
+                       reason = input->reason, ctx = *ctx](Respond respond) {
+                        run_command(
+                            service, ttl_ms, req, ctx, {200, "Order status updated successfully", true, false},
+                            [&service, id, to, reason](app::CommandContext c, app::OrderDone done) {
+                              service.change_status(id, to, reason, std::move(c), std::move(done));
+                            },
+                            std::move(respond));
+                      });
       },
       RouteDoc{"Change an order's status", "orders", 200, "UpdateStatus", "Order", {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
   router.add(Route{
       "DELETE", "/orders/:id", "deleteOrder",
-      [&service, &workers, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
         auto ctx = context_of(req);
         if (!ctx) return respond(error_response(req, ctx.error()));
-        on_worker(workers, req, std::move(respond),
-                  [&service, ttl_ms, req, id = std::string(params.get("id")), ctx = *ctx]() -> Response {
-                    return run_command(service, ttl_ms, req, ctx, {200, "Order deleted successfully", false, false},
-                                       [&](const app::CommandContext& c) { return service.remove(id, c); });
-                  });
+        start_command(*deps_ptr, req, std::move(respond),
+                      [&service, ttl_ms, &req, id = std::string(params.get("id")), ctx = *ctx](Respond respond) {
+                        run_command(service, ttl_ms, req, ctx, {200, "Order deleted successfully", false, false},
+                                    [&service, id](app::CommandContext c, app::OrderDone done) {
+                                      service.remove(id, std::move(c), std::move(done));
+                                    },
+                                    std::move(respond));
+                      });
       },
       RouteDoc{"Delete an order (its history stays)", "orders", 200, "", "", {404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 }

@@ -125,8 +125,19 @@ int main(int argc, char** argv) {
   }
   app::ReleasingInventory inventory(*collaborators.inventory, release_queue);
   clients::add_metrics(metrics, collaborators, release_queue);
-  app::OrderService service(*store, read_model, *collaborators.customers, inventory, clock);
+  // Commands start on the HTTP threads when both collaborators are the in-process fakes, which
+  // answer at once; the HTTP clients block, so with them commands run on the worker pool. Either
+  // way no thread waits for the group commit: the rest of a command resumes (on the HTTP threads,
+  // or on the pool) once its append is durable. The pool also serves the folds (?version=, history).
+  const bool commands_inline = !config.use_real_customer_api && !config.use_real_inventory_api;
   app::WorkerPool workers(config.command_threads, config.commit_queue_max);
+  app::Executor http_executor;  // the HTTP server's threads; set below, before the server starts
+  app::OrderServiceOptions service_options;
+  if (commands_inline)
+    service_options.resume = [&http_executor](std::function<void()> job) { http_executor(std::move(job)); };
+  else
+    service_options.resume = [&workers](std::function<void()> job) { workers.post(std::move(job)); };
+  app::OrderService service(*store, read_model, *collaborators.customers, inventory, clock, service_options);
 
   // Expired Idempotency-Key records are purged in the background (at least every minute, more
   // often for short TTLs) so the family does not grow without bound.
@@ -162,7 +173,8 @@ int main(int argc, char** argv) {
   api::Router router;
   api::add_system_routes(router);
   api::add_order_routes(router, api::OrderRouteDeps{service, read_model, workers,
-                                                    static_cast<int64_t>(config.idempotency_ttl_s) * 1000});
+                                                    static_cast<int64_t>(config.idempotency_ttl_s) * 1000,
+                                                    commands_inline});
 
   app::EventStore& store_ref = *store;
   metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
@@ -217,6 +229,7 @@ int main(int argc, char** argv) {
   options.idle_timeout_ms = config.idle_timeout_ms;
   options.connections_max = config.connections_max;
   api::HttpServer server(options, router);
+  http_executor = server.executor();
   try {
     server.start();
   } catch (const std::exception& e) {

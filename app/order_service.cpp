@@ -1,5 +1,8 @@
 #include "app/order_service.h"
 
+#include <exception>
+#include <future>
+#include <string>
 #include <unordered_map>
 
 #include "app/uuid.h"
@@ -217,14 +220,73 @@ Result<Unit, Error> OrderService::reserve_all(const Order& state, const std::vec
   return Unit{};
 }
 
-Result<Order, Error> OrderService::commit(const Order& state, const std::vector<Event>& events,
-                                          const CommandContext& ctx, bool creating, bool& conflict) {
-  conflict = false;
+// ---------------------------------------------------------------------------------------------
+// The gate: one command per order at a time
+
+void OrderGate::enter(const std::string& key, std::function<void()> job) {
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = running_.try_emplace(key);
+    if (!fresh) {
+      it->second.push_back(std::move(job));
+      return;
+    }
+  }
+  job();
+}
+
+std::function<void()> OrderGate::leave(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = running_.find(key);
+  if (it == running_.end()) return {};
+  if (it->second.empty()) {
+    running_.erase(it);
+    return {};
+  }
+  auto next = std::move(it->second.front());
+  it->second.pop_front();
+  return next;
+}
+
+size_t OrderGate::busy_keys() const {
+  std::lock_guard lock(mutex_);
+  return running_.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+struct OrderService::Run {
+  domain::OrderId id;
+  std::string order_id;  // as the client named it (messages)
+  CommandContext ctx;
+  BuildCommand build;
+  OrderDone done;
+  int attempt = 0;
+};
+
+struct OrderService::Append {
+  Order state;   // before the events
+  Order after;   // after them
+  std::vector<Event> events;
+  std::vector<std::pair<domain::ProductId, int64_t>> reserved;  // given back if the append fails
+};
+
+void OrderService::resume(std::function<void()> job) {
+  if (options_.resume)
+    options_.resume(std::move(job));
+  else
+    job();
+}
+
+AppendRequest OrderService::prepare_append(const Order& state, const std::vector<Event>& events,
+                                           const CommandContext& ctx, bool creating, Order& after) {
   const std::string causation = new_uuid_v4();
   AppendRequest req;
   req.stream_id = stream_of(state.id);
   req.expected = creating ? ExpectedVersion::no_stream() : ExpectedVersion::exact(state.version);
-  Order after = state;
+  after = state;
+  req.events.reserve(events.size());
   for (const auto& e : events) {
     after = domain::evolve(std::move(after), e);
     auto encoded = domain::encode(e);
@@ -243,7 +305,12 @@ Result<Order, Error> OrderService::commit(const Order& state, const std::vector<
     req.idempotency = IdempotencyRecord{ctx.idempotency->key, ctx.idempotency->render(after),
                                         clock_.now_ms() + ctx.idempotency->ttl_ms};
   }
-  auto res = store_.append(std::move(req));
+  return req;
+}
+
+Result<Order, Error> OrderService::on_appended(const Order& state, Order after, AppendResult res,
+                                               bool& conflict) {
+  conflict = false;
   if (!res) {
     if (res.error().code == AppendError::Code::idempotency_key_exists) {
       Error e = Error::make(ErrorCode::idempotency_key_reused, "Idempotency-Key was already used");
@@ -266,85 +333,140 @@ Result<Order, Error> OrderService::commit(const Order& state, const std::vector<
   return after;
 }
 
-Result<Order, Error> OrderService::place(const PlaceOrderInput& input, const CommandContext& ctx) {
-  // The customer check and the product lookups are independent: they go out together. The
-  // customer's answer is still judged first, so the errors are the seed's (unknown customer
-  // before unknown product).
-  auto customer = customers_.exists_async(input.customer_id);
-  auto items = price_lines(input.items);
-  auto exists = customer.get();
-  if (!exists) return fail(dependency_error(exists.error()));
-  if (!exists.value()) {
-    return fail(Error::make(ErrorCode::customer_not_found,
-                            "Customer with ID " + input.customer_id.str() + " not found"));
+namespace {
+Error internal_error(const char* where, const std::exception& e) {
+  return Error::make(ErrorCode::internal, std::string("Internal server error (") + where + ": " + e.what() + ")");
+}
+}  // namespace
+
+void OrderService::place(PlaceOrderInput input, CommandContext ctx, OrderDone done) {
+  auto step = std::make_shared<Append>();
+  AppendRequest request;
+  try {
+    // The customer check and the product lookups are independent: they go out together. The
+    // customer's answer is still judged first, so the errors are the seed's (unknown customer
+    // before unknown product).
+    auto customer = customers_.exists_async(input.customer_id);
+    auto items = price_lines(input.items);
+    auto exists = customer.get();
+    if (!exists) return done(fail(dependency_error(exists.error())));
+    if (!exists.value()) {
+      return done(fail(Error::make(ErrorCode::customer_not_found,
+                                   "Customer with ID " + input.customer_id.str() + " not found")));
+    }
+    if (!items) return done(fail(items.error()));
+
+    domain::OrderId id(new_uuid_v4());
+    step->state = domain::initial_state(id);
+    domain::PlaceOrder cmd{id, input.customer_id, std::move(items.value()), clock_.now_ms()};
+    auto events = domain::decide(step->state, cmd);
+    if (!events) return done(fail(from_domain(events.error())));
+    step->events = std::move(*events);
+
+    auto reservation = reserve_all(step->state, step->events, false, step->reserved);
+    if (!reservation) return done(fail(reservation.error()));
+    request = prepare_append(step->state, step->events, ctx, true, step->after);
+  } catch (const std::exception& e) {
+    if (!step->reserved.empty()) release_all(step->state.id, step->reserved);
+    return done(fail(internal_error("place", e)));
   }
-  if (!items) return fail(items.error());
-
-  domain::OrderId id(new_uuid_v4());
-  Order state = domain::initial_state(id);
-  domain::PlaceOrder cmd{id, input.customer_id, std::move(items.value()), clock_.now_ms()};
-  auto events = domain::decide(state, cmd);
-  if (!events) return fail(from_domain(events.error()));
-
-  std::vector<std::pair<domain::ProductId, int64_t>> reserved;
-  auto reservation = reserve_all(state, *events, false, reserved);
-  if (!reservation) return fail(reservation.error());
-  bool conflict = false;
-  auto committed = commit(state, *events, ctx, true, conflict);
-  if (!committed) release_all(id, reserved);  // nothing was appended: give the stock back
-  return committed;
+  store_.append_async(std::move(request), [this, step, done = std::move(done)](AppendResult result) mutable {
+    resume([this, step, done = std::move(done), result = std::move(result)]() mutable {
+      Result<Order, Error> committed = fail(Error::make(ErrorCode::internal, "Internal server error"));
+      try {
+        bool conflict = false;
+        committed = on_appended(step->state, std::move(step->after), std::move(result), conflict);
+        if (!committed) release_all(step->state.id, step->reserved);  // nothing was appended: give the stock back
+      } catch (const std::exception& e) {
+        committed = fail(internal_error("place", e));
+      }
+      done(std::move(committed));
+    });
+  });
 }
 
-Result<Order, Error> OrderService::run(
-    const std::string& order_id, const CommandContext& ctx,
-    const std::function<Result<domain::Command, Error>(const Order&)>& build) {
+void OrderService::run(std::string order_id, CommandContext ctx, BuildCommand build, OrderDone done) {
   auto id = domain::OrderId::parse(order_id);
   // The seed does not validate the path id: a non-UUID simply is not found.
-  if (!id) return fail(from_domain(domain::order_not_found(order_id)));
-  std::lock_guard serialised(order_locks_[std::hash<std::string>{}(id->str()) % kOrderLockStripes]);
-  for (int attempt = 0;; ++attempt) {
-    auto loaded = load(*id);
-    if (!loaded) return fail(loaded.error());
-    const Order& state = *loaded;
-    if (!domain::is_live(state)) return fail(from_domain(domain::order_not_found(order_id)));
+  if (!id) return done(fail(from_domain(domain::order_not_found(order_id))));
+  auto run = std::make_shared<Run>(Run{*id, std::move(order_id), std::move(ctx), std::move(build), std::move(done)});
+  gate_.enter(run->id.str(), [this, run] { attempt(run); });
+}
+
+void OrderService::finish(const std::shared_ptr<Run>& run, Result<Order, Error> result) {
+  auto done = std::move(run->done);
+  if (auto next = gate_.leave(run->id.str())) resume(std::move(next));
+  done(std::move(result));
+}
+
+void OrderService::attempt(const std::shared_ptr<Run>& run) {
+  auto step = std::make_shared<Append>();
+  AppendRequest request;
+  try {
+    auto loaded = load(run->id);
+    if (!loaded) return finish(run, fail(loaded.error()));
+    step->state = std::move(*loaded);
+    const Order& state = step->state;
+    const auto& ctx = run->ctx;
+    if (!domain::is_live(state)) return finish(run, fail(from_domain(domain::order_not_found(run->order_id))));
     if (ctx.if_match && *ctx.if_match != state.version) {
-      return fail(Error::make(ErrorCode::version_mismatch, "Order " + order_id + " is at version " +
-                                                               std::to_string(state.version) + ", not " +
-                                                               std::to_string(*ctx.if_match)));
+      return finish(run, fail(Error::make(ErrorCode::version_mismatch,
+                                          "Order " + run->order_id + " is at version " +
+                                              std::to_string(state.version) + ", not " +
+                                              std::to_string(*ctx.if_match))));
     }
-    auto cmd = build(state);
-    if (!cmd) return fail(cmd.error());
+    auto cmd = run->build(state);
+    if (!cmd) return finish(run, fail(cmd.error()));
     auto events = domain::decide(state, *cmd);
-    if (!events) return fail(from_domain(events.error()));
+    if (!events) return finish(run, fail(from_domain(events.error())));
+    step->events = std::move(*events);
 
     const bool reactivation =
         std::holds_alternative<domain::ChangeStatus>(*cmd) && state.status == domain::OrderStatus::canceled;
-    std::vector<std::pair<domain::ProductId, int64_t>> reserved;
-    auto reservation = reserve_all(state, *events, reactivation, reserved);
-    if (!reservation) return fail(reservation.error());
-
-    bool conflict = false;
-    auto committed = commit(state, *events, ctx, false, conflict);
-    if (!committed) {
-      release_all(state.id, reserved);
-      // Without If-Match, concurrent writers are serialised: reload and decide again.
-      if (conflict && !ctx.if_match && attempt < options_.conflict_retries_max) continue;
-      if (conflict && !ctx.if_match)
-        return fail(
-            Error::make(ErrorCode::overloaded, "Too many concurrent changes to order " + order_id, 1));
-      return fail(committed.error());
-    }
-    // Stock the events gave back is released once they are durable.
-    for (const auto& e : *events)
-      if (const auto* r = std::get_if<domain::InventoryReleased>(&e.body))
-        (void)inventory_.release(r->product_id, r->quantity, state.id);
-    return committed;
+    auto reservation = reserve_all(state, step->events, reactivation, step->reserved);
+    if (!reservation) return finish(run, fail(reservation.error()));
+    request = prepare_append(state, step->events, ctx, false, step->after);
+  } catch (const std::exception& e) {
+    if (!step->reserved.empty()) release_all(step->state.id, step->reserved);
+    return finish(run, fail(internal_error("command", e)));
   }
+  store_.append_async(std::move(request), [this, run, step](AppendResult result) mutable {
+    resume([this, run, step, result = std::move(result)]() mutable {
+      try {
+        after_append(run, *step, std::move(result));
+      } catch (const std::exception& e) {
+        finish(run, fail(internal_error("command", e)));
+      }
+    });
+  });
 }
 
-Result<Order, Error> OrderService::update(const std::string& order_id, const UpdateOrderInput& input,
-                                          const CommandContext& ctx) {
-  return run(order_id, ctx, [&](const Order& state) -> Result<domain::Command, Error> {
+void OrderService::after_append(const std::shared_ptr<Run>& run, Append& step, AppendResult result) {
+  bool conflict = false;
+  auto committed = on_appended(step.state, std::move(step.after), std::move(result), conflict);
+  if (!committed) {
+    release_all(step.state.id, step.reserved);
+    // Without If-Match, concurrent writers are serialised: reload and decide again.
+    if (conflict && !run->ctx.if_match && run->attempt < options_.conflict_retries_max) {
+      ++run->attempt;
+      return attempt(run);
+    }
+    if (conflict && !run->ctx.if_match)
+      return finish(run, fail(Error::make(ErrorCode::overloaded,
+                                          "Too many concurrent changes to order " + run->order_id, 1)));
+    return finish(run, fail(committed.error()));
+  }
+  // Stock the events gave back is released once they are durable.
+  for (const auto& e : step.events)
+    if (const auto* r = std::get_if<domain::InventoryReleased>(&e.body))
+      (void)inventory_.release(r->product_id, r->quantity, step.state.id);
+  finish(run, std::move(committed));
+}
+
+void OrderService::update(std::string order_id, UpdateOrderInput input, CommandContext ctx, OrderDone done) {
+  auto in = std::make_shared<const UpdateOrderInput>(std::move(input));
+  run(std::move(order_id), std::move(ctx), [this, in](const Order& state) -> Result<domain::Command, Error> {
+    const UpdateOrderInput& input = *in;
     domain::UpdateOrder cmd;
     cmd.notes = input.notes;
     cmd.at_ms = clock_.now_ms();
@@ -374,29 +496,33 @@ Result<Order, Error> OrderService::update(const std::string& order_id, const Upd
       cmd.items = std::move(items->value());
     }
     return domain::Command(std::move(cmd));
-  });
+  }, std::move(done));
 }
 
-Result<Order, Error> OrderService::update_shipping(const std::string& order_id,
-                                                   const domain::ShippingInfo& shipping,
-                                                   const CommandContext& ctx) {
-  return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
-    return domain::Command(domain::UpdateShipping{shipping, clock_.now_ms()});
-  });
+void OrderService::update_shipping(std::string order_id, domain::ShippingInfo shipping, CommandContext ctx,
+                                   OrderDone done) {
+  run(std::move(order_id), std::move(ctx),
+      [this, shipping = std::move(shipping)](const Order&) -> Result<domain::Command, Error> {
+        return domain::Command(domain::UpdateShipping{shipping, clock_.now_ms()});
+      },
+      std::move(done));
 }
 
-Result<Order, Error> OrderService::change_status(const std::string& order_id, domain::OrderStatus to,
-                                                 std::optional<std::string> reason,
-                                                 const CommandContext& ctx) {
-  return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
-    return domain::Command(domain::ChangeStatus{to, reason, clock_.now_ms()});
-  });
+void OrderService::change_status(std::string order_id, domain::OrderStatus to, std::optional<std::string> reason,
+                                 CommandContext ctx, OrderDone done) {
+  run(std::move(order_id), std::move(ctx),
+      [this, to, reason = std::move(reason)](const Order&) -> Result<domain::Command, Error> {
+        return domain::Command(domain::ChangeStatus{to, reason, clock_.now_ms()});
+      },
+      std::move(done));
 }
 
-Result<Order, Error> OrderService::remove(const std::string& order_id, const CommandContext& ctx) {
-  return run(order_id, ctx, [&](const Order&) -> Result<domain::Command, Error> {
-    return domain::Command(domain::DeleteOrder{clock_.now_ms()});
-  });
+void OrderService::remove(std::string order_id, CommandContext ctx, OrderDone done) {
+  run(std::move(order_id), std::move(ctx),
+      [this](const Order&) -> Result<domain::Command, Error> {
+        return domain::Command(domain::DeleteOrder{clock_.now_ms()});
+      },
+      std::move(done));
 }
 
 }  // namespace orderflow::app

@@ -4,12 +4,20 @@
 // claim (compensating on failure), append the events with the expected version together with the
 // read-model rows and outbox messages, then release stock the events gave back. A version
 // conflict without If-Match is retried a bounded number of times; with If-Match it is a 412.
-#include <array>
+//
+// Commands are asynchronous: no thread waits for the group commit. A command runs on the caller's
+// thread up to its append; the rest (cache, releases, the answer) runs wherever
+// OrderServiceOptions::resume puts it once the append completes. So the HTTP threads can start
+// commands themselves when the collaborators answer at once (the in-process fakes), and a worker
+// pool is needed only for collaborators that block (HTTP clients).
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "app/aggregate_cache.h"
@@ -64,8 +72,35 @@ struct UpdateOrderInput {
   std::optional<std::string> notes;
 };
 
+/// Runs a job somewhere else (a thread pool, the HTTP threads). Must not refuse or drop it.
+using Executor = std::function<void(std::function<void()>)>;
+
+/// How a command ends: called exactly once, with the state after the command or the error.
+using OrderDone = std::function<void(Result<domain::Order, Error>)>;
+
 struct OrderServiceOptions {
   int conflict_retries_max = 8;  // attempts after a version conflict without If-Match
+  // Where a command continues once its append completed (the append completes on the event
+  // store's committer thread, which must not be held up), and where the next queued command of
+  // the same order starts. Empty = right there, on the committer thread (tests).
+  Executor resume;
+};
+
+/// Commands on one order run one at a time in this process, in arrival order, so writers without
+/// If-Match queue instead of failing their version check (the check and the retry loop remain for
+/// writers in other processes). No thread blocks while a command waits for its turn.
+class OrderGate {
+ public:
+  /// Runs `job` now (on this thread) when no command of `key` is running; otherwise queues it to
+  /// be returned by the leave() of the command before it.
+  void enter(const std::string& key, std::function<void()> job);
+  /// The running command of `key` ended: returns the next queued job to run (empty if none).
+  std::function<void()> leave(const std::string& key);
+  size_t busy_keys() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::deque<std::function<void()>>> running_;  // key -> waiting jobs
 };
 
 class OrderService {
@@ -73,16 +108,15 @@ class OrderService {
   OrderService(EventStore& store, const OrderReadModel& read_model, CustomerDirectory& customers,
                Inventory& inventory, const Clock& clock, OrderServiceOptions options = {});
 
-  Result<domain::Order, Error> place(const PlaceOrderInput& input, const CommandContext& ctx);
-  Result<domain::Order, Error> update(const std::string& order_id, const UpdateOrderInput& input,
-                                      const CommandContext& ctx);
-  Result<domain::Order, Error> update_shipping(const std::string& order_id,
-                                               const domain::ShippingInfo& shipping,
-                                               const CommandContext& ctx);
-  Result<domain::Order, Error> change_status(const std::string& order_id, domain::OrderStatus to,
-                                             std::optional<std::string> reason, const CommandContext& ctx);
-  /// Deletes (an OrderDeleted event; the history stays). Returns the final state.
-  Result<domain::Order, Error> remove(const std::string& order_id, const CommandContext& ctx);
+  // The commands. Each calls `done` exactly once: on this thread when it fails before its
+  // append, otherwise through options.resume. They never throw.
+  void place(PlaceOrderInput input, CommandContext ctx, OrderDone done);
+  void update(std::string order_id, UpdateOrderInput input, CommandContext ctx, OrderDone done);
+  void update_shipping(std::string order_id, domain::ShippingInfo shipping, CommandContext ctx, OrderDone done);
+  void change_status(std::string order_id, domain::OrderStatus to, std::optional<std::string> reason,
+                     CommandContext ctx, OrderDone done);
+  /// Deletes (an OrderDeleted event; the history stays). Answers the final state.
+  void remove(std::string order_id, CommandContext ctx, OrderDone done);
 
   /// The order folded from its stream up to `version` (0 = the head). Deleted orders included.
   Result<domain::Order, Error> load_at(const std::string& order_id, uint64_t version) const;
@@ -100,14 +134,27 @@ class OrderService {
   static std::string stream_of(const domain::OrderId& id) { return "order-" + id.str(); }
 
   const AggregateCache& cache() const { return cache_; }
+  /// Orders with a command running (and maybe more queued behind it).
+  size_t orders_busy() const { return gate_.busy_keys(); }
 
  private:
+  using BuildCommand = std::function<Result<domain::Command, Error>(const domain::Order&)>;
+  struct Run;     // one command on an existing order, across its attempts
+  struct Append;  // one append in flight: what the continuation needs
+
   Result<domain::Order, Error> load(const domain::OrderId& id) const;
-  Result<domain::Order, Error> run(
-      const std::string& order_id, const CommandContext& ctx,
-      const std::function<Result<domain::Command, Error>(const domain::Order&)>& build);
-  Result<domain::Order, Error> commit(const domain::Order& state, const std::vector<domain::Event>& events,
-                                      const CommandContext& ctx, bool creating, bool& conflict);
+  void run(std::string order_id, CommandContext ctx, BuildCommand build, OrderDone done);
+  void attempt(const std::shared_ptr<Run>& run);
+  void after_append(const std::shared_ptr<Run>& run, Append& step, AppendResult result);
+  void finish(const std::shared_ptr<Run>& run, Result<domain::Order, Error> result);
+  void resume(std::function<void()> job);
+  /// The append request for `events` on `state` (events, outbox messages, read-model rows, the
+  /// idempotency record); `after` is the state they lead to.
+  AppendRequest prepare_append(const domain::Order& state, const std::vector<domain::Event>& events,
+                               const CommandContext& ctx, bool creating, domain::Order& after);
+  /// Judges a completed append: the state after it, or the error (conflict = a version conflict).
+  Result<domain::Order, Error> on_appended(const domain::Order& state, domain::Order after, AppendResult result,
+                                           bool& conflict);
   Result<std::vector<domain::OrderItem>, Error> price_lines(const std::vector<LineInput>& lines);
   Result<Unit, Error> reserve_all(const domain::Order& state, const std::vector<domain::Event>& events,
                                   bool reactivation,
@@ -122,11 +169,7 @@ class OrderService {
   const Clock& clock_;
   OrderServiceOptions options_;
   mutable AggregateCache cache_;
-  // Commands on one order run one at a time in this process (striped by order id), so writers
-  // without If-Match queue instead of failing their version check; the check and the retry loop
-  // remain for writers in other processes.
-  static constexpr size_t kOrderLockStripes = 4096;
-  std::array<std::mutex, kOrderLockStripes> order_locks_;
+  OrderGate gate_;
 };
 
 /// Maps a domain refusal to an application error (same code name and message).

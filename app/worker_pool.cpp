@@ -18,6 +18,19 @@ bool WorkerPool::submit(std::function<void()> job) {
   return true;
 }
 
+void WorkerPool::post(std::function<void()> job) {
+  {
+    std::unique_lock lock(mutex_);
+    if (!stopping_) {
+      jobs_.push_back(std::move(job));
+      lock.unlock();
+      ready_.notify_one();
+      return;
+    }
+  }
+  job();
+}
+
 void WorkerPool::stop() {
   {
     std::lock_guard lock(mutex_);

@@ -21,6 +21,9 @@ class WorkerPool {
 
   /// Queues `job`; false when the queue is full or the pool is stopping (the job is not run).
   bool submit(std::function<void()> job);
+  /// Queues `job` whatever the queue's length (continuations of work already admitted, bounded by
+  /// it); runs it on the calling thread when the pool has stopped. Never drops it.
+  void post(std::function<void()> job);
   /// Stops accepting, runs what is queued, joins the threads.
   void stop();
   size_t queued() const;
