@@ -3,6 +3,10 @@
 
 #include <spdlog/spdlog.h>
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -49,23 +53,64 @@ namespace {
 
 using State = HttpServer::State;
 
-/// Awaits `dispatch` (which completes through a callback, maybe on a worker thread) from a session
-/// coroutine; the completion is posted back to the session's executor.
+/// Where dispatch's answer meets the session waiting for it. Most reads answer before dispatch
+/// returns: the session then takes the answer at once, without a trip through the scheduler.
+/// Commands answer later, from another thread: their answer is posted to the session.
+struct AnswerSlot {
+  std::mutex mutex;
+  std::optional<Response> answer;              // arrived before anyone waited
+  std::function<void(Response)> deliver;       // set once the session waits
+};
+
+/// Awaits the answer that `slot` has not received yet; it is posted to the session's executor.
 template <class Token>
-auto async_dispatch(const Router& router, Request request, Token&& token) {
+auto async_answer(std::shared_ptr<AnswerSlot> slot, Token&& token) {
   return asio::async_initiate<Token, void(Response)>(
-      [&router](auto handler, Request req) {
+      [](auto handler, std::shared_ptr<AnswerSlot> slot) {
         auto ex =
             asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        dispatch(router, std::move(req), [h, ex](Response resp) {
+        auto deliver = [h, ex](Response resp) {
           asio::post(ex, [h, resp = std::move(resp)]() mutable { (*h)(std::move(resp)); });
-        });
+        };
+        std::unique_lock lock(slot->mutex);
+        if (slot->answer) {  // it arrived between the check and this wait
+          Response resp = std::move(*slot->answer);
+          slot->answer.reset();
+          lock.unlock();
+          deliver(std::move(resp));
+          return;
+        }
+        slot->deliver = std::move(deliver);
       },
-      token, std::move(request));
+      token, std::move(slot));
 }
 
-http::response<http::string_body> to_beast(const Response& resp, unsigned version, bool keep_alive,
+/// Dispatches `request`; the answer is taken directly when dispatch gave it before returning.
+asio::awaitable<Response> dispatch_awaitable(const Router& router, Request request) {
+  auto slot = std::make_shared<AnswerSlot>();
+  dispatch(router, std::move(request), [slot](Response resp) {
+    std::unique_lock lock(slot->mutex);
+    if (!slot->deliver) {
+      slot->answer = std::move(resp);
+      return;
+    }
+    auto deliver = std::move(slot->deliver);
+    lock.unlock();
+    deliver(std::move(resp));
+  });
+  {
+    std::lock_guard lock(slot->mutex);
+    if (slot->answer) {
+      Response resp = std::move(*slot->answer);
+      slot->answer.reset();
+      co_return resp;
+    }
+  }
+  co_return co_await async_answer(slot, use_awaitable);
+}
+
+http::response<http::string_body> to_beast(Response& resp, unsigned version, bool keep_alive,
                                            bool head) {
   http::response<http::string_body> res{static_cast<http::status>(resp.status), version};
   res.set(http::field::server, "orderflow");
@@ -75,7 +120,7 @@ http::response<http::string_body> to_beast(const Response& resp, unsigned versio
   if (head) {
     res.content_length(resp.body.size());
   } else {
-    res.body() = resp.body;
+    res.body() = std::move(resp.body);
     res.prepare_payload();
   }
   return res;
@@ -175,7 +220,7 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
 
     s.in_flight.fetch_add(1);
     stream.expires_never();  // the handler's own limits bound it (commands have timeouts)
-    Response resp = co_await async_dispatch(s.router, std::move(req), use_awaitable);
+    Response resp = co_await dispatch_awaitable(s.router, std::move(req));
     s.in_flight.fetch_sub(1);
 
     double latency_ms =
