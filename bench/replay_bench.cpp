@@ -189,11 +189,13 @@ int main(int argc, char** argv) {
     fold_rates.push_back(static_cast<double>(events) / report->fold_seconds);
     std::printf(
         "round %d: raw scan %.3f s (%.0f events/s, %.1f MiB) | rebuild %.3f s (%.0f events/s: fold %.3f s, "
-        "rows %.3f s, write+flush %.3f s; %llu rows) | rebuild/raw %.0f%% | CPU s: raw %.3f, rebuild %.3f\n",
+        "rows %.3f s, write+flush %.3f s; %llu rows) | rebuild/raw %.0f%% | CPU s: raw %.3f, rebuild %.3f "
+        "(fold %.3f, rows %.3f, write %.3f)\n",
         round, raw_s, raw_rates.back(), static_cast<double>(bytes) / (1 << 20), rebuild_s,
         rebuild_rates.back(), report->fold_seconds, report->rows_seconds, report->write_seconds,
         static_cast<unsigned long long>(report->rows), 100.0 * rebuild_rates.back() / raw_rates.back(),
-        raw_cpu_s, rebuild_cpu_s);
+        raw_cpu_s, rebuild_cpu_s, report->fold_cpu_seconds, report->rows_cpu_seconds,
+        report->write_cpu_seconds);
   }
 
   // 3. The rebuilt rows are the ones the inline projection wrote.

@@ -1,5 +1,6 @@
 #include "replay/fast_decode.h"
 
+#include <array>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -325,16 +326,24 @@ bool is_current(std::string_view type, uint32_t schema_version) {
 /// A canonical id: what Id::parse accepts and leaves unchanged (lowercase 8-4-4-4-12 hex). An
 /// uppercase id gives up, so domain::decode canonicalizes it.
 bool read_id_view(Json& in, std::string_view& out) {
+  // Per byte: 1 for a lowercase hex digit, 2 for '-'; a canonical id has '-' exactly at 8, 13, 18
+  // and 23. Compared without a branch per byte.
+  static constexpr auto kClass = [] {
+    std::array<uint8_t, 256> c{};
+    for (int i = '0'; i <= '9'; ++i) c[static_cast<size_t>(i)] = 1;
+    for (int i = 'a'; i <= 'f'; ++i) c[static_cast<size_t>(i)] = 1;
+    c['-'] = 2;
+    return c;
+  }();
+  static constexpr auto kExpected = [] {
+    std::array<uint8_t, 36> e{};
+    for (size_t i = 0; i < 36; ++i) e[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? 2 : 1;
+    return e;
+  }();
   if (!in.string(out) || out.size() != 36) return false;
-  for (size_t i = 0; i < 36; ++i) {
-    const char c = out[i];
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-') return false;
-    } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return false;
-    }
-  }
-  return true;
+  unsigned bad = 0;
+  for (size_t i = 0; i < 36; ++i) bad |= kClass[static_cast<uint8_t>(out[i])] ^ kExpected[i];
+  return bad == 0;
 }
 
 bool read_money_minor(Json& in, int64_t& out) {

@@ -48,46 +48,53 @@ uint64_t hash_of(std::string_view s) {
 }
 
 /// Stream id -> its fold: open addressing on the stream id's hash, the states in an arena (no node
-/// allocation per stream, as std::unordered_map would make).
+/// allocation per stream, as std::unordered_map would make). A slot is one word: the state's
+/// address with 16 bits of the hash above it (user-space addresses fit in 48 bits), so most
+/// mismatches are told apart without touching the state, and the table is half the size.
 class StreamTable {
  public:
   explicit StreamTable(size_t expected) {
     size_t capacity = 16;
     while (capacity < expected * 2) capacity <<= 1;
-    slots_.assign(capacity, Slot{});
+    slots_.assign(capacity, 0);
   }
   OrderFold* find(std::string_view stream, uint64_t hash) const {
     const size_t mask = slots_.size() - 1;
+    const uint64_t tag = tag_of(hash);
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-      const Slot& s = slots_[i];
-      if (s.state == nullptr) return nullptr;
-      if (s.hash == hash && s.state->stream_id == stream) return s.state;
+      const uint64_t slot = slots_[i];
+      if (slot == 0) return nullptr;
+      if ((slot & kTagMask) == tag) {
+        auto* state = reinterpret_cast<OrderFold*>(slot & ~kTagMask);
+        if (state->stream_id == stream) return state;
+      }
     }
   }
   void insert(OrderFold* state, uint64_t hash) {
     if ((size_ + 1) * 2 > slots_.size()) grow();
-    place(state, hash);
+    place(reinterpret_cast<uint64_t>(state) | tag_of(hash), hash);
     ++size_;
   }
 
  private:
-  struct Slot {
-    uint64_t hash = 0;
-    OrderFold* state = nullptr;
-  };
-  void place(OrderFold* state, uint64_t hash) {
+  static constexpr uint64_t kTagMask = 0xffffull << 48;
+  static uint64_t tag_of(uint64_t hash) { return hash & kTagMask; }
+  void place(uint64_t slot, uint64_t hash) {
     const size_t mask = slots_.size() - 1;
     size_t i = hash & mask;
-    while (slots_[i].state != nullptr) i = (i + 1) & mask;
-    slots_[i] = Slot{hash, state};
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = slot;
   }
   void grow() {
-    std::vector<Slot> old(slots_.size() * 2);
+    std::vector<uint64_t> old(slots_.size() * 2, 0);
     old.swap(slots_);
-    for (const Slot& s : old)
-      if (s.state != nullptr) place(s.state, s.hash);
+    for (uint64_t slot : old) {
+      if (slot == 0) continue;
+      const auto* state = reinterpret_cast<const OrderFold*>(slot & ~kTagMask);
+      place(slot, hash_of(state->stream_id));
+    }
   }
-  std::vector<Slot> slots_;
+  std::vector<uint64_t> slots_;
   size_t size_ = 0;
 };
 
@@ -97,6 +104,7 @@ struct Slice {
   uint64_t last = 0;
   Arena arena;
   std::vector<OrderFold*> states;  // in order of first appearance
+  std::optional<StreamTable> table;
   uint64_t visited = 0;
   uint64_t events = 0;
   uint64_t other_events = 0;
@@ -109,7 +117,11 @@ struct Slice {
 /// stream's previous version, which the merge checks.
 void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTuning& tuning, bool first_slice,
                 Slice& slice, std::atomic<uint64_t>& read, std::atomic<bool>& abort) {
-  StreamTable table((slice.last - slice.first + 1) / 4 + 16);
+  StreamTable& table = slice.table.emplace((slice.last - slice.first + 1) / 4 + 16);
+  // The events of one append are consecutive in the log and of one stream: the stream of the
+  // previous event is checked first, which spares most table lookups (cache misses, profiling
+  // showed, on a table of hundreds of thousands of streams).
+  OrderFold* previous = nullptr;
   std::vector<FoldItem> items;
   std::vector<FoldItem> slow_items;
   FoldDelta delta;
@@ -118,6 +130,27 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     slice.error = std::move(error);
     abort = true;
     return false;
+  };
+  auto new_stream = [&](const eventstore::EventRecordView& view, uint64_t sequence,
+                        uint64_t hash) -> OrderFold* {
+    if (!domain::is_uuid(view.stream_id.substr(kOrderStreamPrefix.size()))) {
+      fail_with(ReplayError{
+          ReplayError::Code::decode,
+          "stream '" + std::string(view.stream_id) + "' does not name an order" + at_sequence(sequence)});
+      return nullptr;
+    }
+    if (view.stream_version == 0 || (first_slice && view.stream_version != 1)) {
+      fail_with(version_jump(view.stream_id, 0, view.stream_version, sequence));
+      return nullptr;
+    }
+    auto* state = new (slice.arena.allocate(sizeof(OrderFold), alignof(OrderFold))) OrderFold();
+    state->stream_id = slice.arena.copy(view.stream_id);
+    state->first_version = view.stream_version;
+    state->first_sequence = sequence;
+    state->version = view.stream_version - 1;
+    table.insert(state, hash);
+    slice.states.push_back(state);
+    return state;
   };
   auto visit = [&](uint64_t sequence, std::string_view record) -> bool {
     if (++unreported == 4096) {
@@ -134,25 +167,16 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
       ++slice.other_events;
       return true;
     }
-    const uint64_t hash = hash_of(view.stream_id);
-    OrderFold* state = table.find(view.stream_id, hash);
-    if (state == nullptr) {
-      if (!domain::is_uuid(view.stream_id.substr(kOrderStreamPrefix.size())))
-        return fail_with(ReplayError{
-            ReplayError::Code::decode,
-            "stream '" + std::string(view.stream_id) + "' does not name an order" + at_sequence(sequence)});
-      if (view.stream_version == 0 || (first_slice && view.stream_version != 1))
-        return fail_with(version_jump(view.stream_id, 0, view.stream_version, sequence));
-      state = new (slice.arena.allocate(sizeof(OrderFold), alignof(OrderFold))) OrderFold();
-      state->stream_id = slice.arena.copy(view.stream_id);
-      state->first_version = view.stream_version;
-      state->first_sequence = sequence;
-      state->version = view.stream_version - 1;
-      table.insert(state, hash);
-      slice.states.push_back(state);
-    } else if (view.stream_version != state->version + 1) {
-      return fail_with(version_jump(view.stream_id, state->version, view.stream_version, sequence));
+    OrderFold* state = previous;
+    if (state == nullptr || state->stream_id != view.stream_id) {
+      const uint64_t hash = hash_of(view.stream_id);
+      state = table.find(view.stream_id, hash);
+      if (state == nullptr) state = new_stream(view, sequence, hash);
+      if (state == nullptr) return false;
+      previous = state;
     }
+    if (view.stream_version != state->version + 1)  // a new stream passes: see new_stream
+      return fail_with(version_jump(view.stream_id, state->version, view.stream_version, sequence));
     std::optional<domain::Event> slow;
     if (read_delta_fast(view.type, view.schema_version, view.payload, delta, items)) {
       ++slice.fast_decoded;
@@ -332,9 +356,18 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
   // Merge the slices in log order: a stream met again continues exactly where it stopped.
   uint64_t total = 0;
   for (const auto& slice : slices) total += slice.states.size();
-  StreamTable merged(total);
   folded.states.reserve(total);
+  // The first slice's states are the merged states so far, and its table their index.
+  StreamTable& merged = *slices[0].table;
+  folded.states.assign(slices[0].states.begin(), slices[0].states.end());
   for (auto& slice : slices) {
+    if (&slice == &slices[0]) {
+      folded.events += slice.events;
+      folded.other_events += slice.other_events;
+      folded.fast_decoded += slice.fast_decoded;
+      continue;
+    }
+    slice.table.reset();
     for (OrderFold* state : slice.states) {
       const uint64_t hash = hash_of(state->stream_id);
       OrderFold* earlier = merged.find(state->stream_id, hash);

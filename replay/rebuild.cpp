@@ -1,6 +1,7 @@
 #include "replay/rebuild.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,6 +33,13 @@ std::string be64(uint64_t v) {
   return out;
 }
 
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -60,9 +68,11 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
 
   // Fold before touching anything: a log that does not decode leaves the projections as they were.
   const auto fold_start = std::chrono::steady_clock::now();
+  const double fold_cpu_start = cpu_seconds();
   auto folded = fold_with_progress(store, *last, threads, options.progress);
   if (!folded) return fail(folded.error());
   report.fold_seconds = seconds_since(fold_start);
+  report.fold_cpu_seconds = cpu_seconds() - fold_cpu_start;
 
   const auto meta = store.family(eventstore::kMetaFamily);
   if (!meta) return fail(ReplayError{ReplayError::Code::storage, "no meta family"});
@@ -79,6 +89,7 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
   // (synced writes, MANIFEST updates): it runs beside the CPU work of sorting the rows and building
   // the table files, which does not need the families (write_table_file).
   const auto write_start = std::chrono::steady_clock::now();
+  const double write_cpu_start = cpu_seconds();
   std::optional<AdminError> reset_error;
   auto reset_families = [&] {
     AdminBatch mark(store);
@@ -99,11 +110,13 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
   } join_reset{reset};
 
   const auto rows_start = std::chrono::steady_clock::now();
+  const double rows_cpu_start = cpu_seconds();
   const ProjectionRows rows = projection_rows(*folded, threads);
   report.events = folded->events;
   report.orders = folded->orders();
   report.rows = rows.count();
   report.rows_seconds = seconds_since(rows_start);
+  report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
 
   const uint64_t total_rows = rows.count();
   uint64_t written = 0;
@@ -212,6 +225,7 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
   if (auto w = store.write(batch, {.sync = true}); !w) return fail(storage_error(w.error()));
   if (options.progress) options.progress("write", written, total_rows);
   report.write_seconds = seconds_since(write_start) - report.rows_seconds;
+  report.write_cpu_seconds = cpu_seconds() - write_cpu_start - report.rows_cpu_seconds;
   return report;
 }
 

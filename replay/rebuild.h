@@ -47,6 +47,11 @@ struct RebuildReport {
   double fold_seconds = 0;   // reading and folding the log
   double rows_seconds = 0;   // rendering and sorting the rows of the final states
   double write_seconds = 0;  // drop + writes + flush + final batch
+  // CPU seconds (user + system, every thread of the process) of the same phases: unlike wall
+  // time, not inflated when other processes share the cores.
+  double fold_cpu_seconds = 0;
+  double rows_cpu_seconds = 0;
+  double write_cpu_seconds = 0;
 };
 
 Result<RebuildReport, ReplayError> rebuild(eventstore::AdminStore& store, const RebuildOptions& options);
