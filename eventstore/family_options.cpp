@@ -27,6 +27,16 @@ class StreamPrefixTransform final : public rocksdb::SliceTransform {
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() > codec::kSequenceKeyBytes; }
 };
 
+/// Insert hint for families keyed by the global sequence (big-endian u64), whose keys arrive in
+/// increasing order: all keys with the same top 4 bytes (4 billion sequences) share one hint, so
+/// each memtable insert continues from the previous one instead of searching the skiplist from its
+/// head. Profiling the create path showed skiplist searches as the largest part of the memtable
+/// inserts. A hint only speeds the search up; a key out of order is still inserted correctly.
+std::shared_ptr<const rocksdb::SliceTransform> sequential_hint() {
+  static const std::shared_ptr<const rocksdb::SliceTransform> hint(rocksdb::NewFixedPrefixTransform(4));
+  return hint;
+}
+
 }  // namespace
 
 rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
@@ -43,6 +53,7 @@ rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
     // replay scans cheaper.
     table.block_size = 16u << 10;
     cf.write_buffer_size = 64u << 20;
+    cf.memtable_insert_with_hint_prefix_extractor = sequential_hint();
   } else if (name == kStreamsFamily) {
     // Head lookups are prefix seeks (stream id); filter on the prefix, not on whole keys.
     cf.prefix_extractor = std::make_shared<StreamPrefixTransform>();
@@ -60,6 +71,7 @@ rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
     cf.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(
         /*sliding_window_size=*/1024, /*deletion_trigger=*/512));
     cf.write_buffer_size = 16u << 20;
+    cf.memtable_insert_with_hint_prefix_extractor = sequential_hint();
   } else if (name == kMetaFamily) {
     cf.write_buffer_size = 4u << 20;
   } else {
