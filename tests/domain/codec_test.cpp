@@ -288,3 +288,73 @@ TEST_CASE("snapshots round-trip the full state", "[codec][snapshot]") {
   CHECK_FALSE(decode_snapshot("nope").ok());
   CHECK(decode_snapshot(R"({"snapshot":99})").error().code == CodecError::Code::unsupported_version);
 }
+
+TEST_CASE("order JSON: the direct writer gives the bytes of the DOM's dump", "[codec][order-json]") {
+  // order_to_json writes text directly; order_json_value(...).dump() is the reference.
+  auto reference = [](const Order& o) {
+    return order_json_value(o).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  };
+  Order order;
+  order.id = order_id;
+  order.customer_id = customer;
+  order.items = items;
+  order.status = S::created;
+  order.created_at_ms = 1795580474148;
+  order.updated_at_ms = 1795580474148;
+  order.version = 1;
+  order.exists = true;
+
+  int64_t mismatches = 0;
+  std::string first;
+  auto check = [&](const Order& o) {
+    const std::string want = reference(o);
+    const std::string got = order_to_json(o);
+    if (want != got && mismatches++ == 0) first = "want " + want + "\n got " + got;
+  };
+  // Every amount below 1000.00, then a spread up to and past the direct writer's range.
+  for (int64_t minor = 0; minor < 100'000; ++minor) {
+    order.total = Money::from_minor(minor);
+    check(order);
+  }
+  for (int64_t minor = 100'000; minor < 2'000'000'000'000'000; minor = minor * 3 + 7) {
+    order.total = Money::from_minor(minor);
+    check(order);
+  }
+  order.total = Money::from_minor(4999);
+  // Every status, optional fields present and absent, no items and many, odd timestamps.
+  for (S status : {S::created, S::processing, S::shipped, S::delivered, S::canceled}) {
+    order.status = status;
+    check(order);
+  }
+  order.items.clear();
+  check(order);
+  for (int i = 0; i < 100; ++i) order.items.push_back(items[0]);
+  order.items.back().quantity = 9'007'199'254'740'991;
+  check(order);
+  order.created_at_ms = -5;
+  order.updated_at_ms = 253402300799999;
+  order.version = UINT64_MAX;
+  check(order);
+  order.shipping = ShippingInfo{"1Z", "UPS", std::nullopt, std::nullopt};
+  check(order);
+  order.shipping->estimated_delivery = "";
+  check(order);
+  order.shipping->shipping_notes = "at the door ~ {} []";
+  check(order);
+  order.notes = "";
+  check(order);
+  order.status_reason = "customer's request";
+  check(order);
+  // Strings that need escaping or are not ASCII take the DOM path; the bytes must not change.
+  for (const char* text : {"quote \" inside", "back\\slash", "new\nline", "tab\t", "\x01", "caf\xc3\xa9",
+                           "\xe2\x82\xac 5", "invalid \xff byte", "\x7f"}) {
+    order.notes = text;
+    check(order);
+    order.shipping->tracking_number = text;
+    check(order);
+    order.shipping->tracking_number = "1Z";
+  }
+  CHECK(mismatches == 0);
+  INFO(first);
+  CHECK(first.empty());
+}
