@@ -114,7 +114,8 @@ Response render_success(const SuccessShape& shape, const std::string& order_id, 
   return r;
 }
 
-std::string idempotency_record(const std::string& fp, const SuccessShape& shape, const domain::Order& after) {
+std::string idempotency_record(const std::string& fp, const SuccessShape& shape, const domain::Order& after,
+                               const std::string& after_json) {
   nlohmann::ordered_json rec;
   rec["fingerprint"] = fp;
   rec["status"] = shape.status;
@@ -123,8 +124,7 @@ std::string idempotency_record(const std::string& fp, const SuccessShape& shape,
   rec["withLocation"] = shape.with_location;
   rec["orderId"] = after.id.str();
   rec["version"] = after.version;
-  rec["order"] = shape.with_data ? nlohmann::ordered_json::parse(domain::order_to_json(after))
-                                 : nlohmann::ordered_json(nullptr);
+  rec["order"] = shape.with_data ? nlohmann::ordered_json::parse(after_json) : nlohmann::ordered_json(nullptr);
   return rec.dump();
 }
 
@@ -156,9 +156,9 @@ void run_command(app::OrderService& service, int64_t ttl_ms, const Request& req,
                  const SuccessShape& shape, const Command& command, Respond respond) {
   const Request* request = &req;
   if (ctx.idempotency_key.empty()) {
-    command(std::move(ctx), [request, shape, respond = std::move(respond)](Result<domain::Order, Error> order) {
-      if (!order) return respond(error_response(*request, order.error()));
-      respond(render_success(shape, order->id.str(), order->version, domain::order_to_json(*order)));
+    command(std::move(ctx), [request, shape, respond = std::move(respond)](Result<app::CommandOutcome, Error> done) {
+      if (!done) return respond(error_response(*request, done.error()));
+      respond(render_success(shape, done->order.id.str(), done->order.version, done->json));
     });
     return;
   }
@@ -168,16 +168,18 @@ void run_command(app::OrderService& service, int64_t ttl_ms, const Request& req,
   if (!existing) return respond(error_response(req, existing.error()));
   if (existing.value()) return respond(replay_or_refuse(req, existing.value()->value, fp));
   ctx.idempotency = app::IdempotencyIntent{
-      key, ttl_ms, [fp, shape](const domain::Order& after) { return idempotency_record(fp, shape, after); }};
+      key, ttl_ms, [fp, shape](const domain::Order& after, const std::string& after_json) {
+        return idempotency_record(fp, shape, after, after_json);
+      }};
   command(std::move(ctx), [request, shape, fp = std::move(fp),
-                           respond = std::move(respond)](Result<domain::Order, Error> order) {
-    if (!order) {
+                           respond = std::move(respond)](Result<app::CommandOutcome, Error> done) {
+    if (!done) {
       // A concurrent request with the same key committed first: answer as a repeat of it.
-      if (order.error().code == ErrorCode::idempotency_key_reused && !order.error().stored_response.empty())
-        return respond(replay_or_refuse(*request, order.error().stored_response, fp));
-      return respond(error_response(*request, order.error()));
+      if (done.error().code == ErrorCode::idempotency_key_reused && !done.error().stored_response.empty())
+        return respond(replay_or_refuse(*request, done.error().stored_response, fp));
+      return respond(error_response(*request, done.error()));
     }
-    respond(render_success(shape, order->id.str(), order->version, domain::order_to_json(*order)));
+    respond(render_success(shape, done->order.id.str(), done->order.version, done->json));
   });
 }
 

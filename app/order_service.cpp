@@ -268,6 +268,7 @@ struct OrderService::Run {
 struct OrderService::Append {
   Order state;   // before the events
   Order after;   // after them
+  std::string after_json;  // order_to_json(after), empty once deleted
   std::vector<Event> events;
   std::vector<std::pair<domain::ProductId, int64_t>> reserved;  // given back if the append fails
 };
@@ -280,7 +281,8 @@ void OrderService::resume(std::function<void()> job) {
 }
 
 AppendRequest OrderService::prepare_append(const Order& state, const std::vector<Event>& events,
-                                           const CommandContext& ctx, bool creating, Order& after) {
+                                           const CommandContext& ctx, bool creating, Order& after,
+                                           std::string& after_json) {
   const std::string causation = new_uuid_v4();
   AppendRequest req;
   req.stream_id = stream_of(state.id);
@@ -299,10 +301,11 @@ AppendRequest OrderService::prepare_append(const Order& state, const std::vector
     ne.outbox = OutboxMessage{std::string(domain::routing_key(e)), domain::message_body(e, after)};
     req.events.push_back(std::move(ne));
   }
-  req.writes = read_model_.writes_for(state, after);
+  after_json = domain::is_live(after) ? domain::order_to_json(after) : std::string();
+  req.writes = read_model_.writes_for(state, after, after_json);
   if (ctx.idempotency) {
     // Stored in the same batch as the events: the response exists exactly when the change does.
-    req.idempotency = IdempotencyRecord{ctx.idempotency->key, ctx.idempotency->render(after),
+    req.idempotency = IdempotencyRecord{ctx.idempotency->key, ctx.idempotency->render(after, after_json),
                                         clock_.now_ms() + ctx.idempotency->ttl_ms};
   }
   return req;
@@ -365,22 +368,27 @@ void OrderService::place(PlaceOrderInput input, CommandContext ctx, OrderDone do
 
     auto reservation = reserve_all(step->state, step->events, false, step->reserved);
     if (!reservation) return done(fail(reservation.error()));
-    request = prepare_append(step->state, step->events, ctx, true, step->after);
+    request = prepare_append(step->state, step->events, ctx, true, step->after, step->after_json);
   } catch (const std::exception& e) {
     if (!step->reserved.empty()) release_all(step->state.id, step->reserved);
     return done(fail(internal_error("place", e)));
   }
   store_.append_async(std::move(request), [this, step, done = std::move(done)](AppendResult result) mutable {
     resume([this, step, done = std::move(done), result = std::move(result)]() mutable {
-      Result<Order, Error> committed = fail(Error::make(ErrorCode::internal, "Internal server error"));
+      Result<CommandOutcome, Error> outcome = fail(Error::make(ErrorCode::internal, "Internal server error"));
       try {
         bool conflict = false;
-        committed = on_appended(step->state, std::move(step->after), std::move(result), conflict);
-        if (!committed) release_all(step->state.id, step->reserved);  // nothing was appended: give the stock back
+        auto committed = on_appended(step->state, std::move(step->after), std::move(result), conflict);
+        if (committed)
+          outcome = CommandOutcome{std::move(*committed), std::move(step->after_json)};
+        else {
+          release_all(step->state.id, step->reserved);  // nothing was appended: give the stock back
+          outcome = fail(committed.error());
+        }
       } catch (const std::exception& e) {
-        committed = fail(internal_error("place", e));
+        outcome = fail(internal_error("place", e));
       }
-      done(std::move(committed));
+      done(std::move(outcome));
     });
   });
 }
@@ -393,7 +401,7 @@ void OrderService::run(std::string order_id, CommandContext ctx, BuildCommand bu
   gate_.enter(run->id.str(), [this, run] { attempt(run); });
 }
 
-void OrderService::finish(const std::shared_ptr<Run>& run, Result<Order, Error> result) {
+void OrderService::finish(const std::shared_ptr<Run>& run, Result<CommandOutcome, Error> result) {
   auto done = std::move(run->done);
   if (auto next = gate_.leave(run->id.str())) resume(std::move(next));
   done(std::move(result));
@@ -425,7 +433,7 @@ void OrderService::attempt(const std::shared_ptr<Run>& run) {
         std::holds_alternative<domain::ChangeStatus>(*cmd) && state.status == domain::OrderStatus::canceled;
     auto reservation = reserve_all(state, step->events, reactivation, step->reserved);
     if (!reservation) return finish(run, fail(reservation.error()));
-    request = prepare_append(state, step->events, ctx, false, step->after);
+    request = prepare_append(state, step->events, ctx, false, step->after, step->after_json);
   } catch (const std::exception& e) {
     if (!step->reserved.empty()) release_all(step->state.id, step->reserved);
     return finish(run, fail(internal_error("command", e)));
@@ -460,7 +468,7 @@ void OrderService::after_append(const std::shared_ptr<Run>& run, Append& step, A
   for (const auto& e : step.events)
     if (const auto* r = std::get_if<domain::InventoryReleased>(&e.body))
       (void)inventory_.release(r->product_id, r->quantity, step.state.id);
-  finish(run, std::move(committed));
+  finish(run, CommandOutcome{std::move(*committed), std::move(step.after_json)});
 }
 
 void OrderService::update(std::string order_id, UpdateOrderInput input, CommandContext ctx, OrderDone done) {

@@ -38,7 +38,7 @@ namespace orderflow::app {
 struct IdempotencyIntent {
   std::string key;  // the client's key, scoped by the API
   int64_t ttl_ms = 24LL * 3600 * 1000;
-  std::function<std::string(const domain::Order& after)> render;
+  std::function<std::string(const domain::Order& after, const std::string& after_json)> render;
 };
 
 /// Who asks, and under which conditions.
@@ -75,8 +75,15 @@ struct UpdateOrderInput {
 /// Runs a job somewhere else (a thread pool, the HTTP threads). Must not refuse or drop it.
 using Executor = std::function<void(std::function<void()>)>;
 
-/// How a command ends: called exactly once, with the state after the command or the error.
-using OrderDone = std::function<void(Result<domain::Order, Error>)>;
+/// What a command answers: the state after it, and that state as domain::order_to_json renders it
+/// (rendered once for the view row and the answer; empty when the order was deleted).
+struct CommandOutcome {
+  domain::Order order;
+  std::string json;
+};
+
+/// How a command ends: called exactly once, with its outcome or the error.
+using OrderDone = std::function<void(Result<CommandOutcome, Error>)>;
 
 struct OrderServiceOptions {
   int conflict_retries_max = 8;  // attempts after a version conflict without If-Match
@@ -146,12 +153,13 @@ class OrderService {
   void run(std::string order_id, CommandContext ctx, BuildCommand build, OrderDone done);
   void attempt(const std::shared_ptr<Run>& run);
   void after_append(const std::shared_ptr<Run>& run, Append& step, AppendResult result);
-  void finish(const std::shared_ptr<Run>& run, Result<domain::Order, Error> result);
+  void finish(const std::shared_ptr<Run>& run, Result<CommandOutcome, Error> result);
   void resume(std::function<void()> job);
   /// The append request for `events` on `state` (events, outbox messages, read-model rows, the
-  /// idempotency record); `after` is the state they lead to.
+  /// idempotency record); `after` is the state they lead to, `after_json` its rendering.
   AppendRequest prepare_append(const domain::Order& state, const std::vector<domain::Event>& events,
-                               const CommandContext& ctx, bool creating, domain::Order& after);
+                               const CommandContext& ctx, bool creating, domain::Order& after,
+                               std::string& after_json);
   /// Judges a completed append: the state after it, or the error (conflict = a version conflict).
   Result<domain::Order, Error> on_appended(const domain::Order& state, domain::Order after, AppendResult result,
                                            bool& conflict);

@@ -94,13 +94,12 @@ std::vector<std::string> OrderProjection::family_names() {
   return {kView, kByCreated, kByStatus, kByCustomer};
 }
 
-std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before,
-                                                            const domain::Order& after) const {
-  return rows_for(before, after);
-}
+namespace {
 
-std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
-                                                          const domain::Order& after, Renderer render) {
+/// The rows of OrderProjection::rows_for; `view_json()` gives the view's JSON of `after`.
+template <class ViewJson>
+std::vector<app::KeyValueWrite> projection_rows(const domain::Order& before, const domain::Order& after,
+                                                ViewJson&& view_json) {
   std::vector<app::KeyValueWrite> w;
   const bool was = domain::is_live(before);
   const bool is = domain::is_live(after);
@@ -120,7 +119,7 @@ std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& b
   if (is) {
     const std::string ck = created_key(after);
     const std::string status(domain::to_wire(after.status));
-    w.push_back({kView, id, std::to_string(after.version) + '\n' + render(after)});
+    w.push_back({kView, id, std::to_string(after.version) + '\n' + view_json()});
     if (!was || before.status != after.status) {
       w.push_back({kByCreated, ck, status});
       w.push_back({kByStatus, status_prefix(after.status) + ck, std::string()});
@@ -129,6 +128,18 @@ std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& b
       w.push_back({kByCustomer, after.customer_id.str() + ck, status});
   }
   return w;
+}
+
+}  // namespace
+
+std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before, const domain::Order& after,
+                                                            const std::string& after_json) const {
+  return projection_rows(before, after, [&after_json]() -> const std::string& { return after_json; });
+}
+
+std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
+                                                          const domain::Order& after, Renderer render) {
+  return projection_rows(before, after, [&] { return render(after); });
 }
 
 namespace {

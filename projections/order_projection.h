@@ -20,8 +20,8 @@ class OrderProjection final : public app::OrderReadModel {
 
   static std::vector<std::string> family_names();
   std::vector<std::string> families() const override { return family_names(); }
-  std::vector<app::KeyValueWrite> writes_for(const domain::Order& before,
-                                             const domain::Order& after) const override;
+  std::vector<app::KeyValueWrite> writes_for(const domain::Order& before, const domain::Order& after,
+                                             const std::string& after_json) const override;
   /// What writes_for returns; it needs no store, so a rebuild tool can compute rows offline.
   /// `render` writes the view's JSON: a rebuild passes a faster renderer of the same bytes.
   using Renderer = std::string (*)(const domain::Order&);

@@ -40,7 +40,10 @@ class OrderReadModel {
   /// The families the store must open for this model.
   virtual std::vector<std::string> families() const = 0;
   /// The rows to write when an order goes from `before` to `after` (after may be deleted).
-  virtual std::vector<KeyValueWrite> writes_for(const domain::Order& before, const domain::Order& after) const = 0;
+  /// `after_json` is domain::order_to_json(after), rendered once by the caller, who answers with the
+  /// same bytes; it is not used when `after` is deleted.
+  virtual std::vector<KeyValueWrite> writes_for(const domain::Order& before, const domain::Order& after,
+                                                const std::string& after_json) const = 0;
   /// The order's view, or nullopt when it does not exist or was deleted.
   virtual Result<std::optional<OrderView>, Error> find(const domain::OrderId& id) const = 0;
   /// One page of orders matching every filter, ordered by creation time (then id).
