@@ -1,6 +1,7 @@
 #include "replay/fold.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -69,6 +70,13 @@ class StreamTable {
         if (state->stream_id == stream) return state;
       }
     }
+  }
+  void prefetch_slot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  /// Prefetches the state the stream's first slot points to, if its tag matches.
+  void prefetch_state(uint64_t hash) const {
+    const uint64_t slot = slots_[hash & (slots_.size() - 1)];
+    if (slot != 0 && (slot & kTagMask) == tag_of(hash))
+      __builtin_prefetch(reinterpret_cast<const void*>(slot & ~kTagMask));
   }
   void insert(OrderFold* state, uint64_t hash) {
     if ((size_ + 1) * 2 > slots_.size()) grow();
@@ -152,12 +160,7 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     slice.states.push_back(state);
     return state;
   };
-  auto visit = [&](uint64_t sequence, std::string_view record) -> bool {
-    if (++unreported == 4096) {
-      read += unreported;
-      unreported = 0;
-      if (abort.load(std::memory_order_relaxed)) return false;
-    }
+  auto process = [&](uint64_t sequence, std::string_view record) -> bool {
     eventstore::EventRecordView view;
     if (!eventstore::read_event_record(record, view))
       return fail_with(
@@ -194,8 +197,61 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     state->updated_at_ms = view.occurred_at_ms;
     return true;
   };
+  // Records are handled in batches: while a batch fills, the table slots of its streams are
+  // prefetched, and before it is folded, the states those slots point to; so the cache misses of
+  // a batch's lookups overlap instead of stalling one after another. A batch is copied out of the
+  // engine (its records are only valid during visit), into a buffer small enough to stay cached.
+  constexpr size_t kBatch = 32;
+  struct Pending {
+    uint64_t sequence;
+    uint64_t hash;  // of the stream id, when `lookup`
+    bool lookup;    // false when the stream is the previous record's (no lookup, no prefetch)
+    size_t begin, size;
+  };
+  std::array<Pending, kBatch> pending;
+  size_t pending_n = 0;
+  std::string batch;
+  size_t last_stream_begin = 0, last_stream_size = 0;  // the previous record's stream id in `batch`
+  auto flush = [&]() -> bool {
+    for (size_t i = 0; i < pending_n; ++i)
+      if (pending[i].lookup) table.prefetch_state(pending[i].hash);
+    for (size_t i = 0; i < pending_n; ++i)
+      if (!process(pending[i].sequence, std::string_view(batch).substr(pending[i].begin, pending[i].size)))
+        return false;
+    pending_n = 0;
+    batch.clear();
+    last_stream_size = 0;
+    return true;
+  };
+  auto visit = [&](uint64_t sequence, std::string_view record) -> bool {
+    if (++unreported == 4096) {
+      read += unreported;
+      unreported = 0;
+      if (abort.load(std::memory_order_relaxed)) return false;
+    }
+    const size_t begin = batch.size();
+    batch.append(record);
+    const std::string_view copied = std::string_view(batch).substr(begin);
+    Pending p{sequence, 0, false, begin, record.size()};
+    std::string_view stream;
+    if (!eventstore::read_event_stream_id(copied, stream)) {
+      last_stream_size = 0;  // process() reports the malformed record
+    } else {
+      if (last_stream_size == 0 ||
+          stream != std::string_view(batch.data() + last_stream_begin, last_stream_size)) {
+        p.hash = hash_of(stream);
+        p.lookup = true;
+        table.prefetch_slot(p.hash);
+      }
+      last_stream_begin = static_cast<size_t>(stream.data() - batch.data());
+      last_stream_size = stream.size();
+    }
+    pending[pending_n++] = p;
+    return pending_n < kBatch || flush();
+  };
   auto visited = store.visit_events(slice.first, slice.last, tuning, visit);
   read += unreported;
+  if (visited && !flush()) return;
   if (!visited) {
     if (!slice.error) fail_with(storage_error(visited.error()));
     return;
