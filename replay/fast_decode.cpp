@@ -32,7 +32,9 @@ class Json {
   }
 
   /// A string of printable ASCII without escapes: what nlohmann would read as the same bytes.
-  /// Escapes, control characters and non-ASCII (whose UTF-8 validity nlohmann checks) give up.
+  /// Escapes, control characters, DEL and non-ASCII (whose UTF-8 validity nlohmann checks) give
+  /// up. So every string read here is one nlohmann writes back unchanged between quotes (the
+  /// renderer relies on it: see OrderFold::plain).
   bool string(std::string_view& out) {
     if (!consume('"')) return false;
     const char* begin = p_;
@@ -43,10 +45,20 @@ class Json {
         ++p_;
         return true;
       }
-      if (c == '\\' || c < 0x20 || c >= 0x80) return false;
+      if (c == '\\' || c < 0x20 || c >= 0x7f) return false;
       ++p_;
     }
     return false;
+  }
+
+  /// Exactly `n` bytes between quotes, not looked at (the caller checks them; a quote or a
+  /// backslash among them must make it give up).
+  bool quoted(size_t n, std::string_view& out) {
+    if (!consume('"')) return false;
+    if (static_cast<size_t>(end_ - p_) < n + 1 || p_[n] != '"') return false;
+    out = std::string_view(p_, n);
+    p_ += n + 1;
+    return true;
   }
 
   /// -?(0|[1-9][0-9]*) with at most 18 digits (always fits int64); "-0", fractions and exponents
@@ -340,7 +352,7 @@ bool read_id_view(Json& in, std::string_view& out) {
     for (size_t i = 0; i < 36; ++i) e[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? 2 : 1;
     return e;
   }();
-  if (!in.string(out) || out.size() != 36) return false;
+  if (!in.quoted(36, out)) return false;
   unsigned bad = 0;
   for (size_t i = 0; i < 36; ++i) bad |= kClass[static_cast<uint8_t>(out[i])] ^ kExpected[i];
   return bad == 0;

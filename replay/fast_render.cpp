@@ -192,7 +192,7 @@ void append_iso8601(std::string& out, int64_t at_ms) {
 }
 
 void append_order_json(std::string& out, const OrderFold& state) {
-  if (!all_plain(state)) {
+  if (state.unchecked && !all_plain(state)) {
     out += domain::order_to_json(to_order(state));
     return;
   }

@@ -299,24 +299,32 @@ Result<domain::Order*, ReplayError> fold_one(OrderStates& states, std::string_vi
 
 enum FamilyIndex : size_t { kView = 0, kByCreated = 1, kByStatus = 2, kByCustomer = 3, kFamilies = 4 };
 
-void put_be64(std::string& out, int64_t ms) {
-  // As the projection: creation times are clamped at 0.
-  uint64_t v = static_cast<uint64_t>(std::max<int64_t>(ms, 0));
-  char b[8];
-  for (int i = 7; i >= 0; --i) {
-    b[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  out.append(b, 8);
-}
-
 /// 8 bytes of `key` from `offset` as a big-endian number, zero-padded past the end: comparing two
 /// of them orders keys as their bytes do, as far as those bytes go.
 uint64_t be_at(std::string_view key, size_t offset) {
+  if (offset + 8 <= key.size()) {
+    uint64_t v;
+    std::memcpy(&v, key.data() + offset, 8);
+    return __builtin_bswap64(v);
+  }
   uint64_t v = 0;
   for (size_t i = offset; i < offset + 8; ++i)
     v = (v << 8) | (i < key.size() ? static_cast<uint8_t>(key[i]) : 0u);
   return v;
+}
+
+/// Length of the common prefix of a and b, at most `limit`.
+size_t common_prefix(std::string_view a, std::string_view b, size_t limit) {
+  limit = std::min({limit, a.size(), b.size()});
+  size_t i = 0;
+  for (; i + 8 <= limit; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return i + static_cast<size_t>(__builtin_ctzll(x ^ y) / 8);  // little-endian
+  }
+  while (i < limit && a[i] == b[i]) ++i;
+  return i;
 }
 
 /// Sorts row indexes by key. Most comparisons are decided by 16 bytes after the prefix every key
@@ -328,13 +336,7 @@ std::vector<uint32_t> sorted_by_key(size_t n, const KeyOf& key_of) {
   if (n == 0) return order;
   const std::string_view first = key_of(0);
   size_t common = first.size();
-  for (size_t i = 1; i < n && common > 0; ++i) {
-    const std::string_view k = key_of(i);
-    size_t j = 0;
-    const size_t limit = std::min(common, k.size());
-    while (j < limit && k[j] == first[j]) ++j;
-    common = j;
-  }
+  for (size_t i = 1; i < n && common > 0; ++i) common = common_prefix(first, key_of(i), common);
   struct Record {
     uint64_t a, b;
     uint32_t i;
@@ -461,7 +463,6 @@ size_t ProjectionRows::count() const {
 
 std::string_view ProjectionRows::key(size_t family, size_t j) const {
   const uint32_t i = order_[family][j];
-  if (family == kView) return live_[i]->order_id;
   const auto& ends = key_ends_[family];
   const uint64_t begin = i == 0 ? 0 : ends[i - 1];
   return std::string_view(keys_[family]).substr(begin, ends[i] - begin);
@@ -519,25 +520,38 @@ ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {
   out.key_ends_.resize(kFamilies);
   out.order_.resize(kFamilies);
   run_on_threads(threads, kFamilies, [&](size_t f) {
+    // The keys of every live order, one after the other (as OrderProjection::rows_for builds them).
     const auto& live = out.live_;
-    if (f == kView) {
-      out.order_[f] = sorted_by_key(n, [&](size_t i) { return live[i]->order_id; });
-      return;
-    }
-    std::string& keys = out.keys_[f];
     auto& ends = out.key_ends_[f];
     ends.resize(n);
-    size_t bytes = 0;
-    for (const OrderFold* o : live)
-      bytes += 9 + o->order_id.size() + (f == kByCustomer ? o->customer_id.size() : 0);
-    keys.reserve(bytes);
+    uint64_t end = 0;
     for (size_t i = 0; i < n; ++i) {
       const OrderFold& o = *live[i];
-      if (f == kByStatus) keys += static_cast<char>('0' + static_cast<int>(o.status));
-      if (f == kByCustomer) keys += o.customer_id;
-      put_be64(keys, o.created_at_ms);
-      keys += o.order_id;
-      ends[i] = keys.size();
+      end += o.order_id.size();
+      if (f != kView) end += 8;
+      if (f == kByStatus) end += 1;
+      if (f == kByCustomer) end += o.customer_id.size();
+      ends[i] = end;
+    }
+    std::string& keys = out.keys_[f];
+    keys.resize(end);
+    char* p = keys.data();
+    for (size_t i = 0; i < n; ++i) {
+      const OrderFold& o = *live[i];
+      if (f == kByStatus) *p++ = static_cast<char>('0' + static_cast<int>(o.status));
+      if (f == kByCustomer) {
+        std::memcpy(p, o.customer_id.data(), o.customer_id.size());
+        p += o.customer_id.size();
+      }
+      if (f != kView) {
+        // As the projection: creation times are clamped at 0, big-endian.
+        const uint64_t created =
+            __builtin_bswap64(static_cast<uint64_t>(std::max<int64_t>(o.created_at_ms, 0)));
+        std::memcpy(p, &created, 8);
+        p += 8;
+      }
+      std::memcpy(p, o.order_id.data(), o.order_id.size());
+      p += o.order_id.size();
     }
     const std::string_view all = keys;
     out.order_[f] = sorted_by_key(n, [&](size_t i) {

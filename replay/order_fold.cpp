@@ -10,7 +10,10 @@ namespace orderflow::replay {
 void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena) {
   using F = OrderFold;
   if (d.set & F::created) {
-    s.order_id = arena.copy(d.order_id);
+    // The order's id is normally the tail of its stream's id ("order-<id>"), already kept.
+    s.order_id = s.stream_id.size() > d.order_id.size() && s.stream_id.ends_with(d.order_id)
+                     ? s.stream_id.substr(s.stream_id.size() - d.order_id.size())
+                     : arena.copy(d.order_id);
     s.created_at_ms = at_ms;
   }
   if (d.set & F::customer) s.customer_id = arena.copy(d.customer_id);
@@ -45,12 +48,14 @@ void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena) {
   }
   if (d.set & F::deleted_field) s.deleted = d.deleted;
   s.set |= d.set;
+  s.unchecked |= d.unchecked;
 }
 
 FoldDelta delta_of(const domain::Event& event, std::vector<FoldItem>& items) {
   using F = OrderFold;
   using namespace domain;
   FoldDelta d;
+  d.unchecked = true;
   auto set_items = [&](const std::vector<OrderItem>& from) {
     items.clear();
     for (const auto& item : from) items.push_back({item.id.str(), item.product_id.str(), item.quantity});
@@ -146,6 +151,7 @@ void merge_into(OrderFold& a, const OrderFold& b) {
   }
   if (b.set & F::deleted_field) a.deleted = b.deleted;
   a.set |= b.set;
+  a.unchecked |= b.unchecked;
   a.version = b.version;
   a.updated_at_ms = b.updated_at_ms;
 }

@@ -97,6 +97,10 @@ struct OrderFold {
   bool has_shipping_notes = false;
   bool has_notes = false;
   bool has_reason = false;
+  // True when a string may need escaping in JSON: it came through domain::decode (the slow path).
+  // The fast reader only accepts strings nlohmann writes back unchanged, so the renderer checks
+  // the strings only of states this is set on.
+  bool unchecked = false;
   int64_t total_minor = 0;
   int64_t created_at_ms = 0;
   int64_t updated_at_ms = 0;
@@ -130,6 +134,7 @@ struct FoldDelta {
   bool has_shipping_notes = false;
   bool has_notes = false;
   bool has_reason = false;
+  bool unchecked = false;  // see OrderFold::unchecked
   std::string_view tracking_number;
   std::string_view tracking_company;
   std::string_view estimated_delivery;
