@@ -50,6 +50,9 @@ class HttpServer {
   /// Runs jobs on the server's threads (valid from construction until destruction; a job posted
   /// after stop() is dropped unrun, with the server).
   std::function<void(std::function<void()>)> executor();
+  /// Called on one of the server's threads: runs jobs on that same thread (where its connections
+  /// live). Elsewhere: empty.
+  static std::function<void(std::function<void()>)> executor_here();
 
   struct State;  // opaque; defined in http_server.cpp
 

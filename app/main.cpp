@@ -133,9 +133,11 @@ int main(int argc, char** argv) {
   app::WorkerPool workers(config.command_threads, config.commit_queue_max);
   app::Executor http_executor;  // the HTTP server's threads; set below, before the server starts
   app::OrderServiceOptions service_options;
-  if (commands_inline)
+  if (commands_inline) {
     service_options.resume = [&http_executor](std::function<void()> job) { http_executor(std::move(job)); };
-  else
+    // A command started on an HTTP thread resumes on that thread, where its connection lives.
+    service_options.resume_here = [] { return api::HttpServer::executor_here(); };
+  } else
     service_options.resume = [&workers](std::function<void()> job) { workers.post(std::move(job)); };
   app::OrderService service(*store, read_model, *collaborators.customers, inventory, clock, service_options);
 

@@ -262,6 +262,7 @@ struct OrderService::Run {
   CommandContext ctx;
   BuildCommand build;
   OrderDone done;
+  Executor resume;  // where this command continues after each append
   int attempt = 0;
 };
 
@@ -273,9 +274,16 @@ struct OrderService::Append {
   std::vector<std::pair<domain::ProductId, int64_t>> reserved;  // given back if the append fails
 };
 
-void OrderService::resume(std::function<void()> job) {
-  if (options_.resume)
-    options_.resume(std::move(job));
+Executor OrderService::resume_target() const {
+  if (options_.resume_here) {
+    if (auto here = options_.resume_here()) return here;
+  }
+  return options_.resume;
+}
+
+void OrderService::run_on(const Executor& executor, std::function<void()> job) {
+  if (executor)
+    executor(std::move(job));
   else
     job();
 }
@@ -373,8 +381,9 @@ void OrderService::place(PlaceOrderInput input, CommandContext ctx, OrderDone do
     if (!step->reserved.empty()) release_all(step->state.id, step->reserved);
     return done(fail(internal_error("place", e)));
   }
-  store_.append_async(std::move(request), [this, step, done = std::move(done)](AppendResult result) mutable {
-    resume([this, step, done = std::move(done), result = std::move(result)]() mutable {
+  store_.append_async(std::move(request), [this, step, done = std::move(done),
+                                           resume = resume_target()](AppendResult result) mutable {
+    run_on(resume, [this, step, done = std::move(done), result = std::move(result)]() mutable {
       Result<CommandOutcome, Error> outcome = fail(Error::make(ErrorCode::internal, "Internal server error"));
       try {
         bool conflict = false;
@@ -397,13 +406,14 @@ void OrderService::run(std::string order_id, CommandContext ctx, BuildCommand bu
   auto id = domain::OrderId::parse(order_id);
   // The seed does not validate the path id: a non-UUID simply is not found.
   if (!id) return done(fail(from_domain(domain::order_not_found(order_id))));
-  auto run = std::make_shared<Run>(Run{*id, std::move(order_id), std::move(ctx), std::move(build), std::move(done)});
+  auto run = std::make_shared<Run>(
+      Run{*id, std::move(order_id), std::move(ctx), std::move(build), std::move(done), resume_target()});
   gate_.enter(run->id.str(), [this, run] { attempt(run); });
 }
 
 void OrderService::finish(const std::shared_ptr<Run>& run, Result<CommandOutcome, Error> result) {
   auto done = std::move(run->done);
-  if (auto next = gate_.leave(run->id.str())) resume(std::move(next));
+  if (auto next = gate_.leave(run->id.str())) run_on(run->resume, std::move(next));
   done(std::move(result));
 }
 
@@ -439,7 +449,7 @@ void OrderService::attempt(const std::shared_ptr<Run>& run) {
     return finish(run, fail(internal_error("command", e)));
   }
   store_.append_async(std::move(request), [this, run, step](AppendResult result) mutable {
-    resume([this, run, step, result = std::move(result)]() mutable {
+    run_on(run->resume, [this, run, step, result = std::move(result)]() mutable {
       try {
         after_append(run, *step, std::move(result));
       } catch (const std::exception& e) {

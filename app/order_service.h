@@ -91,6 +91,10 @@ struct OrderServiceOptions {
   // store's committer thread, which must not be held up), and where the next queued command of
   // the same order starts. Empty = right there, on the committer thread (tests).
   Executor resume;
+  // Optional, called on the thread that starts a command: where that command should resume
+  // instead (the HTTP thread its connection lives on, so the answer needs no second hop). An
+  // empty function, or an empty result, means `resume`.
+  std::function<Executor()> resume_here;
 };
 
 /// Commands on one order run one at a time in this process, in arrival order, so writers without
@@ -154,7 +158,9 @@ class OrderService {
   void attempt(const std::shared_ptr<Run>& run);
   void after_append(const std::shared_ptr<Run>& run, Append& step, AppendResult result);
   void finish(const std::shared_ptr<Run>& run, Result<CommandOutcome, Error> result);
-  void resume(std::function<void()> job);
+  /// Where a command started on this thread resumes (resume_here, else resume).
+  Executor resume_target() const;
+  static void run_on(const Executor& executor, std::function<void()> job);
   /// The append request for `events` on `state` (events, outbox messages, read-model rows, the
   /// idempotency record); `after` is the state they lead to, `after_json` its rendering.
   AppendRequest prepare_append(const domain::Order& state, const std::vector<domain::Event>& events,
