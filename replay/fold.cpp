@@ -505,8 +505,7 @@ RowTables ProjectionRows::materialize() const {
   return out;
 }
 
-ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {
-  threads = std::clamp(threads, 1u, kThreadsMax);
+ProjectionRows ProjectionRows::unsorted(const FoldedLog& folded) {
   ProjectionRows out;
   out.families = projections::OrderProjection::family_names();
   // The row shapes below are OrderProjection::rows_for's, in its families' order.
@@ -515,50 +514,57 @@ ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {
     std::abort();  // the projection changed: this must change with it (tests/replay fails first)
   for (const auto& state : folded.states)
     if (state->live()) out.live_.push_back(state);
-  const size_t n = out.live_.size();
   out.keys_.resize(kFamilies);
   out.key_ends_.resize(kFamilies);
   out.order_.resize(kFamilies);
-  run_on_threads(threads, kFamilies, [&](size_t f) {
-    // The keys of every live order, one after the other (as OrderProjection::rows_for builds them).
-    const auto& live = out.live_;
-    auto& ends = out.key_ends_[f];
-    ends.resize(n);
-    uint64_t end = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const OrderFold& o = *live[i];
-      end += o.order_id.size();
-      if (f != kView) end += 8;
-      if (f == kByStatus) end += 1;
-      if (f == kByCustomer) end += o.customer_id.size();
-      ends[i] = end;
+  return out;
+}
+
+void ProjectionRows::sort_family(size_t f) {
+  // The keys of every live order, one after the other (as OrderProjection::rows_for builds them).
+  const size_t n = live_.size();
+  auto& ends = key_ends_[f];
+  ends.resize(n);
+  uint64_t end = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const OrderFold& o = *live_[i];
+    end += o.order_id.size();
+    if (f != kView) end += 8;
+    if (f == kByStatus) end += 1;
+    if (f == kByCustomer) end += o.customer_id.size();
+    ends[i] = end;
+  }
+  std::string& keys = keys_[f];
+  keys.resize(end);
+  char* p = keys.data();
+  for (size_t i = 0; i < n; ++i) {
+    const OrderFold& o = *live_[i];
+    if (f == kByStatus) *p++ = static_cast<char>('0' + static_cast<int>(o.status));
+    if (f == kByCustomer) {
+      std::memcpy(p, o.customer_id.data(), o.customer_id.size());
+      p += o.customer_id.size();
     }
-    std::string& keys = out.keys_[f];
-    keys.resize(end);
-    char* p = keys.data();
-    for (size_t i = 0; i < n; ++i) {
-      const OrderFold& o = *live[i];
-      if (f == kByStatus) *p++ = static_cast<char>('0' + static_cast<int>(o.status));
-      if (f == kByCustomer) {
-        std::memcpy(p, o.customer_id.data(), o.customer_id.size());
-        p += o.customer_id.size();
-      }
-      if (f != kView) {
-        // As the projection: creation times are clamped at 0, big-endian.
-        const uint64_t created =
-            __builtin_bswap64(static_cast<uint64_t>(std::max<int64_t>(o.created_at_ms, 0)));
-        std::memcpy(p, &created, 8);
-        p += 8;
-      }
-      std::memcpy(p, o.order_id.data(), o.order_id.size());
-      p += o.order_id.size();
+    if (f != kView) {
+      // As the projection: creation times are clamped at 0, big-endian.
+      const uint64_t created =
+          __builtin_bswap64(static_cast<uint64_t>(std::max<int64_t>(o.created_at_ms, 0)));
+      std::memcpy(p, &created, 8);
+      p += 8;
     }
-    const std::string_view all = keys;
-    out.order_[f] = sorted_by_key(n, [&](size_t i) {
-      const uint64_t begin = i == 0 ? 0 : ends[i - 1];
-      return all.substr(begin, ends[i] - begin);
-    });
+    std::memcpy(p, o.order_id.data(), o.order_id.size());
+    p += o.order_id.size();
+  }
+  const std::string_view all = keys;
+  order_[f] = sorted_by_key(n, [&](size_t i) {
+    const uint64_t begin = i == 0 ? 0 : ends[i - 1];
+    return all.substr(begin, ends[i] - begin);
   });
+}
+
+ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {
+  ProjectionRows out = ProjectionRows::unsorted(folded);
+  run_on_threads(std::clamp(threads, 1u, kThreadsMax), out.families.size(),
+                 [&](size_t f) { out.sort_family(f); });
   return out;
 }
 

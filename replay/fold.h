@@ -75,6 +75,8 @@ class ProjectionRows {
 
   size_t count() const;
   size_t rows(size_t family) const { return order_[family].size(); }
+  /// Live orders: every family has one row for each (once sorted).
+  size_t live_orders() const { return live_.size(); }
   /// The key of the j-th row of `family` (ascending j = ascending keys).
   std::string_view key(size_t family, size_t j) const;
   /// Its value; may be rendered into `scratch` (then valid until scratch changes).
@@ -84,8 +86,13 @@ class ProjectionRows {
              const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
   RowTables materialize() const;
 
+  /// For callers that overlap sorting with other work: the rows of `folded` with no family
+  /// sorted yet. sort_family(f) must run once for each family (on any thread, families at once)
+  /// before that family's rows are read.
+  static ProjectionRows unsorted(const FoldedLog& folded);
+  void sort_family(size_t family);
+
  private:
-  friend ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads);
   std::vector<const OrderFold*> live_;           // live orders
   std::vector<std::string> keys_;                // per family: keys of live_[i], concatenated
   std::vector<std::vector<uint64_t>> key_ends_;  // per family: end of live_[i]'s key in keys_

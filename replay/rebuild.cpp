@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -111,46 +112,110 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
 
   const auto rows_start = std::chrono::steady_clock::now();
   const double rows_cpu_start = cpu_seconds();
-  const ProjectionRows rows = projection_rows(*folded, threads);
+  ProjectionRows rows = ProjectionRows::unsorted(*folded);
+  const size_t family_count = rows.families.size();
   report.events = folded->events;
   report.orders = folded->orders();
-  report.rows = rows.count();
-  report.rows_seconds = seconds_since(rows_start);
-  report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
+  report.rows = rows.live_orders() * family_count;
+  if (options.write == RebuildOptions::Write::batches) {
+    for (size_t f = 0; f < family_count; ++f) rows.sort_family(f);  // ingest sorts beside its writes
+    report.rows_seconds = seconds_since(rows_start);
+    report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
+  }
 
-  const uint64_t total_rows = rows.count();
+  const uint64_t total_rows = report.rows;
   uint64_t written = 0;
   if (options.progress) options.progress("write", 0, total_rows);
   if (options.write == RebuildOptions::Write::ingest) {
-    // Each family's sorted rows are cut into parts of consecutive keys, one table file each, built
-    // on `threads` threads (largest parts first); the view rows carry most of the bytes, so they
-    // are cut finer. Then every file of every family is ingested in one step.
+    // Each family's sorted rows are cut into parts of consecutive keys, one table file each, about
+    // four parts a thread in all, in proportion to the family's bytes (a view row is ~10x an index
+    // row), built largest first. A family is ingested as soon as its last part is built (and the
+    // families are re-created), so its ingestion (a MANIFEST write, fsyncs) overlaps the building
+    // of the others. Building ends with an fsync of the file: one builder more than `threads`
+    // keeps the cores busy while one waits for it.
     struct Part {
       size_t family;  // index into rows.families
       size_t begin, end;
       std::string path;
-      std::optional<AdminError> error;
     };
+    auto weight_of = [](size_t family) { return family == 0 ? 10.0 : 1.0; };
+    const size_t n = rows.live_orders();
+    double total_weight = 0;
+    for (size_t f = 0; f < family_count; ++f) total_weight += static_cast<double>(n) * weight_of(f);
     std::vector<Part> parts;
-    for (size_t f = 0; f < rows.families.size(); ++f) {
-      const size_t n = rows.rows(f);
-      const size_t cuts = f == 0 ? 2 * threads : 1;
+    std::vector<size_t> parts_left(family_count, 0);
+    for (size_t f = 0; f < family_count; ++f) {
+      const double share = total_weight > 0 ? static_cast<double>(n) * weight_of(f) / total_weight : 0;
+      const size_t cuts =
+          std::clamp<size_t>(static_cast<size_t>(share * 4 * threads + 0.5), 1, std::max<size_t>(n, 1));
       for (size_t c = 0; c < cuts; ++c) {
         const size_t begin = n * c / cuts, end = n * (c + 1) / cuts;
-        if (begin < end) parts.push_back(Part{f, begin, end, {}, std::nullopt});
+        if (begin < end) {
+          parts.push_back(Part{f, begin, end, {}});
+          ++parts_left[f];
+        }
       }
     }
-    std::stable_sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) {
-      // The view's rows are ~10x the bytes of an index row.
-      auto weight = [](const Part& p) { return (p.end - p.begin) * (p.family == 0 ? 10 : 1); };
-      return weight(a) > weight(b);
+    std::stable_sort(parts.begin(), parts.end(), [&](const Part& a, const Part& b) {
+      return static_cast<double>(a.end - a.begin) * weight_of(a.family) >
+             static_cast<double>(b.end - b.begin) * weight_of(b.family);
     });
-    std::atomic<size_t> next_part{0};
-    std::mutex progress_mutex;
+
+    std::mutex mutex;  // guards everything below, the parts' paths and the progress callback
+    std::condition_variable changed;
+    bool reset_done = false;
+    std::vector<bool> sorted(family_count, false);
+    size_t families_sorted = 0;
+    std::optional<AdminError> error;
+    std::vector<bool> ingested(family_count, false);
+    // The reset thread is already running: it reports through reset_done.
+    std::thread reset_waiter([&] {
+      reset.join();
+      std::lock_guard lock(mutex);
+      reset_done = true;
+      if (reset_error && !error) error = reset_error;
+      changed.notify_all();
+    });
+    auto ingest_family = [&](size_t f, std::unique_lock<std::mutex>& lock) {
+      changed.wait(lock, [&] { return reset_done; });
+      if (error) return;
+      AdminStore::TableFiles files{families[f], {}};
+      std::vector<const Part*> mine;
+      for (const auto& part : parts)
+        if (part.family == f && !part.path.empty()) mine.push_back(&part);
+      std::sort(mine.begin(), mine.end(), [](const Part* a, const Part* b) { return a->begin < b->begin; });
+      for (const Part* part : mine) files.paths.push_back(part->path);
+      lock.unlock();
+      auto in = store.ingest_table_files({files});
+      lock.lock();
+      if (!in && !error) error = in.error();
+      ingested[f] = true;  // moved into the family, or removed by the failed ingestion
+    };
+    // Tasks: first the families' sorts (the view's first: most of the parts are its), then the
+    // parts, largest first; a part waits for its family's sort.
+    const size_t sort_order[] = {0, 3, 1, 2};
+    std::atomic<size_t> next_task{0};
     auto build = [&] {
       std::string scratch;
-      for (size_t p = next_part++; p < parts.size(); p = next_part++) {
-        Part& part = parts[p];
+      for (size_t t = next_task++; t < family_count + parts.size(); t = next_task++) {
+        if (t < family_count) {
+          const size_t f = family_count == 4 ? sort_order[t] : t;
+          rows.sort_family(f);
+          std::lock_guard lock(mutex);
+          sorted[f] = true;
+          if (++families_sorted == family_count) {
+            report.rows_seconds = seconds_since(rows_start);
+            report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
+          }
+          changed.notify_all();
+          continue;
+        }
+        Part& part = parts[t - family_count];
+        {
+          std::unique_lock lock(mutex);
+          changed.wait(lock, [&] { return sorted[part.family]; });
+          if (error) return;
+        }
         size_t j = part.begin;
         auto next = [&](std::string_view& key, std::string_view& value) {
           if (j == part.end) return false;
@@ -160,38 +225,27 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
           return true;
         };
         auto file = store.write_table_file(families[part.family], next);
+        std::unique_lock lock(mutex);
         if (file)
           part.path = std::move(*file);
-        else
-          part.error = file.error();
-        std::lock_guard lock(progress_mutex);
+        else if (!error)
+          error = file.error();
         written += part.end - part.begin;
         if (options.progress) options.progress("write", written, total_rows);
+        if (--parts_left[part.family] == 0) ingest_family(part.family, lock);
       }
     };
     std::vector<std::thread> pool;
-    for (unsigned t = 1; t < std::min<size_t>(threads, parts.size()); ++t) pool.emplace_back(build);
+    for (size_t t = 1; t < threads + 1; ++t) pool.emplace_back(build);
     build();
     for (auto& t : pool) t.join();
-    reset.join();
-
-    std::optional<AdminError> error = reset_error;
-    std::vector<AdminStore::TableFiles> files(rows.families.size());
-    for (size_t f = 0; f < files.size(); ++f) files[f].family = families[f];
-    std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) {
-      return std::tie(a.family, a.begin) < std::tie(b.family, b.begin);
-    });
-    for (auto& part : parts) {
-      if (part.error && !error) error = part.error;
-      if (!part.path.empty()) files[part.family].paths.push_back(part.path);
-    }
+    reset_waiter.join();
     if (error) {
       std::error_code ignored;
-      for (const auto& f : files)
-        for (const auto& path : f.paths) std::filesystem::remove(path, ignored);
+      for (const auto& part : parts)
+        if (!part.path.empty() && !ingested[part.family]) std::filesystem::remove(part.path, ignored);
       return fail(storage_error(*error));
     }
-    if (auto in = store.ingest_table_files(files); !in) return fail(storage_error(in.error()));
   } else {
     reset_families();
     if (reset_error) return fail(storage_error(*reset_error));

@@ -45,8 +45,8 @@ struct RebuildReport {
   uint64_t orders = 0;       // order streams folded (deleted ones included)
   uint64_t rows = 0;         // projection rows written
   double fold_seconds = 0;   // reading and folding the log
-  double rows_seconds = 0;   // rendering and sorting the rows of the final states
-  double write_seconds = 0;  // drop + writes + flush + final batch
+  double rows_seconds = 0;   // building and sorting the rows' keys (table files are built meanwhile)
+  double write_seconds = 0;  // from then on: table files, ingestion, final batch (the drop runs earlier)
   // CPU seconds (user + system, every thread of the process) of the same phases: unlike wall
   // time, not inflated when other processes share the cores.
   double fold_cpu_seconds = 0;
