@@ -462,17 +462,16 @@ size_t ProjectionRows::count() const {
 }
 
 std::string_view ProjectionRows::key(size_t family, size_t j) const {
-  const uint32_t i = order_[family][j];
-  const auto& ends = key_ends_[family];
-  const uint64_t begin = i == 0 ? 0 : ends[i - 1];
-  return std::string_view(keys_[family]).substr(begin, ends[i] - begin);
+  const RowRef& r = order_[family][j];
+  return std::string_view(keys_[family].data() + r.key_begin, r.key_size);
 }
 
 std::string_view ProjectionRows::value(size_t family, size_t j, std::string& scratch) const {
-  const OrderFold& o = *live_[order_[family][j]];
+  const uint32_t i = order_[family][j].live;
   switch (family) {
     case kView: {
       // As OrderProjection::rows_for: version '\n' JSON.
+      const OrderFold& o = *live_[i];
       scratch.clear();
       char buf[24];
       auto r = std::to_chars(buf, buf + sizeof buf, o.version);
@@ -484,7 +483,8 @@ std::string_view ProjectionRows::value(size_t family, size_t j, std::string& scr
     case kByStatus:
       return {};
     default:
-      return domain::to_wire(o.status);
+      // The status from a compact array: reading it from the state would cost a cache miss a row.
+      return domain::to_wire(static_cast<domain::OrderStatus>(status_[i]));
   }
 }
 
@@ -512,10 +512,12 @@ ProjectionRows ProjectionRows::unsorted(const FoldedLog& folded) {
   if (out.families !=
       std::vector<std::string>{"order_view", "orders_by_created", "orders_by_status", "orders_by_customer"})
     std::abort();  // the projection changed: this must change with it (tests/replay fails first)
-  for (const auto& state : folded.states)
-    if (state->live()) out.live_.push_back(state);
+  for (const auto& state : folded.states) {
+    if (!state->live()) continue;
+    out.live_.push_back(state);
+    out.status_.push_back(static_cast<uint8_t>(state->status));
+  }
   out.keys_.resize(kFamilies);
-  out.key_ends_.resize(kFamilies);
   out.order_.resize(kFamilies);
   return out;
 }
@@ -523,8 +525,7 @@ ProjectionRows ProjectionRows::unsorted(const FoldedLog& folded) {
 void ProjectionRows::sort_family(size_t f) {
   // The keys of every live order, one after the other (as OrderProjection::rows_for builds them).
   const size_t n = live_.size();
-  auto& ends = key_ends_[f];
-  ends.resize(n);
+  std::vector<uint64_t> ends(n);
   uint64_t end = 0;
   for (size_t i = 0; i < n; ++i) {
     const OrderFold& o = *live_[i];
@@ -555,10 +556,17 @@ void ProjectionRows::sort_family(size_t f) {
     p += o.order_id.size();
   }
   const std::string_view all = keys;
-  order_[f] = sorted_by_key(n, [&](size_t i) {
+  const std::vector<uint32_t> sorted = sorted_by_key(n, [&](size_t i) {
     const uint64_t begin = i == 0 ? 0 : ends[i - 1];
     return all.substr(begin, ends[i] - begin);
   });
+  auto& refs = order_[f];
+  refs.resize(n);
+  for (size_t j = 0; j < n; ++j) {
+    const uint32_t i = sorted[j];
+    const uint64_t begin = i == 0 ? 0 : ends[i - 1];
+    refs[j] = RowRef{begin, static_cast<uint32_t>(ends[i] - begin), i};
+  }
 }
 
 ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {

@@ -93,10 +93,15 @@ class ProjectionRows {
   void sort_family(size_t family);
 
  private:
-  std::vector<const OrderFold*> live_;           // live orders
-  std::vector<std::string> keys_;                // per family: keys of live_[i], concatenated
-  std::vector<std::vector<uint64_t>> key_ends_;  // per family: end of live_[i]'s key in keys_
-  std::vector<std::vector<uint32_t>> order_;     // per family: indexes into live_, by ascending key
+  struct RowRef {
+    uint64_t key_begin;  // in keys_[family]
+    uint32_t key_size;
+    uint32_t live;  // index into live_
+  };
+  std::vector<const OrderFold*> live_;      // live orders
+  std::vector<uint8_t> status_;             // per live order, its status (index rows' values)
+  std::vector<std::string> keys_;           // per family: the keys of live_[i], concatenated
+  std::vector<std::vector<RowRef>> order_;  // per family: its rows by ascending key
 };
 
 /// The rows of `folded`'s live orders, keys built and sorted on `threads` threads.
