@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "eventstore/admin.h"
 #include "eventstore/family_options.h"
 #include "eventstore/invariant.h"
 #include "eventstore/record_codec.h"
@@ -45,13 +46,9 @@ using app::AppendSuccess;
 using app::ExpectedVersion;
 using app::StoreError;
 
-constexpr std::string_view kFamilyEvents = "events";
-constexpr std::string_view kFamilyStreams = "streams";
-constexpr std::string_view kFamilyOutbox = "outbox";
-constexpr std::string_view kFamilyIdempotency = "idempotency";
-constexpr std::string_view kFamilyMeta = "meta";
-constexpr std::string_view kBuiltinFamilies[] = {kFamilyEvents, kFamilyStreams, kFamilyOutbox,
-                                                 kFamilyIdempotency, kFamilyMeta};
+// The built-in families (their names are defined once, in admin.h, for the store and the tools).
+constexpr std::string_view kBuiltinFamilies[] = {kEventsFamily, kStreamsFamily, kOutboxFamily, kIdempotencyFamily,
+                                                 kMetaFamily};
 
 // Deletes by purge/outbox are written in chunks so one call never builds an unbounded batch.
 constexpr size_t kDeleteChunkKeys = 4096;
@@ -381,11 +378,11 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
   ES_INVARIANT(handles_.size() == names.size());
 
   for (size_t i = 0; i < names.size(); ++i) families_.emplace(names[i], handles_[i]);
-  events_cf_ = family(kFamilyEvents);
-  streams_cf_ = family(kFamilyStreams);
-  outbox_cf_ = family(kFamilyOutbox);
-  idempotency_cf_ = family(kFamilyIdempotency);
-  meta_cf_ = family(kFamilyMeta);
+  events_cf_ = family(kEventsFamily);
+  streams_cf_ = family(kStreamsFamily);
+  outbox_cf_ = family(kOutboxFamily);
+  idempotency_cf_ = family(kIdempotencyFamily);
+  meta_cf_ = family(kMetaFamily);
   for (const auto& name : options_.extra_families) writable_families_.insert(name);
   // Families left over from an earlier configuration stay invisible to get/scan.
   for (size_t i = 1 + std::size(kBuiltinFamilies) + options_.extra_families.size(); i < names.size(); ++i)
