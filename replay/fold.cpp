@@ -57,12 +57,11 @@ class StreamTable {
   explicit StreamTable(size_t expected) {
     size_t capacity = 16;
     while (capacity < expected * 2) capacity <<= 1;
-    slots_.assign(capacity, 0);
+    allocate(capacity);
   }
   OrderFold* find(std::string_view stream, uint64_t hash) const {
-    const size_t mask = slots_.size() - 1;
     const uint64_t tag = tag_of(hash);
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       const uint64_t slot = slots_[i];
       if (slot == 0) return nullptr;
       if ((slot & kTagMask) == tag) {
@@ -71,15 +70,15 @@ class StreamTable {
       }
     }
   }
-  void prefetch_slot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  void prefetch_slot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
   /// Prefetches the state the stream's first slot points to, if its tag matches.
   void prefetch_state(uint64_t hash) const {
-    const uint64_t slot = slots_[hash & (slots_.size() - 1)];
+    const uint64_t slot = slots_[hash & mask_];
     if (slot != 0 && (slot & kTagMask) == tag_of(hash))
       __builtin_prefetch(reinterpret_cast<const void*>(slot & ~kTagMask));
   }
   void insert(OrderFold* state, uint64_t hash) {
-    if ((size_ + 1) * 2 > slots_.size()) grow();
+    if ((size_ + 1) * 2 > mask_ + 1) grow();
     place(reinterpret_cast<uint64_t>(state) | tag_of(hash), hash);
     ++size_;
   }
@@ -87,22 +86,31 @@ class StreamTable {
  private:
   static constexpr uint64_t kTagMask = 0xffffull << 48;
   static uint64_t tag_of(uint64_t hash) { return hash & kTagMask; }
+  void allocate(size_t capacity) {
+    memory_ = FreshMemory(capacity * sizeof(uint64_t));  // zeroed: every slot empty
+    slots_ = reinterpret_cast<uint64_t*>(memory_.data());
+    mask_ = capacity - 1;
+  }
   void place(uint64_t slot, uint64_t hash) {
-    const size_t mask = slots_.size() - 1;
-    size_t i = hash & mask;
-    while (slots_[i] != 0) i = (i + 1) & mask;
+    size_t i = hash & mask_;
+    while (slots_[i] != 0) i = (i + 1) & mask_;
     slots_[i] = slot;
   }
   void grow() {
-    std::vector<uint64_t> old(slots_.size() * 2, 0);
-    old.swap(slots_);
-    for (uint64_t slot : old) {
+    FreshMemory old = std::move(memory_);
+    const uint64_t* old_slots = slots_;
+    const size_t old_capacity = mask_ + 1;
+    allocate(old_capacity * 2);
+    for (size_t i = 0; i < old_capacity; ++i) {
+      const uint64_t slot = old_slots[i];
       if (slot == 0) continue;
       const auto* state = reinterpret_cast<const OrderFold*>(slot & ~kTagMask);
       place(slot, hash_of(state->stream_id));
     }
   }
-  std::vector<uint64_t> slots_;
+  FreshMemory memory_;
+  uint64_t* slots_ = nullptr;
+  size_t mask_ = 0;
   size_t size_ = 0;
 };
 
@@ -535,9 +543,8 @@ void ProjectionRows::sort_family(size_t f) {
     if (f == kByCustomer) end += o.customer_id.size();
     ends[i] = end;
   }
-  std::string& keys = keys_[f];
-  keys.resize(end);
-  char* p = keys.data();
+  keys_[f] = FreshMemory(std::max<uint64_t>(end, 1));
+  char* p = keys_[f].data();
   for (size_t i = 0; i < n; ++i) {
     const OrderFold& o = *live_[i];
     if (f == kByStatus) *p++ = static_cast<char>('0' + static_cast<int>(o.status));
@@ -555,7 +562,7 @@ void ProjectionRows::sort_family(size_t f) {
     std::memcpy(p, o.order_id.data(), o.order_id.size());
     p += o.order_id.size();
   }
-  const std::string_view all = keys;
+  const std::string_view all(keys_[f].data(), end);
   const std::vector<uint32_t> sorted = sorted_by_key(n, [&](size_t i) {
     const uint64_t begin = i == 0 ? 0 : ends[i - 1];
     return all.substr(begin, ends[i] - begin);

@@ -100,7 +100,7 @@ class ProjectionRows {
   };
   std::vector<const OrderFold*> live_;      // live orders
   std::vector<uint8_t> status_;             // per live order, its status (index rows' values)
-  std::vector<std::string> keys_;           // per family: the keys of live_[i], concatenated
+  std::vector<FreshMemory> keys_;           // per family: the keys of live_[i], concatenated
   std::vector<std::vector<RowRef>> order_;  // per family: its rows by ascending key
 };
 

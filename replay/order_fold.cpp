@@ -1,11 +1,48 @@
 #include "replay/order_fold.h"
 
+#include <sys/mman.h>
+
+#include <new>
 #include <variant>
 
 #include "domain/events.h"
 #include "domain/overloaded.h"
 
 namespace orderflow::replay {
+
+namespace {
+constexpr size_t kHugePage = 2u << 20;
+}
+
+FreshMemory::FreshMemory(size_t bytes) {
+  const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  map_bytes_ = rounded + kHugePage;  // room to start on a huge page boundary
+  map_ = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map_ == MAP_FAILED) {
+    map_ = nullptr;
+    throw std::bad_alloc();
+  }
+  const auto start =
+      (reinterpret_cast<uintptr_t>(map_) + kHugePage - 1) & ~static_cast<uintptr_t>(kHugePage - 1);
+  data_ = reinterpret_cast<char*>(start);
+  size_ = rounded;
+  ::madvise(data_, size_, MADV_HUGEPAGE);  // advice only: 4 KiB pages still work
+}
+
+FreshMemory::~FreshMemory() {
+  if (map_ != nullptr) ::munmap(map_, map_bytes_);
+}
+
+FreshMemory& FreshMemory::operator=(FreshMemory&& other) noexcept {
+  if (this != &other) {
+    if (map_ != nullptr) ::munmap(map_, map_bytes_);
+    map_ = std::exchange(other.map_, nullptr);
+    map_bytes_ = std::exchange(other.map_bytes_, 0);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
 
 void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena) {
   using F = OrderFold;
