@@ -1,5 +1,7 @@
 #include "replay/fast_decode.h"
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstdint>
 #include <utility>
@@ -340,24 +342,21 @@ bool is_current(std::string_view type, uint32_t schema_version) {
 /// A canonical id: what Id::parse accepts and leaves unchanged (lowercase 8-4-4-4-12 hex). An
 /// uppercase id gives up, so domain::decode canonicalizes it.
 bool read_id_view(Json& in, std::string_view& out) {
-  // Per byte: 1 for a lowercase hex digit, 2 for '-'; a canonical id has '-' exactly at 8, 13, 18
-  // and 23. Compared without a branch per byte.
-  static constexpr auto kClass = [] {
-    std::array<uint8_t, 256> c{};
-    for (int i = '0'; i <= '9'; ++i) c[static_cast<size_t>(i)] = 1;
-    for (int i = 'a'; i <= 'f'; ++i) c[static_cast<size_t>(i)] = 1;
-    c['-'] = 2;
-    return c;
-  }();
-  static constexpr auto kExpected = [] {
-    std::array<uint8_t, 36> e{};
-    for (size_t i = 0; i < 36; ++i) e[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? 2 : 1;
-    return e;
-  }();
+  // A canonical id: lowercase 8-4-4-4-12 hex.
   if (!in.quoted(36, out)) return false;
-  unsigned bad = 0;
-  for (size_t i = 0; i < 36; ++i) bad |= kClass[static_cast<uint8_t>(out[i])] ^ kExpected[i];
-  return bad == 0;
+  // Three 16-byte loads (0..15, 16..31, 20..35): each byte a lowercase hex digit, or a '-' exactly
+  // where one belongs.
+  auto check = [&](size_t at, unsigned dashes) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(out.data() + at));
+    const __m128i d = _mm_sub_epi8(x, _mm_set1_epi8('0'));
+    const __m128i h = _mm_sub_epi8(x, _mm_set1_epi8('a'));
+    const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+    const __m128i hex = _mm_cmpeq_epi8(_mm_min_epu8(h, _mm_set1_epi8(5)), h);
+    const auto valid = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(digit, hex)));
+    const auto dash = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('-'))));
+    return dash == dashes && (valid | dash) == 0xffffu;
+  };
+  return check(0, (1u << 8) | (1u << 13)) && check(16, (1u << 2) | (1u << 7)) && check(20, 1u << 3);
 }
 
 bool read_money_minor(Json& in, int64_t& out) {
@@ -554,7 +553,17 @@ bool read_deleted(Json& in, FoldDelta& d) {
 
 bool read_delta_fast(std::string_view type, uint32_t schema_version, std::string_view payload,
                      FoldDelta& delta, std::vector<FoldItem>& items) {
-  delta = FoldDelta{};
+  // Only what apply() reads whatever the bits say is reset (zeroing the whole delta, ~200 bytes,
+  // showed in profiles); a view is read only when its bit or flag is set, and then it was written.
+  delta.set = 0;
+  delta.status = OrderStatus::processing;
+  delta.deleted = false;
+  delta.has_shipping = false;
+  delta.has_estimated_delivery = false;
+  delta.has_shipping_notes = false;
+  delta.has_notes = false;
+  delta.has_reason = false;
+  delta.unchecked = false;
   Json in(payload);
   bool ok = false;
   if (is_current<InventoryReserved>(type, schema_version) ||

@@ -76,12 +76,12 @@ void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena) {
   }
   if (d.set & F::shipping_field) {
     s.has_shipping = d.has_shipping;
-    s.tracking_number = arena.copy(d.tracking_number);
-    s.tracking_company = arena.copy(d.tracking_company);
+    s.tracking_number = d.has_shipping ? arena.copy(d.tracking_number) : std::string_view();
+    s.tracking_company = d.has_shipping ? arena.copy(d.tracking_company) : std::string_view();
     s.has_estimated_delivery = d.has_estimated_delivery;
-    s.estimated_delivery = arena.copy(d.estimated_delivery);
+    s.estimated_delivery = d.has_estimated_delivery ? arena.copy(d.estimated_delivery) : std::string_view();
     s.has_shipping_notes = d.has_shipping_notes;
-    s.shipping_notes = arena.copy(d.shipping_notes);
+    s.shipping_notes = d.has_shipping_notes ? arena.copy(d.shipping_notes) : std::string_view();
   }
   if (d.set & F::deleted_field) s.deleted = d.deleted;
   s.set |= d.set;

@@ -112,7 +112,7 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
 
   const auto rows_start = std::chrono::steady_clock::now();
   const double rows_cpu_start = cpu_seconds();
-  ProjectionRows rows = ProjectionRows::unsorted(*folded);
+  ProjectionRows rows = ProjectionRows::unsorted(*folded, threads);
   const size_t family_count = rows.families.size();
   report.events = folded->events;
   report.orders = folded->orders();
