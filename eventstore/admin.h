@@ -201,14 +201,6 @@ class AdminStore {
   };
   Result<Unit, AdminError> write(AdminBatch& batch, WriteMode mode);
 
-  /// Bulk load: rows in strictly ascending key order (`next` returns false after the last) are
-  /// written to table files of at most `file_bytes_max` and ingested into `family`, bypassing the
-  /// memtable, the WAL and the flush; durable when it returns. Meant for a family just re-created
-  /// (its rows land in the bottom level). Writable projection families only.
-  Result<Unit, AdminError> ingest_sorted(
-      size_t family, const std::function<bool(std::string_view& key, std::string_view& value)>& next,
-      size_t file_bytes_max = 256u << 20);
-
   /// Bulk load in parts, for several families at once: write_table_file builds one table file of
   /// rows in strictly ascending key order (`next` returns false after the last) for `family`, and
   /// may run on several threads at once (the files of one family must not overlap); nothing in the

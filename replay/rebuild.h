@@ -27,7 +27,8 @@ namespace orderflow::replay {
 using Progress = std::function<void(std::string_view phase, uint64_t done, uint64_t total)>;
 
 struct RebuildOptions {
-  // Default: 2, unit: threads. Fold workers (the reading thread comes on top).
+  // Default: 2, unit: threads. Slices of the log read and folded at once; then the threads that
+  // sort the rows' keys and build the table files (one more than this, to cover their fsyncs).
   unsigned threads = 2;
   // How the rows are written. ingest (default): into table files ingested into the re-created
   // families, since the rows are sorted already (no memtable, no WAL, no flush: the bench measured
