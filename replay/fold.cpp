@@ -168,7 +168,8 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     slice.states.push_back(state);
     return state;
   };
-  auto process = [&](uint64_t sequence, std::string_view record) -> bool {
+  // `known_hash`: the stream id's hash when the batch computed it (0: not computed).
+  auto process = [&](uint64_t sequence, std::string_view record, uint64_t known_hash) -> bool {
     eventstore::EventRecordView view;
     if (!eventstore::read_event_record(record, view))
       return fail_with(
@@ -180,7 +181,7 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     }
     OrderFold* state = previous;
     if (state == nullptr || state->stream_id != view.stream_id) {
-      const uint64_t hash = hash_of(view.stream_id);
+      const uint64_t hash = known_hash != 0 ? known_hash : hash_of(view.stream_id);
       state = table.find(view.stream_id, hash);
       if (state == nullptr) state = new_stream(view, sequence, hash);
       if (state == nullptr) return false;
@@ -224,7 +225,8 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     for (size_t i = 0; i < pending_n; ++i)
       if (pending[i].lookup) table.prefetch_state(pending[i].hash);
     for (size_t i = 0; i < pending_n; ++i)
-      if (!process(pending[i].sequence, std::string_view(batch).substr(pending[i].begin, pending[i].size)))
+      if (!process(pending[i].sequence, std::string_view(batch).substr(pending[i].begin, pending[i].size),
+                   pending[i].lookup ? pending[i].hash : 0))
         return false;
     pending_n = 0;
     batch.clear();
