@@ -98,10 +98,13 @@ void add_operability_routes(Router& router, OperabilityDeps deps) {
 
   router.add(Route{"GET", "/health/ready", "healthReady",
                    [not_ready = deps.not_ready_reason](const Request& req, const PathParams&, Respond respond) {
-                     if (auto reason = not_ready ? not_ready() : std::nullopt) {
-                       return respond(error_response(req, app::Error::make(app::ErrorCode::not_ready, *reason)));
-                     }
-                     respond(success_response(200, "Service is ready", R"({"status":"ready"})"));
+                     if (!not_ready) return respond(success_response(200, "Service is ready", R"({"status":"ready"})"));
+                     // `req` lives until respond is called (dispatch keeps it inside respond).
+                     not_ready([&req, respond = std::move(respond)](std::optional<std::string> reason) {
+                       if (reason)
+                         return respond(error_response(req, app::Error::make(app::ErrorCode::not_ready, *reason)));
+                       respond(success_response(200, "Service is ready", R"({"status":"ready"})"));
+                     });
                    },
                    RouteDoc{"Readiness: storage writable and relay running", "health", 200, "", "Readiness", {503}}});
 

@@ -16,8 +16,10 @@ namespace orderflow::api {
 
 struct OperabilityDeps {
   app::MetricsRegistry& metrics;
-  /// Why the service is not ready (storage not writable, relay stopped), or nullopt when ready.
-  std::function<std::optional<std::string>()> not_ready_reason;
+  /// Answers (through its argument, once, on any thread) why the service is not ready (storage not
+  /// writable, relay stopped), or nullopt when ready. Asynchronous: the storage check is a write
+  /// through the group commit, which no HTTP thread waits for.
+  std::function<void(std::function<void(std::optional<std::string>)>)> not_ready_reason;
   std::string swagger_dir;  // holds swagger-ui-bundle.js, swagger-ui-standalone-preset.js, swagger-ui.css
 };
 

@@ -209,15 +209,16 @@ int main(int argc, char** argv) {
   api::add_operability_routes(
       router,
       api::OperabilityDeps{metrics,
-                           [&store_ref, &clock, &relay]() -> std::optional<std::string> {
-                             if (!relay.metrics().running) return "the outbox relay is not running";
+                           [&store_ref, &clock, &relay](std::function<void(std::optional<std::string>)> answer) {
+                             if (!relay.metrics().running) return answer("the outbox relay is not running");
                              // Writable = a tiny synced write through the committer succeeds.
                              app::AppendRequest probe;
                              probe.stream_id = "health";
                              probe.writes.push_back({"health", "probe", std::to_string(clock.now_ms())});
-                             auto r = store_ref.append(std::move(probe));
-                             if (!r) return "storage is not writable: " + r.error().message;
-                             return std::nullopt;
+                             store_ref.append_async(std::move(probe), [answer = std::move(answer)](app::AppendResult r) {
+                               if (!r) return answer("storage is not writable: " + r.error().message);
+                               answer(std::nullopt);
+                             });
                            },
                            config.swagger_dir});
 
