@@ -193,7 +193,9 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
   // Walk the index in chunks until the page is full (plus one row to know whether more exist).
   std::string from = q.descending ? (after_key ? *after_key : upper) : (after_key ? *after_key : lower);
   while (ids.size() <= q.limit && !exhausted) {
-    size_t chunk = std::min<size_t>(std::max<size_t>(q.limit + 1, 64), 1024);
+    // The page plus one row; when rows are filtered out on the way (status within a customer),
+    // read ahead in larger chunks.
+    size_t chunk = std::min<size_t>(filter_status ? std::max<size_t>(q.limit + 1, 64) : q.limit + 1, 1024);
     Result<std::vector<app::KeyValue>, app::StoreError> rows =
         q.descending ? store_.scan(index.family, from, lower, chunk, true)
                      : store_.scan(index.family, from, upper, chunk, false);
