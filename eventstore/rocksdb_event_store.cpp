@@ -144,6 +144,8 @@ class RocksDbEventStore final : public app::EventStore {
 
   Result<std::optional<std::string>, StoreError> get(const std::string& family,
                                                      const std::string& key) const override;
+  Result<std::vector<std::optional<std::string>>, StoreError> multi_get(
+      const std::string& family, const std::vector<std::string>& keys) const override;
   Result<std::vector<app::KeyValue>, StoreError> scan(const std::string& family, const std::string& from_key,
                                                       const std::string& to_key, size_t limit,
                                                       bool reverse) const override;
@@ -1012,6 +1014,28 @@ Result<std::optional<std::string>, StoreError> RocksDbEventStore::get(const std:
   if (s.IsNotFound()) return std::optional<std::string>{};
   if (!s.ok()) return fail(store_error("get " + family_name, s));
   return std::optional<std::string>{std::move(value)};
+}
+
+Result<std::vector<std::optional<std::string>>, StoreError> RocksDbEventStore::multi_get(
+    const std::string& family_name, const std::vector<std::string>& keys) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
+  auto* cf = family(family_name);
+  if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
+  std::vector<std::optional<std::string>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const auto& key : keys) slices.push_back(slice(key));
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), cf, keys.size(), slices.data(), values.data(), statuses.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return fail(store_error("multi_get " + family_name, statuses[i]));
+    out[i].emplace(values[i].data(), values[i].size());
+  }
+  return out;
 }
 
 Result<std::vector<app::KeyValue>, StoreError> RocksDbEventStore::scan(const std::string& family_name,

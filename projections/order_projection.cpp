@@ -226,12 +226,12 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
   if (scanned >= scan_rows_max && !more && !exhausted) more = true;
 
   page.orders_json.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto got = store_.get(kView, id);
-    if (!got) return fail(storage_error(got.error()));
+  auto views = store_.multi_get(kView, ids);
+  if (!views) return fail(storage_error(views.error()));
+  for (auto& row : *views) {
     // An index row always has its view row (same batch); skip defensively if not.
-    if (!got.value()) continue;
-    if (auto view = parse_view(*got.value())) page.orders_json.push_back(std::move(view->json));
+    if (!row) continue;
+    if (auto view = parse_view(*row)) page.orders_json.push_back(std::move(view->json));
   }
   if (more && !last_key.empty()) page.next_cursor = to_hex(std::string(1, index.tag) + last_key);
   return page;

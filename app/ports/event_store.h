@@ -161,6 +161,10 @@ class EventStore {
   /// Point read and ordered range scan over a named family (projection rows, idempotency).
   virtual Result<std::optional<std::string>, StoreError> get(const std::string& family,
                                                              const std::string& key) const = 0;
+  /// Point reads of several keys of one family at once (one answer per key, in order), from one
+  /// consistent view of the store: cheaper than as many get() calls.
+  virtual Result<std::vector<std::optional<std::string>>, StoreError> multi_get(
+      const std::string& family, const std::vector<std::string>& keys) const = 0;
   /// Keys in [from_key, to_key) (to_key empty = no upper bound), ascending, or descending when
   /// `reverse` (then from_key is the inclusive upper bound, to_key the exclusive lower bound).
   virtual Result<std::vector<KeyValue>, StoreError> scan(const std::string& family, const std::string& from_key,

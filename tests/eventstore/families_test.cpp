@@ -115,4 +115,16 @@ TEST_CASE("get and scan over a named family, forward and reverse", "[eventstore]
   CHECK(keys(*store->scan("idx", "cc", "", 10, true)) == "cba");  // from a key between rows
   CHECK(keys(*store->scan("idx", "e", "", 2, true)) == "ed");
   CHECK(store->scan("idx", "a", "", 0)->empty());
+
+  // multi_get: one answer per key, in the order asked, misses and repeats included.
+  auto many = store->multi_get("idx", {"e", "z", "a", "c", "a"});
+  REQUIRE(many.ok());
+  REQUIRE(many->size() == 5);
+  CHECK((*many)[0] == std::optional<std::string>("ve"));
+  CHECK_FALSE((*many)[1].has_value());
+  CHECK((*many)[2] == std::optional<std::string>("va"));
+  CHECK((*many)[3] == std::optional<std::string>("vc"));
+  CHECK((*many)[4] == std::optional<std::string>("va"));
+  CHECK(store->multi_get("idx", {})->empty());
+  CHECK_FALSE(store->multi_get("nope", {"a"}).ok());
 }
