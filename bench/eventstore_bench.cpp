@@ -20,7 +20,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <cstdio>
@@ -174,11 +173,44 @@ struct Appender {
 };
 
 /// A driver thread of the async mode: issues the next append of every appender handed back to it.
+/// The hand-back is a lock-free stack (each appender has one append in flight, so its node is free
+/// to push), and the committer wakes the driver only when it sleeps: completing an append costs the
+/// committer one compare-and-swap, about what posting to a busy HTTP thread costs in the server.
 struct Driver {
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::vector<size_t> ready;  // appenders whose append completed
-  bool sleeping = false;
+  struct Node {
+    size_t appender = 0;
+    Node* next = nullptr;
+  };
+  std::vector<Node> nodes;            // indexed by appender (only this driver's are used)
+  std::atomic<Node*> ready{nullptr};  // appenders whose append completed
+  std::atomic<bool> sleeping{false};
+  std::atomic<uint32_t> epoch{0};     // bumped to wake the driver
+
+  explicit Driver(size_t appenders) : nodes(appenders) {
+    for (size_t i = 0; i < appenders; ++i) nodes[i].appender = i;
+  }
+  void hand_back(size_t appender) {
+    Node* node = &nodes[appender];
+    node->next = ready.load(std::memory_order_relaxed);
+    while (!ready.compare_exchange_weak(node->next, node, std::memory_order_release, std::memory_order_relaxed)) {
+    }
+    if (sleeping.load()) wake();
+  }
+  void wake() {
+    epoch.fetch_add(1);
+    epoch.notify_one();
+  }
+  /// What was handed back; sleeps while there is nothing. Null once `phase` is 2 and nothing is left.
+  Node* take(const std::atomic<int>& phase) {
+    for (;;) {
+      if (Node* list = ready.exchange(nullptr, std::memory_order_acquire)) return list;
+      if (phase.load() == 2) return nullptr;
+      const uint32_t seen = epoch.load();
+      sleeping.store(true);
+      if (ready.load() == nullptr && phase.load() != 2) epoch.wait(seen);
+      sleeping.store(false);
+    }
+  }
 };
 
 Cell run_cell(const Config& config, const std::string& mode, bool sync, int appenders) {
@@ -220,41 +252,24 @@ Cell run_cell(const Config& config, const std::string& mode, bool sync, int appe
     }
   } else {
     const int k = std::min(config.driver_threads, appenders);
-    for (int d = 0; d < k; ++d) drivers.push_back(std::make_unique<Driver>());
-    for (int t = 0; t < appenders; ++t) drivers[static_cast<size_t>(t % k)]->ready.push_back(static_cast<size_t>(t));
+    for (int d = 0; d < k; ++d) drivers.push_back(std::make_unique<Driver>(static_cast<size_t>(appenders)));
+    for (int t = 0; t < appenders; ++t) drivers[static_cast<size_t>(t % k)]->hand_back(static_cast<size_t>(t));
     for (int d = 0; d < k; ++d) {
       threads.emplace_back([&, d] {
-        Driver& me = *drivers[static_cast<size_t>(d)];
-        std::vector<size_t> batch;
-        for (;;) {
-          {
-            std::unique_lock lock(me.mutex);
-            while (me.ready.empty()) {
-              if (phase.load() == 2) return;
-              me.sleeping = true;
-              me.wake.wait_for(lock, std::chrono::milliseconds(50));
-              me.sleeping = false;
-            }
-            batch.swap(me.ready);
-          }
+        Driver* me = drivers[static_cast<size_t>(d)].get();
+        while (Driver::Node* list = me->take(phase)) {
           const int p = phase.load(std::memory_order_relaxed);
-          for (size_t i : batch) {
+          while (list != nullptr) {
+            const size_t i = list->appender;
+            list = list->next;     // read before the node can be handed back again
             if (p == 2) continue;  // this appender stops
-            Appender& a = state[i];
             outstanding.fetch_add(1);
-            store->append_async(a.next(payload), [&, i](app::AppendResult result) {
+            store->append_async(state[i].next(payload), [&state, &phase, &outstanding, me, i](app::AppendResult result) {
               state[i].completed(result, phase.load(std::memory_order_relaxed) == 1);
-              bool notify = false;
-              {
-                std::lock_guard lock(me.mutex);
-                me.ready.push_back(i);
-                notify = me.sleeping;
-              }
-              if (notify) me.wake.notify_one();
+              me->hand_back(i);
               outstanding.fetch_sub(1);
             });
           }
-          batch.clear();
         }
       });
     }
@@ -267,6 +282,7 @@ Cell run_cell(const Config& config, const std::string& mode, bool sync, int appe
   phase = 2;
   const auto elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   const auto after = store->stats();
+  for (auto& d : drivers) d->wake();
   for (auto& t : threads) t.join();
   while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   store.reset();
