@@ -264,6 +264,7 @@ struct OrderService::Run {
   OrderDone done;
   Executor resume;  // where this command continues after each append
   int attempt = 0;
+  bool finished = false;  // finish() ran: the order is left and `done` was called
 };
 
 struct OrderService::Append {
@@ -412,6 +413,9 @@ void OrderService::run(std::string order_id, CommandContext ctx, BuildCommand bu
 }
 
 void OrderService::finish(const std::shared_ptr<Run>& run, Result<CommandOutcome, Error> result) {
+  // Once only: a second leave() would hand over the turn of the command queued behind this one.
+  if (run->finished) return;
+  run->finished = true;
   auto done = std::move(run->done);
   if (auto next = gate_.leave(run->id.str())) run_on(run->resume, std::move(next));
   done(std::move(result));
