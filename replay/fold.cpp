@@ -340,26 +340,28 @@ size_t common_prefix(std::string_view a, std::string_view b, size_t limit) {
 /// Sorts row indexes by key. Most comparisons are decided by 16 bytes after the prefix every key
 /// shares (ids of one generator, times of one day): sort compact fixed-width records on those, and
 /// compare whole keys only when they are equal.
+/// `key_of(i, buffer)`: the key of row i, possibly composed in `buffer` (0 or 1: two keys are
+/// compared at once).
 template <class KeyOf>
 std::vector<uint32_t> sorted_by_key(size_t n, const KeyOf& key_of) {
   std::vector<uint32_t> order(n);
   if (n == 0) return order;
-  const std::string_view first = key_of(0);
+  const std::string_view first = key_of(0, 0);
   size_t common = first.size();
-  for (size_t i = 1; i < n && common > 0; ++i) common = common_prefix(first, key_of(i), common);
+  for (size_t i = 1; i < n && common > 0; ++i) common = common_prefix(first, key_of(i, 1), common);
   struct Record {
     uint64_t a, b;
     uint32_t i;
   };
   std::vector<Record> records(n);
   for (size_t i = 0; i < n; ++i) {
-    const std::string_view k = key_of(i);
+    const std::string_view k = key_of(i, 0);
     records[i] = Record{be_at(k, common), be_at(k, common + 8), static_cast<uint32_t>(i)};
   }
   std::sort(records.begin(), records.end(), [&](const Record& x, const Record& y) {
     if (x.a != y.a) return x.a < y.a;
     if (x.b != y.b) return x.b < y.b;
-    return key_of(x.i) < key_of(y.i);
+    return key_of(x.i, 0) < key_of(y.i, 1);
   });
   for (size_t i = 0; i < n; ++i) order[i] = records[i].i;
   return order;
@@ -471,13 +473,40 @@ size_t ProjectionRows::count() const {
   return n;
 }
 
-std::string_view ProjectionRows::key(size_t family, size_t j) const {
-  const RowRef& r = order_[family][j];
-  return std::string_view(keys_[family].data() + r.key_begin, r.key_size);
+size_t ProjectionRows::key_bytes_max(size_t family) const {
+  size_t n = 0;
+  for (const LiveOrder& o : live_keys_) n = std::max<size_t>(n, o.order_id_size + o.customer_id_size);
+  return n + (family == kView ? 0 : 9);
+}
+
+std::string_view ProjectionRows::compose_key(size_t f, uint32_t i, char* out) const {
+  // As OrderProjection::rows_for: [status byte | customer id] + created_at (u64 BE, clamped at 0)
+  // + order id; the view's key is the order id.
+  const LiveOrder& o = live_keys_[i];
+  const char* ids = ids_.data() + o.ids_begin;
+  if (f == kView) return {ids, o.order_id_size};
+  char* p = out;
+  if (f == kByStatus) *p++ = static_cast<char>('0' + o.status);
+  if (f == kByCustomer) {
+    std::memcpy(p, ids + o.order_id_size, o.customer_id_size);
+    p += o.customer_id_size;
+  }
+  const uint64_t created = __builtin_bswap64(static_cast<uint64_t>(std::max<int64_t>(o.created_at_ms, 0)));
+  std::memcpy(p, &created, 8);
+  p += 8;
+  std::memcpy(p, ids, o.order_id_size);
+  p += o.order_id_size;
+  return {out, static_cast<size_t>(p - out)};
+}
+
+std::string_view ProjectionRows::key(size_t family, size_t j, std::string& scratch) const {
+  const size_t max = key_bytes_max_[family];
+  if (scratch.size() < max) scratch.resize(max);
+  return compose_key(family, order_[family][j], scratch.data());
 }
 
 std::string_view ProjectionRows::value(size_t family, size_t j, std::string& scratch) const {
-  const uint32_t i = order_[family][j].live;
+  const uint32_t i = order_[family][j];
   switch (family) {
     case kView: {
       // As OrderProjection::rows_for: version '\n' JSON.
@@ -500,9 +529,9 @@ std::string_view ProjectionRows::value(size_t family, size_t j, std::string& scr
 
 void ProjectionRows::visit(size_t family,
                            const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::string scratch;
+  std::string key_scratch, value_scratch;
   for (size_t j = 0; j < rows(family); ++j)
-    if (!visit(key(family, j), value(family, j, scratch))) return;
+    if (!visit(key(family, j, key_scratch), value(family, j, value_scratch))) return;
 }
 
 RowTables ProjectionRows::materialize() const {
@@ -522,7 +551,7 @@ ProjectionRows ProjectionRows::unsorted(const FoldedLog& folded, unsigned thread
   if (out.families !=
       std::vector<std::string>{"order_view", "orders_by_created", "orders_by_status", "orders_by_customer"})
     std::abort();  // the projection changed: this must change with it (tests/replay fails first)
-  out.keys_.resize(kFamilies);
+  out.key_bytes_max_.assign(kFamilies, 0);
   out.order_.resize(kFamilies);
 
   // Each thread picks the live orders of a range of states, then copies them to their place.
@@ -578,50 +607,13 @@ ProjectionRows ProjectionRows::unsorted(const FoldedLog& folded, unsigned thread
 }
 
 void ProjectionRows::sort_family(size_t f) {
-  // The keys of every live order, one after the other (as OrderProjection::rows_for builds them).
-  const size_t n = live_keys_.size();
-  std::vector<uint64_t> ends(n);
-  uint64_t end = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const LiveOrder& o = live_keys_[i];
-    end += o.order_id_size;
-    if (f != kView) end += 8;
-    if (f == kByStatus) end += 1;
-    if (f == kByCustomer) end += o.customer_id_size;
-    ends[i] = end;
-  }
-  keys_[f] = FreshMemory(std::max<uint64_t>(end, 1));
-  char* p = keys_[f].data();
-  const char* ids = ids_.data();
-  for (size_t i = 0; i < n; ++i) {
-    const LiveOrder& o = live_keys_[i];
-    if (f == kByStatus) *p++ = static_cast<char>('0' + o.status);
-    if (f == kByCustomer) {
-      std::memcpy(p, ids + o.ids_begin + o.order_id_size, o.customer_id_size);
-      p += o.customer_id_size;
-    }
-    if (f != kView) {
-      // As the projection: creation times are clamped at 0, big-endian.
-      const uint64_t created =
-          __builtin_bswap64(static_cast<uint64_t>(std::max<int64_t>(o.created_at_ms, 0)));
-      std::memcpy(p, &created, 8);
-      p += 8;
-    }
-    std::memcpy(p, ids + o.ids_begin, o.order_id_size);
-    p += o.order_id_size;
-  }
-  const std::string_view all(keys_[f].data(), end);
-  const std::vector<uint32_t> sorted = sorted_by_key(n, [&](size_t i) {
-    const uint64_t begin = i == 0 ? 0 : ends[i - 1];
-    return all.substr(begin, ends[i] - begin);
+  // Keys are composed from the compact live-order arrays when needed, never all held at once.
+  const size_t max = key_bytes_max(f);
+  key_bytes_max_[f] = max;
+  std::string buffers[2] = {std::string(max, '\0'), std::string(max, '\0')};
+  order_[f] = sorted_by_key(live_keys_.size(), [&](size_t i, int buffer) {
+    return compose_key(f, static_cast<uint32_t>(i), buffers[buffer].data());
   });
-  auto& refs = order_[f];
-  refs.resize(n);
-  for (size_t j = 0; j < n; ++j) {
-    const uint32_t i = sorted[j];
-    const uint64_t begin = i == 0 ? 0 : ends[i - 1];
-    refs[j] = RowRef{begin, static_cast<uint32_t>(ends[i] - begin), i};
-  }
 }
 
 ProjectionRows projection_rows(const FoldedLog& folded, unsigned threads) {

@@ -77,8 +77,9 @@ class ProjectionRows {
   size_t rows(size_t family) const { return order_[family].size(); }
   /// Live orders: every family has one row for each (once sorted).
   size_t live_orders() const { return live_.size(); }
-  /// The key of the j-th row of `family` (ascending j = ascending keys).
-  std::string_view key(size_t family, size_t j) const;
+  /// The key of the j-th row of `family` (ascending j = ascending keys); may be composed in
+  /// `scratch` (then valid until scratch changes).
+  std::string_view key(size_t family, size_t j, std::string& scratch) const;
   /// Its value; may be rendered into `scratch` (then valid until scratch changes).
   std::string_view value(size_t family, size_t j, std::string& scratch) const;
   /// Every row of a family in key order; `visit` returns false to stop.
@@ -93,11 +94,6 @@ class ProjectionRows {
   void sort_family(size_t family);
 
  private:
-  struct RowRef {
-    uint64_t key_begin;  // in keys_[family]
-    uint32_t key_size;
-    uint32_t live;  // index into live_
-  };
   /// What the keys need of a live order, copied together so building every family's keys reads
   /// memory in sequence instead of chasing each state (a cache miss each, per family).
   struct LiveOrder {
@@ -110,9 +106,12 @@ class ProjectionRows {
   std::vector<const OrderFold*> live_;  // live orders
   std::vector<LiveOrder> live_keys_;    // per live order
   FreshMemory ids_;
-  std::vector<uint8_t> status_;             // per live order, its status (index rows' values)
-  std::vector<FreshMemory> keys_;           // per family: the keys of live_[i], concatenated
-  std::vector<std::vector<RowRef>> order_;  // per family: its rows by ascending key
+  std::vector<uint8_t> status_;               // per live order, its status (index rows' values)
+  std::vector<std::vector<uint32_t>> order_;  // per family: live order indexes by ascending key
+  std::vector<size_t> key_bytes_max_;         // per family, once sorted
+
+  size_t key_bytes_max(size_t family) const;
+  std::string_view compose_key(size_t family, uint32_t live, char* out) const;
 };
 
 /// The rows of `folded`'s live orders, keys built and sorted on `threads` threads.

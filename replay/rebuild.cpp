@@ -196,7 +196,7 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
     const size_t sort_order[] = {0, 3, 1, 2};
     std::atomic<size_t> next_task{0};
     auto build = [&] {
-      std::string scratch;
+      std::string scratch, key_scratch;
       for (size_t t = next_task++; t < family_count + parts.size(); t = next_task++) {
         if (t < family_count) {
           const size_t f = family_count == 4 ? sort_order[t] : t;
@@ -219,7 +219,7 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
         size_t j = part.begin;
         auto next = [&](std::string_view& key, std::string_view& value) {
           if (j == part.end) return false;
-          key = rows.key(part.family, j);
+          key = rows.key(part.family, j, key_scratch);
           value = rows.value(part.family, j, scratch);
           ++j;
           return true;
@@ -252,10 +252,10 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
     // Without the WAL: the rows become durable by the flush below, and until the final batch the
     // mark says they are incomplete, so nothing is lost by not logging them.
     AdminBatch batch(store);
-    std::string scratch;
+    std::string scratch, key_scratch;
     for (size_t f = 0; f < rows.families.size(); ++f) {
       for (size_t j = 0; j < rows.rows(f); ++j) {
-        batch.put(families[f], rows.key(f, j), rows.value(f, j, scratch));
+        batch.put(families[f], rows.key(f, j, key_scratch), rows.value(f, j, scratch));
         if (batch.bytes() >= options.batch_bytes) {
           if (auto w = store.write(batch, {.sync = false, .disable_wal = true}); !w)
             return fail(storage_error(w.error()));
