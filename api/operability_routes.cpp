@@ -62,25 +62,39 @@ void add_operability_routes(Router& router, OperabilityDeps deps) {
   // HTTP metrics, keyed by the route template (not the raw path: ids would explode the series).
   router.set_observer([&metrics](const Request& req, const Route* route, int status,
                                                    double seconds) {
-    const std::string pattern = route ? route->pattern : "unmatched";
-    thread_local std::unordered_map<std::string, app::Counter*> counters;
-    thread_local std::unordered_map<std::string, app::Histogram*> histograms;
-    const std::string key = req.method + ' ' + pattern + ' ' + std::to_string(status);
-    auto& c = counters[key];
-    if (!c) {
-      c = &metrics.counter("orderflow_http_requests_total", "HTTP requests answered, by route template and status",
-                           {{"method", req.method}, {"route", pattern}, {"status", std::to_string(status)}});
+    // The series of a (route, method, status) are found once per thread, then by pointer: no
+    // string is built per request.
+    struct Series {
+      app::Counter* requests = nullptr;
+      app::Histogram* duration = nullptr;
+    };
+    struct Key {
+      const Route* route;  // null for unmatched requests
+      int status;
+      std::string method;  // short: kept inline by std::string, no allocation
+      bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+      size_t operator()(const Key& k) const {
+        return std::hash<const void*>{}(k.route) ^ (static_cast<size_t>(k.status) << 1) ^
+               (std::hash<std::string>{}(k.method) << 2);
+      }
+    };
+    thread_local std::unordered_map<Key, Series, KeyHash> series;
+    Key key{route, status, req.method};
+    auto& s = series[key];
+    if (s.requests == nullptr) {
+      const std::string pattern = route ? route->pattern : "unmatched";
+      s.requests = &metrics.counter("orderflow_http_requests_total",
+                                    "HTTP requests answered, by route template and status",
+                                    {{"method", req.method}, {"route", pattern}, {"status", std::to_string(status)}});
+      s.duration = &metrics.histogram("orderflow_http_request_duration_seconds",
+                                      "Time from routing to response, by route template",
+                                      app::MetricsRegistry::latency_buckets_s(),
+                                      {{"method", req.method}, {"route", pattern}});
     }
-    c->inc();
-    const std::string hkey = req.method + ' ' + pattern;
-    auto& h = histograms[hkey];
-    if (!h) {
-      h = &metrics.histogram("orderflow_http_request_duration_seconds",
-                             "Time from routing to response, by route template",
-                             app::MetricsRegistry::latency_buckets_s(),
-                             {{"method", req.method}, {"route", pattern}});
-    }
-    h->observe(seconds);
+    s.requests->inc();
+    s.duration->observe(seconds);
   });
 
   router.add(Route{"GET", "/metrics", "metrics",

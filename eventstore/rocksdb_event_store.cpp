@@ -861,6 +861,9 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
     }
   }
 
+  // Counted before the appends are completed: a client that has its answer finds the batch in the
+  // metrics.
+  if (accepted > 0 && options_.on_commit) options_.on_commit(events, accepted, write_micros);
   // Completions may read the store (a command retrying after a conflict reloads its order):
   // they run without the engine lock.
   db_lock.unlock();
@@ -879,7 +882,6 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
     }
   }
   if (!wake_list_.empty()) wake_list_.front()->release();
-  if (accepted > 0 && options_.on_commit) options_.on_commit(events, accepted, write_micros);
 }
 
 void RocksDbEventStore::drain() {

@@ -91,8 +91,8 @@ struct Options {
   // Default: 64 MiB, unit: bytes. Size of the LRU block cache shared by all families.
   size_t block_cache_bytes = 64u << 20;
 
-  // Default: empty. Called on the committer thread after every successful WriteBatch, after the
-  // waiters were completed: events and append requests in the batch, and the microseconds spent in
+  // Default: empty. Called on the committer thread after every successful WriteBatch, before its
+  // appends are completed: events and append requests in the batch, and the microseconds spent in
   // DB::Write (including the fsync when `sync`). Must be cheap and must not call into the store.
   std::function<void(size_t events_in_batch, size_t appends_in_batch, uint64_t write_micros)> on_commit;
 
