@@ -70,7 +70,8 @@ TEST_CASE(
     "overload: a flood of commands gets 503 overloaded with Retry-After, loses nothing acknowledged, and "
     "recovers") {
   TempDir dir;
-  // Two command workers and a queue of four: 48 closed-loop clients are far more than that.
+  // A commit queue of four appends (and two command workers, which the in-process fakes do not
+  // use: commands start on the HTTP threads): 48 closed-loop clients are far more than that.
   ServerProcess server({"--data-dir", dir.path(), "--command-threads", "2", "--commit-queue-max", "4"},
                        {{"LOG_LEVEL", "warn"}});
   server.wait_ready();
