@@ -650,6 +650,21 @@ bool RocksDbEventStore::read_head_from_db(std::string_view stream_id, uint64_t& 
                                           rocksdb::Status& status) const {
   std::string target;
   target.reserve(stream_id.size() + 1 + codec::kSequenceKeyBytes);
+  // A stream's versions start at 1 and its rows are never deleted, so when (stream, 1) is absent
+  // the stream is empty. That is the common case (every order creation), and a point read, which
+  // the prefix bloom filters answer, costs much less than creating an iterator.
+  codec::append_stream_key(target, stream_id, 1);
+  {
+    rocksdb::PinnableSlice first;
+    status = db_->Get(rocksdb::ReadOptions(), streams_cf_, slice(target), &first);
+    if (status.IsNotFound()) {
+      head = 0;
+      status = rocksdb::Status::OK();
+      return true;
+    }
+    if (!status.ok()) return false;
+  }
+  target.clear();
   codec::append_stream_key(target, stream_id, UINT64_MAX);
   rocksdb::ReadOptions ro;
   ro.prefix_same_as_start = true;  // stay inside this stream's prefix, use its bloom filter

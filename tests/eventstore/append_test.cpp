@@ -241,3 +241,32 @@ TEST_CASE("on_commit reports each batch and stats add up", "[eventstore]") {
   CHECK(stats.batches == batches_seen);
   CHECK(stats.queue_depth == 0);
 }
+
+TEST_CASE("stream heads read from the log after a reopen and after cache evictions", "[eventstore]") {
+  TempDir dir;
+  auto options = options_for(dir);
+  options.stream_cache_capacity = 1;  // every other stream's head comes from the log
+  {
+    auto store = open_store(options);
+    for (uint64_t v = 0; v < 3; ++v)
+      REQUIRE(store->append(make_append("s", ExpectedVersion::exact(v), {make_event("t", "{}", "e")})).ok());
+    REQUIRE(store->append(make_append("u", ExpectedVersion::no_stream(), {make_event("t", "{}", "e")})).ok());
+  }
+  auto store = open_store(options);
+  // "s" has versions 1..3: its first row exists, so the head is found by seeking its last row.
+  auto stale = store->append(make_append("s", ExpectedVersion::exact(2), {make_event("t", "{}", "e")}));
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().code == AppendError::Code::version_conflict);
+  CHECK(stale.error().actual_version == 3);
+  auto recreate = store->append(make_append("s", ExpectedVersion::no_stream(), {make_event("t", "{}", "e")}));
+  REQUIRE_FALSE(recreate.ok());
+  CHECK(recreate.error().actual_version == 3);
+  REQUIRE(store->append(make_append("u", ExpectedVersion::exact(1), {make_event("t", "{}", "e")})).ok());
+  REQUIRE(store->append(make_append("s", ExpectedVersion::exact(3), {make_event("t", "{}", "e")})).ok());
+  // A stream never written has no first row: empty.
+  REQUIRE(store->append(make_append("t", ExpectedVersion::no_stream(), {make_event("t", "{}", "e")})).ok());
+  CHECK(store->stream_version("s") == 4);
+  CHECK(store->stream_version("u") == 2);
+  CHECK(store->stream_version("t") == 1);
+  CHECK(store->stream_version("never") == 0);
+}
