@@ -10,6 +10,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -82,7 +83,7 @@ struct AnswerSlot {
   std::function<void(Response)> deliver;       // set once the session waits
 };
 
-/// Awaits the answer that `slot` has not received yet; it is posted to the session's executor.
+/// Awaits the answer that `slot` has not received yet; it is dispatched to the session's executor.
 template <class Token>
 auto async_answer(std::shared_ptr<AnswerSlot> slot, Token&& token) {
   return asio::async_initiate<Token, void(Response)>(
@@ -90,8 +91,10 @@ auto async_answer(std::shared_ptr<AnswerSlot> slot, Token&& token) {
         auto ex =
             asio::prefer(asio::get_associated_executor(handler), asio::execution::outstanding_work.tracked);
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        // dispatch, not post: a command resumes on its session's own thread (resume_here), where
+        // the session can continue at once; from another thread this posts.
         auto deliver = [h, ex](Response resp) {
-          asio::post(ex, [h, resp = std::move(resp)]() mutable { (*h)(std::move(resp)); });
+          asio::dispatch(ex, [h, resp = std::move(resp)]() mutable { (*h)(std::move(resp)); });
         };
         std::unique_lock lock(slot->mutex);
         if (slot->answer) {  // it arrived between the check and this wait
