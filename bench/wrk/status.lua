@@ -9,7 +9,15 @@ function setup(thread)
 end
 local ids, state, i
 function init(args)
-  ids = load_ids()
+  -- ID_SLICE="r/n": only the ids whose position is r modulo n, so that each round of
+  -- http_load.sh toggles orders no earlier round touched (a fresh wrk run assumes "created").
+  local all = load_ids()
+  local r, n = string.match(os.getenv("ID_SLICE") or "0/1", "(%d+)/(%d+)")
+  r, n = tonumber(r), tonumber(n)
+  ids = {}
+  for k = 1, #all do
+    if (k - 1) % n == r then ids[#ids + 1] = all[k] end
+  end
   state = {}
   i = tid
 end
