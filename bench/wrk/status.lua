@@ -18,6 +18,8 @@ function init(args)
   for k = 1, #all do
     if (k - 1) % n == r then ids[#ids + 1] = all[k] end
   end
+  -- An even count keeps each thread on its own half (it steps by 2 from its thread number).
+  if #ids % 2 == 1 then ids[#ids] = nil end
   state = {}
   i = tid
 end
