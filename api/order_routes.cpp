@@ -202,18 +202,10 @@ std::string history_json(const std::vector<app::HistoryEntry>& entries) {
   std::string out = "[";
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& rec = entries[i].record;
-    nlohmann::ordered_json e;
-    e["sequence"] = rec.sequence;
-    e["version"] = rec.stream_version;
-    e["type"] = rec.type;
-    e["occurredAt"] = domain::format_iso8601(rec.metadata.occurred_at_ms);
-    e["actor"] = rec.metadata.actor;
-    e["correlationId"] = rec.metadata.correlation_id;
-    e["idempotencyKey"] =
-        rec.metadata.idempotency_key.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(rec.metadata.idempotency_key);
-    e["data"] = nlohmann::ordered_json::parse(entries[i].data_json);
     if (i) out += ',';
-    out += e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += domain::history_line_json({rec.sequence, rec.stream_version, rec.type, rec.metadata.occurred_at_ms,
+                                      rec.metadata.actor, rec.metadata.correlation_id,
+                                      rec.metadata.idempotency_key, entries[i].data_json, {}});
   }
   out += ']';
   return out;

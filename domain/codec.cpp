@@ -518,6 +518,20 @@ std::string order_to_json(const Order& order) {
   return out;
 }
 
+std::string history_line_json(const HistoryLine& line) {
+  Json e = Json::object();
+  e["sequence"] = line.sequence;
+  e["version"] = line.version;
+  e["type"] = std::string(line.type);
+  e["occurredAt"] = format_iso8601(line.occurred_at_ms);
+  e["actor"] = std::string(line.actor);
+  e["correlationId"] = std::string(line.correlation_id);
+  e["idempotencyKey"] = line.idempotency_key.empty() ? Json(nullptr) : Json(std::string(line.idempotency_key));
+  e["data"] = Json::parse(line.data_json);
+  if (!line.stream_id.empty()) e["streamId"] = std::string(line.stream_id);
+  return dump(e);
+}
+
 std::string message_body(const Event& event, const Order& state_after) {
   return std::visit(Overloaded{
                         [](const InventoryReserved& e) { return dump(stock_json(e.product_id, e.quantity)); },

@@ -50,6 +50,23 @@ Result<Event, CodecError> decode(std::string_view type, uint32_t schema_version,
 /// statusReason (absent when none).
 std::string order_to_json(const Order& order);
 
+/// One event of an order's audit history, in the shape GET /orders/:id/history and
+/// orderflow-replay's history and export print: {sequence, version, type, occurredAt, actor,
+/// correlationId, idempotencyKey (null when none), data (the payload, in the current schema),
+/// streamId (only when `stream_id` is not empty)}.
+struct HistoryLine {
+  uint64_t sequence = 0;
+  uint64_t version = 0;
+  std::string_view type;  // the current schema's type name
+  int64_t occurred_at_ms = 0;
+  std::string_view actor;
+  std::string_view correlation_id;
+  std::string_view idempotency_key;  // empty = none
+  std::string_view data_json;        // the upcast payload (JSON)
+  std::string_view stream_id;        // empty = not printed
+};
+std::string history_line_json(const HistoryLine& line);
+
 /// The AMQP message body for `event`, given the order state right after it:
 /// {"productId","quantity"} for inventory events, {"order": Order} for every other event.
 std::string message_body(const Event& event, const Order& state_after);

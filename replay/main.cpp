@@ -379,8 +379,8 @@ int cmd_verify(int argc, char** argv) {
   return report->differences == 0 && !report->rebuild_interrupted ? kExitOk : kExitFailure;
 }
 
-/// One event in the shape of GET /orders/:id/history (api/order_routes.cpp's history_json), with
-/// the payload upcast to the current schema version.
+/// One event in the shape of GET /orders/:id/history (domain::history_line_json, which the API
+/// prints too), with the payload upcast to the current schema version.
 std::optional<std::string> event_line(const app::RecordedEvent& rec, bool with_stream, std::string& error) {
   auto event = domain::decode(rec.type, rec.schema_version, rec.payload, rec.metadata.occurred_at_ms);
   if (!event) {
@@ -388,19 +388,9 @@ std::optional<std::string> event_line(const app::RecordedEvent& rec, bool with_s
     return std::nullopt;
   }
   auto current = domain::encode(*event);
-  nlohmann::ordered_json e;
-  e["sequence"] = rec.sequence;
-  e["version"] = rec.stream_version;
-  e["type"] = current.type;
-  e["occurredAt"] = domain::format_iso8601(rec.metadata.occurred_at_ms);
-  e["actor"] = rec.metadata.actor;
-  e["correlationId"] = rec.metadata.correlation_id;
-  e["idempotencyKey"] = rec.metadata.idempotency_key.empty()
-                            ? nlohmann::ordered_json(nullptr)
-                            : nlohmann::ordered_json(rec.metadata.idempotency_key);
-  e["data"] = nlohmann::ordered_json::parse(current.payload);
-  if (with_stream) e["streamId"] = rec.stream_id;
-  return e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return domain::history_line_json({rec.sequence, rec.stream_version, current.type, rec.metadata.occurred_at_ms,
+                                    rec.metadata.actor, rec.metadata.correlation_id, rec.metadata.idempotency_key,
+                                    current.payload, with_stream ? std::string_view(rec.stream_id) : std::string_view()});
 }
 
 int cmd_history(int argc, char** argv) {
