@@ -63,6 +63,8 @@ rocksdb::DBOptions db_options() {
   db.create_if_missing = false;  // a tool never creates a store by accident
   db.create_missing_column_families = true;
   db.max_background_jobs = 2;
+  // The `_view` families' hash memtables do not take concurrent inserts (nor does the server's store).
+  db.allow_concurrent_memtable_write = false;
   // Same recovery mode as the server: the recovered DB is a prefix of the committed batches.
   db.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   db.max_total_wal_size = 256u << 20;

@@ -51,6 +51,11 @@ inline constexpr std::string_view kStreamsFamily = "streams";
 inline constexpr std::string_view kOutboxFamily = "outbox";
 inline constexpr std::string_view kIdempotencyFamily = "idempotency";
 inline constexpr std::string_view kMetaFamily = "meta";
+/// A projection family whose name ends in this is only ever read by whole key (point lookups and
+/// multi_get; scans only by the offline tools): its memtable is a hash table keyed by the whole key
+/// instead of one skiplist, so a lookup of a recently written row is one bucket, not a skiplist
+/// search. Its full scans (verify, stats) first sort a copy of the memtable, which is fine offline.
+inline constexpr std::string_view kPointLookupFamilySuffix = "_view";
 
 /// meta keys owned by the replay tool (the store's own key is codec::kMetaLastSequenceKey).
 /// `projection_checkpoint`: u64 big-endian, the last sequence a completed rebuild applied.
