@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
+#include <vector>
 
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
@@ -160,6 +161,68 @@ TEST_CASE("keep-alive: many requests over one connection") {
   CHECK(closed);
   CHECK(got.find("HTTP/1.1 200") != std::string::npos);
   CHECK(got.find("HTTP/1.1 404") != std::string::npos);
+}
+
+TEST_CASE("a request that arrives in pieces is answered once it is whole") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  int fd = connect_raw(server.port());
+  const std::string body = R"({"customerId":"not-a-uuid","items":[]})";
+  const std::vector<std::string> pieces = {
+      "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n",
+      "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body.substr(0, 10),
+      body.substr(10)};
+  for (const auto& piece : pieces) {
+    REQUIRE(send(fd, piece.data(), piece.size(), 0) == static_cast<ssize_t>(piece.size()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(3000));
+  close(fd);
+  CHECK(closed);
+  REQUIRE(got.find("HTTP/1.1 400") == 0);
+  CHECK(got.find("customerId") != std::string::npos);  // the whole body was read and validated
+}
+
+TEST_CASE("an answer larger than the socket takes at once reaches a slow reader whole") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  HttpClient client(server.port());
+  const auto expected = client.get("/api/swagger-ui-bundle.js");
+  REQUIRE(expected.status == 200);
+  REQUIRE(expected.body.size() > 500000);
+
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;  // a small receive window: the server's writes fill up and must wait
+  REQUIRE(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  // Pipelined: more than the kernel buffers on both sides hold (up to 4 MiB for the sender here),
+  // so a write of the server's finds the socket full while this client is not reading.
+  constexpr int kCopies = 6;
+  std::string requests;
+  for (int i = 0; i < kCopies; ++i) requests += "GET /api/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n";
+  requests += "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  REQUIRE(send(fd, requests.data(), requests.size(), 0) == static_cast<ssize_t>(requests.size()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // not reading yet
+  auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(10000));
+  close(fd);
+  CHECK(closed);
+  // Each answer's body, byte for byte, then the last answer on the same connection.
+  size_t at = 0;
+  for (int i = 0; i < kCopies; ++i) {
+    INFO("answer " << i);
+    REQUIRE(got.compare(at, 12, "HTTP/1.1 200") == 0);
+    const auto header_end = got.find("\r\n\r\n", at);
+    REQUIRE(header_end != std::string::npos);
+    CHECK(got.compare(header_end + 4, expected.body.size(), expected.body) == 0);
+    at = header_end + 4 + expected.body.size();
+  }
+  CHECK(got.compare(at, 12, "HTTP/1.1 200") == 0);
 }
 
 TEST_CASE("SIGTERM stops the server with exit code 0") {
