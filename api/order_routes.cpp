@@ -68,15 +68,24 @@ std::vector<app::LineInput> lines_of(const std::vector<ItemInput>& items) {
 }
 
 /// Runs `work` on the worker pool and responds with what it returns; a full pool is 503.
-void on_worker(app::WorkerPool& workers, const Request& req, Respond respond, std::function<Response()> work) {
+/// Runs `job` on a worker thread (under the request's log scope), handing it `respond`; a full
+/// queue answers 503 overloaded at once instead.
+void submit_to_workers(app::WorkerPool& workers, const Request& req, Respond respond,
+                       std::function<void(Respond)> job) {
   auto shared_respond = std::make_shared<Respond>(std::move(respond));
-  bool queued = workers.submit([shared_respond, work = std::move(work), rid = req.request_id] {
+  bool queued = workers.submit([shared_respond, job = std::move(job), rid = req.request_id] {
     app::RequestLogScope scope(rid);
-    (*shared_respond)(work());
+    job(std::move(*shared_respond));
   });
   if (!queued) {
     (*shared_respond)(error_response(req, Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1)));
   }
+}
+
+/// Runs `work` on a worker thread and answers with what it returns.
+void on_worker(app::WorkerPool& workers, const Request& req, Respond respond, std::function<Response()> work) {
+  submit_to_workers(workers, req, std::move(respond),
+                    [work = std::move(work)](Respond respond) { respond(work()); });
 }
 
 /// FNV-1a 64 of the request's method, path and body: what a repeat must match to be a replay.
@@ -188,14 +197,7 @@ void run_command(app::OrderService& service, int64_t ttl_ms, const Request& req,
 void start_command(const OrderRouteDeps& deps, const Request& req, Respond respond,
                    std::function<void(Respond)> job) {
   if (deps.commands_inline) return job(std::move(respond));
-  auto shared_respond = std::make_shared<Respond>(std::move(respond));
-  bool queued = deps.workers.submit([shared_respond, job = std::move(job), rid = req.request_id] {
-    app::RequestLogScope scope(rid);
-    job(std::move(*shared_respond));
-  });
-  if (!queued) {
-    (*shared_respond)(error_response(req, Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1)));
-  }
+  submit_to_workers(deps.workers, req, std::move(respond), std::move(job));
 }
 
 std::string history_json(const std::vector<app::HistoryEntry>& entries) {
