@@ -388,13 +388,7 @@ void OrderService::place(PlaceOrderInput input, CommandContext ctx, OrderDone do
       Result<CommandOutcome, Error> outcome = fail(Error::make(ErrorCode::internal, "Internal server error"));
       try {
         bool conflict = false;
-        auto committed = on_appended(step->state, std::move(step->after), std::move(result), conflict);
-        if (committed)
-          outcome = CommandOutcome{std::move(*committed), std::move(step->after_json)};
-        else {
-          release_all(step->state.id, step->reserved);  // nothing was appended: give the stock back
-          outcome = fail(committed.error());
-        }
+        outcome = complete_append(*step, std::move(result), conflict);
       } catch (const std::exception& e) {
         outcome = fail(internal_error("place", e));
       }
@@ -463,26 +457,32 @@ void OrderService::attempt(const std::shared_ptr<Run>& run) {
   });
 }
 
-void OrderService::after_append(const std::shared_ptr<Run>& run, Append& step, AppendResult result) {
-  bool conflict = false;
+Result<CommandOutcome, Error> OrderService::complete_append(Append& step, AppendResult result, bool& conflict) {
   auto committed = on_appended(step.state, std::move(step.after), std::move(result), conflict);
   if (!committed) {
-    release_all(step.state.id, step.reserved);
-    // Without If-Match, concurrent writers are serialised: reload and decide again.
-    if (conflict && !run->ctx.if_match && run->attempt < options_.conflict_retries_max) {
-      ++run->attempt;
-      return attempt(run);
-    }
-    if (conflict && !run->ctx.if_match)
-      return finish(run, fail(Error::make(ErrorCode::overloaded,
-                                          "Too many concurrent changes to order " + run->order_id, 1)));
-    return finish(run, fail(committed.error()));
+    release_all(step.state.id, step.reserved);  // nothing was appended: give the stock back
+    return fail(committed.error());
   }
   // Stock the events gave back is released once they are durable.
   for (const auto& e : step.events)
     if (const auto* r = std::get_if<domain::InventoryReleased>(&e.body))
       (void)inventory_.release(r->product_id, r->quantity, step.state.id);
-  finish(run, CommandOutcome{std::move(*committed), std::move(step.after_json)});
+  return CommandOutcome{std::move(*committed), std::move(step.after_json)};
+}
+
+void OrderService::after_append(const std::shared_ptr<Run>& run, Append& step, AppendResult result) {
+  bool conflict = false;
+  auto outcome = complete_append(step, std::move(result), conflict);
+  // Without If-Match, concurrent writers are serialised: reload and decide again.
+  if (!outcome && conflict && !run->ctx.if_match) {
+    if (run->attempt < options_.conflict_retries_max) {
+      ++run->attempt;
+      return attempt(run);
+    }
+    return finish(run, fail(Error::make(ErrorCode::overloaded,
+                                        "Too many concurrent changes to order " + run->order_id, 1)));
+  }
+  finish(run, std::move(outcome));
 }
 
 void OrderService::update(std::string order_id, UpdateOrderInput input, CommandContext ctx, OrderDone done) {

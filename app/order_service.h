@@ -156,6 +156,9 @@ class OrderService {
   Result<domain::Order, Error> load(const domain::OrderId& id) const;
   void run(std::string order_id, CommandContext ctx, BuildCommand build, OrderDone done);
   void attempt(const std::shared_ptr<Run>& run);
+  /// What a finished append means: the outcome, or the error with the reserved stock given back
+  /// (`conflict`: a version conflict); stock the events released is given back once durable.
+  Result<CommandOutcome, Error> complete_append(Append& step, AppendResult result, bool& conflict);
   void after_append(const std::shared_ptr<Run>& run, Append& step, AppendResult result);
   void finish(const std::shared_ptr<Run>& run, Result<CommandOutcome, Error> result);
   /// Where a command started on this thread resumes (resume_here, else resume).
