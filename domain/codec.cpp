@@ -395,15 +395,15 @@ Result<Event, CodecError> decode(std::string_view type, uint32_t schema_version,
   return Event{at_ms, std::move(*body)};
 }
 
-namespace {
-
-/// Whether nlohmann's dump writes `s` as it is between quotes: printable ASCII without '"' and
-/// '\\'. Anything else (escapes, UTF-8, invalid bytes) goes through nlohmann.
-bool plain(std::string_view s) {
+bool json_plain(std::string_view s) {
   for (unsigned char c : s)
     if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
   return true;
 }
+
+namespace {
+
+bool plain(std::string_view s) { return json_plain(s); }
 
 bool plain_order(const Order& o) {
   if (!plain(o.id.str()) || !plain(o.customer_id.str())) return false;

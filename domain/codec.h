@@ -50,6 +50,11 @@ Result<Event, CodecError> decode(std::string_view type, uint32_t schema_version,
 /// statusReason (absent when none).
 std::string order_to_json(const Order& order);
 
+/// Whether nlohmann's dump writes `s` unchanged between quotes: printable ASCII without '"' and
+/// '\\'. The direct JSON writers (order_to_json, orderflow-replay's renderer) copy such strings
+/// as they are and leave anything else (escapes, UTF-8, invalid bytes) to nlohmann.
+bool json_plain(std::string_view s);
+
 /// One event of an order's audit history, in the shape GET /orders/:id/history and
 /// orderflow-replay's history and export print: {sequence, version, type, occurredAt, actor,
 /// correlationId, idempotencyKey (null when none), data (the payload, in the current schema),

@@ -10,12 +10,7 @@
 namespace orderflow::replay {
 namespace {
 
-/// True when nlohmann would print `s` between quotes unchanged.
-bool plain(std::string_view s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
-  return true;
-}
+bool plain(std::string_view s) { return domain::json_plain(s); }
 
 bool all_plain(const OrderFold& o) {
   if (!plain(o.order_id) || !plain(o.customer_id)) return false;
