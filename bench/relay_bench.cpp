@@ -32,6 +32,7 @@
 
 #include "domain/time.h"
 #include "eventstore/rocksdb_event_store.h"
+#include "outbox/amqp_properties.h"
 #include "outbox/amqp_publisher.h"
 #include "outbox/message.h"
 #include "outbox/relay.h"
@@ -225,36 +226,16 @@ double bare_loop(uint16_t port, const std::vector<outbox::OutboundMessage>& mess
   amqp_confirm_select(conn, 1);
   check(amqp_get_rpc_reply(conn), "confirm.select");
 
-  auto bytes = [](const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; };
+  const auto bytes = outbox::amqp_bytes_of;
   const auto start = Clock::now();
   uint64_t published = 0, confirmed = 0;
   while (confirmed < messages.size()) {
     while (published < messages.size() && published - confirmed < window) {
       const auto& m = messages[published];
       const auto& p = props[published];
-      amqp_table_entry_t entries[16];
-      const size_t n = std::min<size_t>(p.headers.size(), 16);
-      for (size_t i = 0; i < n; ++i) {
-        entries[i].key = bytes(p.headers[i].name);
-        if (const auto* s = std::get_if<std::string>(&p.headers[i].value)) {
-          entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
-          entries[i].value.value.bytes = bytes(*s);
-        } else {
-          entries[i].value.kind = AMQP_FIELD_KIND_I64;
-          entries[i].value.value.i64 = std::get<int64_t>(p.headers[i].value);
-        }
-      }
-      amqp_basic_properties_t bp{};
-      bp._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                  AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG |
-                  AMQP_BASIC_HEADERS_FLAG;
-      bp.content_type = bytes(p.content_type);
-      bp.delivery_mode = p.delivery_mode;
-      bp.message_id = bytes(p.message_id);
-      bp.type = bytes(p.type);
-      bp.timestamp = p.timestamp_s;
-      bp.app_id = bytes(p.app_id);
-      bp.headers = amqp_table_t{static_cast<int>(n), entries};
+      outbox::AmqpProperties amqp;  // the relay's properties: a fair limit
+      outbox::to_amqp(p, amqp);
+      amqp_basic_properties_t& bp = amqp.basic;
       if (minimal) bp._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
       if (amqp_basic_publish(conn, 1, amqp_cstring_bytes("order_exchange"), bytes(m.routing_key), 1, 0, &bp,
                              bytes(minimal ? small_body : m.body)) != AMQP_STATUS_OK)

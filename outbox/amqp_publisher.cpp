@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "outbox/amqp_properties.h"
 #include "outbox/log_publisher.h"
 #include "outbox/message.h"
 
@@ -30,9 +31,6 @@ timeval to_timeval(int ms) {
   return tv;
 }
 
-amqp_bytes_t bytes_of(const std::string& s) {
-  return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
-}
 std::string string_of(amqp_bytes_t b) {
   return std::string(static_cast<const char*>(b.bytes), b.len);
 }
@@ -128,7 +126,7 @@ class AmqpPublisher final : public Publisher {
     amqp_channel_open(conn_, kChannel);
     if (reply = amqp_get_rpc_reply(conn_); reply.reply_type != AMQP_RESPONSE_NORMAL)
       return failed("channel.open: " + describe_reply(reply));
-    amqp_exchange_declare(conn_, kChannel, bytes_of(options_.exchange), amqp_cstring_bytes("topic"),
+    amqp_exchange_declare(conn_, kChannel, amqp_bytes_of(options_.exchange), amqp_cstring_bytes("topic"),
                           /*passive=*/0, /*durable=*/1, /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
     if (reply = amqp_get_rpc_reply(conn_); reply.reply_type != AMQP_RESPONSE_NORMAL)
       return failed("exchange.declare " + options_.exchange + ": " + describe_reply(reply));
@@ -164,33 +162,11 @@ class AmqpPublisher final : public Publisher {
   Result<Unit, PublishError> publish(const OutboundMessage& message) override {
     if (!conn_) return fail(PublishError{"not connected"});
     const MessageProperties p = properties_of(message);
-    amqp_table_entry_t entries[16];
-    const size_t n = std::min(p.headers.size(), std::size(entries));
-    for (size_t i = 0; i < n; ++i) {
-      const Header& h = p.headers[i];
-      entries[i].key = bytes_of(h.name);
-      if (const auto* s = std::get_if<std::string>(&h.value)) {
-        entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
-        entries[i].value.value.bytes = bytes_of(*s);
-      } else {
-        entries[i].value.kind = AMQP_FIELD_KIND_I64;
-        entries[i].value.value.i64 = std::get<int64_t>(h.value);
-      }
-    }
-    amqp_basic_properties_t props{};
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
-                   AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG |
-                   AMQP_BASIC_HEADERS_FLAG;
-    props.content_type = bytes_of(p.content_type);
-    props.delivery_mode = p.delivery_mode;
-    props.message_id = bytes_of(p.message_id);
-    props.type = bytes_of(p.type);
-    props.timestamp = p.timestamp_s;
-    props.app_id = bytes_of(p.app_id);
-    props.headers = amqp_table_t{static_cast<int>(n), entries};
+    AmqpProperties props;
+    to_amqp(p, props);
     const int rc =
-        amqp_basic_publish(conn_, kChannel, bytes_of(options_.exchange), bytes_of(message.routing_key),
-                           /*mandatory=*/1, /*immediate=*/0, &props, bytes_of(message.body));
+        amqp_basic_publish(conn_, kChannel, amqp_bytes_of(options_.exchange), amqp_bytes_of(message.routing_key),
+                           /*mandatory=*/1, /*immediate=*/0, &props.basic, amqp_bytes_of(message.body));
     if (rc != AMQP_STATUS_OK) {
       broken_ = true;
       return fail(PublishError{std::string("basic.publish: ") + amqp_error_string2(rc)});
@@ -372,6 +348,32 @@ Result<std::unique_ptr<Publisher>, PublishError> make_publisher(bool use_real_br
   AmqpOptions options;
   options.url = amqp_url;
   return make_amqp_publisher(options);
+}
+
+void to_amqp(const MessageProperties& p, AmqpProperties& out) {
+  const size_t n = std::min(p.headers.size(), std::size(out.entries));
+  for (size_t i = 0; i < n; ++i) {
+    const Header& h = p.headers[i];
+    out.entries[i].key = amqp_bytes_of(h.name);
+    if (const auto* s = std::get_if<std::string>(&h.value)) {
+      out.entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+      out.entries[i].value.value.bytes = amqp_bytes_of(*s);
+    } else {
+      out.entries[i].value.kind = AMQP_FIELD_KIND_I64;
+      out.entries[i].value.value.i64 = std::get<int64_t>(h.value);
+    }
+  }
+  out.basic = amqp_basic_properties_t{};
+  out.basic._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG |
+                     AMQP_BASIC_TYPE_FLAG | AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_APP_ID_FLAG |
+                     AMQP_BASIC_HEADERS_FLAG;
+  out.basic.content_type = amqp_bytes_of(p.content_type);
+  out.basic.delivery_mode = p.delivery_mode;
+  out.basic.message_id = amqp_bytes_of(p.message_id);
+  out.basic.type = amqp_bytes_of(p.type);
+  out.basic.timestamp = p.timestamp_s;
+  out.basic.app_id = amqp_bytes_of(p.app_id);
+  out.basic.headers = amqp_table_t{static_cast<int>(n), out.entries};
 }
 
 }  // namespace orderflow::outbox
