@@ -17,9 +17,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -170,6 +172,13 @@ beast::error_code parse_buffered(http::request_parser<http::string_body>& parser
   return ec;
 }
 
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/// An HTTP/1.1 request whose header asks for "100 Continue" before its body is sent.
+bool expects_continue(const http::request<http::string_body>& header) {
+  return header.version() >= 11 && beast::iequals(header[http::field::expect], "100-continue");
+}
+
 /// Answers a request the parser refused (too large, malformed) and closes the connection.
 asio::awaitable<void> refuse(beast::tcp_stream& stream, http::request_parser<http::string_body>& parser,
                              app::Error error) {
@@ -236,8 +245,25 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     beast::error_code ec = parse_buffered(parser, buffer);
     if (ec == http::error::need_more) {
       stream.expires_after(std::chrono::milliseconds(s.options.read_timeout_ms));
-      auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
-      ec = read_ec;
+      ec = {};
+      if (!parser.is_header_done()) {
+        auto [header_ec, n] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
+        ec = header_ec;
+      }
+      if (!ec && !parser.is_done()) {
+        // A client that asked to be told to go on (Expect: 100-continue, as curl does for large
+        // bodies) would otherwise wait about a second before sending the body. Node, the seed's
+        // server, says "100 Continue" at once; so do we, once the header is known to be acceptable
+        // (a body over the limit was refused above, at the end of the header).
+        if (expects_continue(parser.get())) {
+          auto [continue_ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), tuple_awaitable);
+          ec = continue_ec;
+        }
+        if (!ec) {
+          auto [read_ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
+          ec = read_ec;
+        }
+      }
     }
     if (ec == http::error::end_of_stream) break;
     if (ec == http::error::body_limit) {

@@ -184,6 +184,44 @@ TEST_CASE("a request that arrives in pieces is answered once it is whole") {
   CHECK(got.find("customerId") != std::string::npos);  // the whole body was read and validated
 }
 
+TEST_CASE("Expect: 100-continue gets 100 Continue before the body is sent, as from the seed's Node server") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  const std::string body = R"({"customerId":"not-a-uuid","items":[]})";
+  SECTION("an acceptable header: 100 Continue, then the answer to the whole request") {
+    int fd = connect_raw(server.port());
+    const std::string header = "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\n\r\n";
+    REQUIRE(send(fd, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size()));
+    // The body is sent only once "100 Continue" arrived (a client without it would wait).
+    timeval tv{3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::string expected = "HTTP/1.1 100 Continue\r\n\r\n";
+    std::string interim;
+    char c;
+    while (interim.size() < expected.size() && recv(fd, &c, 1, 0) == 1) interim.push_back(c);
+    REQUIRE(interim == expected);
+    REQUIRE(send(fd, body.data(), body.size(), 0) == static_cast<ssize_t>(body.size()));
+    auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(3000));
+    close(fd);
+    CHECK(closed);
+    REQUIRE(got.find("HTTP/1.1 400") == 0);
+    CHECK(got.find("customerId") != std::string::npos);
+  }
+  SECTION("a body over the limit: 413 at once, no 100 Continue") {
+    int fd = connect_raw(server.port());
+    const std::string header =
+        "POST /orders HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2000000\r\n\r\n";
+    REQUIRE(send(fd, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size()));
+    auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(5000));
+    close(fd);
+    CHECK(got.find("HTTP/1.1 413") == 0);
+    CHECK(got.find("100 Continue") == std::string::npos);
+  }
+}
+
 TEST_CASE("an answer larger than the socket takes at once reaches a slow reader whole") {
   TempDir dir;
   ServerProcess server({"--data-dir", dir.path()});
