@@ -14,22 +14,8 @@ conns=${CONNECTIONS:-64}
 wrk_threads=${WRK_THREADS:-2}
 export WRK_DIR="$here/wrk"
 
-work=$(mktemp -d /tmp/orderflow-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_port() {  # file with the "listening on host:port" line -> port
-  for _ in $(seq 1 200); do
-    if grep -q "listening on" "$1" 2>/dev/null; then grep -o "listening on [0-9.]*:[0-9]*" "$1" | head -1 | sed 's/.*://'; return; fi
-    sleep 0.05
-  done
-  echo "server did not start: $(cat "$1")" >&2; exit 1
-}
+# shellcheck source=bench/http_common.sh
+source "$here/http_common.sh"
 
 run_wrk() {  # name script port
   wrk -t"$wrk_threads" -c"$conns" -d"$duration" --timeout 5s -s "$WRK_DIR/$2" "http://127.0.0.1:$3" | grep '^RESULT' | tee -a "$work/results"
@@ -52,7 +38,7 @@ for round in $(seq 1 "$rounds"); do
   run_wrk ceiling ceiling.lua "$ceiling_port"
   run_wrk create create.lua "$port"
   if [ "$round" = 1 ]; then
-    curl -s "http://127.0.0.1:$port/orders?limit=1000" | python3 -c 'import json,sys; [print(o["id"]) for o in json.load(sys.stdin)["data"]]' > "$work/ids.txt"
+    save_order_ids "$port" "$work/ids.txt"
     export IDS_FILE="$work/ids.txt"
     echo "ids for get/update: $(wc -l < "$work/ids.txt")"
   fi
