@@ -262,38 +262,60 @@ rocksdb::ReadOptions scan_options(const ScanTuning& tuning) {
   return ro;
 }
 
-class RocksEventScanner final : public EventScanner {
+/// An iterator over the events family's rows from sequence `from` to `to` (inclusive; UINT64_MAX:
+/// to the end), positioned on the first one (not positioned at all when from > to). Owns the upper
+/// bound the iterator points to, so it stays where it was built.
+class EventRange {
  public:
-  RocksEventScanner(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, uint64_t from, uint64_t to,
-                    const ScanTuning& tuning)
-      : next_expected_(std::max<uint64_t>(from, 1)), last_(to) {
+  EventRange(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, uint64_t from, uint64_t to,
+             const ScanTuning& tuning) {
     codec::put_u64_be(upper_, to + 1);
     upper_slice_ = rocksdb::Slice(upper_, sizeof upper_);
     auto ro = scan_options(tuning);
     if (to != UINT64_MAX) ro.iterate_upper_bound = &upper_slice_;
     it_.reset(db->NewIterator(ro, events));
     char lower[codec::kSequenceKeyBytes];
-    codec::put_u64_be(lower, next_expected_);
-    if (next_expected_ <= last_) it_->Seek(rocksdb::Slice(lower, sizeof lower));
-    started_ = next_expected_ <= last_;
+    codec::put_u64_be(lower, from);
+    if (from <= to) it_->Seek(rocksdb::Slice(lower, sizeof lower));
   }
+  EventRange(const EventRange&) = delete;
+  EventRange& operator=(const EventRange&) = delete;
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  char upper_[codec::kSequenceKeyBytes];
+  rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+/// The sequence an events-family key names, which must be `expected`: a malformed key or a gap
+/// in the log is corruption.
+AdminResult<uint64_t> expected_sequence(const rocksdb::Slice& key, uint64_t expected) {
+  if (key.size() != codec::kSequenceKeyBytes)
+    return fail(AdminError{Code::corrupt, "malformed event key after sequence " + std::to_string(expected - 1)});
+  const uint64_t seq = codec::get_u64_be(view(key));
+  if (seq != expected)
+    return fail(AdminError{Code::corrupt, "gap in the event log: expected sequence " + std::to_string(expected) +
+                                              ", found " + std::to_string(seq)});
+  return seq;
+}
+
+class RocksEventScanner final : public EventScanner {
+ public:
+  RocksEventScanner(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, uint64_t from, uint64_t to,
+                    const ScanTuning& tuning)
+      : next_expected_(std::max<uint64_t>(from, 1)),
+        last_(to),
+        it_(db, events, next_expected_, to, tuning),
+        started_(next_expected_ <= last_) {}
 
   bool next(EventChunk& chunk, size_t events_max, size_t bytes_max) override {
     chunk.clear();
     if (!status_.ok() || !started_) return false;
     chunk.first_sequence = next_expected_;
     while (it_->Valid() && chunk.ends.size() < events_max && chunk.bytes.size() < bytes_max) {
-      const auto key = it_->key();
-      if (key.size() != codec::kSequenceKeyBytes) {
-        status_ = fail(AdminError{
-            Code::corrupt, "malformed event key after sequence " + std::to_string(next_expected_ - 1)});
-        return false;
-      }
-      const uint64_t seq = codec::get_u64_be(view(key));
-      if (seq != next_expected_) {
-        status_ = fail(AdminError{Code::corrupt, "gap in the event log: expected sequence " +
-                                                     std::to_string(next_expected_) + ", found " +
-                                                     std::to_string(seq)});
+      if (auto seq = expected_sequence(it_->key(), next_expected_); !seq) {
+        status_ = fail(seq.error());
         return false;
       }
       const auto value = it_->value();
@@ -325,12 +347,10 @@ class RocksEventScanner final : public EventScanner {
   Result<Unit, AdminError> status() const override { return status_; }
 
  private:
-  std::unique_ptr<rocksdb::Iterator> it_;
   uint64_t next_expected_;
   uint64_t last_;
-  char upper_[codec::kSequenceKeyBytes];
-  rocksdb::Slice upper_slice_;
-  bool started_ = false;
+  EventRange it_;
+  bool started_;
   Result<Unit, AdminError> status_ = Unit{};
 };
 
@@ -388,16 +408,9 @@ AdminResult<uint64_t> AdminStore::scan_events_raw(
     const std::function<void(std::string_view, std::string_view)>& visit) const {
   auto* events = state_->handle(kEventsFamily);
   if (events == nullptr) return fail(AdminError{Code::corrupt, "no events family"});
-  char lower[codec::kSequenceKeyBytes];
-  char upper[codec::kSequenceKeyBytes];
-  codec::put_u64_be(lower, from_sequence);
-  codec::put_u64_be(upper, to_sequence + 1);
-  const rocksdb::Slice upper_slice(upper, sizeof upper);
-  auto ro = scan_options(tuning);
-  if (to_sequence != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(ro, events));
+  EventRange it(state_->db, events, from_sequence, to_sequence, tuning);
   uint64_t rows = 0;
-  for (it->Seek(rocksdb::Slice(lower, sizeof lower)); it->Valid(); it->Next()) {
+  for (; it->Valid(); it->Next()) {
     visit(view(it->key()), view(it->value()));
     ++rows;
   }
@@ -412,28 +425,14 @@ AdminResult<uint64_t> AdminStore::visit_events(
   if (events == nullptr) return fail(AdminError{Code::corrupt, "no events family"});
   uint64_t next_expected = std::max<uint64_t>(from_sequence, 1);
   if (next_expected > to_sequence) return uint64_t{0};
-  char lower[codec::kSequenceKeyBytes];
-  char upper[codec::kSequenceKeyBytes];
-  codec::put_u64_be(lower, next_expected);
-  codec::put_u64_be(upper, to_sequence + 1);
-  const rocksdb::Slice upper_slice(upper, sizeof upper);
-  auto ro = scan_options(tuning);
-  if (to_sequence != UINT64_MAX) ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(ro, events));
+  EventRange it(state_->db, events, next_expected, to_sequence, tuning);
   uint64_t visited = 0;
-  for (it->Seek(rocksdb::Slice(lower, sizeof lower)); it->Valid(); it->Next()) {
-    const auto key = it->key();
-    if (key.size() != codec::kSequenceKeyBytes)
-      return fail(AdminError{Code::corrupt,
-                             "malformed event key after sequence " + std::to_string(next_expected - 1)});
-    const uint64_t seq = codec::get_u64_be(view(key));
-    if (seq != next_expected)
-      return fail(AdminError{Code::corrupt, "gap in the event log: expected sequence " +
-                                                std::to_string(next_expected) + ", found " +
-                                                std::to_string(seq)});
+  for (; it->Valid(); it->Next()) {
+    auto seq = expected_sequence(it->key(), next_expected);
+    if (!seq) return fail(seq.error());
     ++visited;
     ++next_expected;
-    if (!visit(seq, view(it->value()))) return visited;
+    if (!visit(*seq, view(it->value()))) return visited;
   }
   if (!it->status().ok()) return fail(engine_error("scan events", it->status()));
   // The log must reach `to_sequence` when the caller bounded the scan by the checkpoint.
