@@ -67,7 +67,6 @@ std::vector<app::LineInput> lines_of(const std::vector<ItemInput>& items) {
   return out;
 }
 
-/// Runs `work` on the worker pool and responds with what it returns; a full pool is 503.
 /// Runs `job` on a worker thread (under the request's log scope), handing it `respond`; a full
 /// queue answers 503 overloaded at once instead.
 void submit_to_workers(app::WorkerPool& workers, const Request& req, Respond respond,
@@ -82,7 +81,7 @@ void submit_to_workers(app::WorkerPool& workers, const Request& req, Respond res
   }
 }
 
-/// Runs `work` on a worker thread and answers with what it returns.
+/// Runs `work` on a worker thread and answers with what it returns; a full pool is 503.
 void on_worker(app::WorkerPool& workers, const Request& req, Respond respond, std::function<Response()> work) {
   submit_to_workers(workers, req, std::move(respond),
                     [work = std::move(work)](Respond respond) { respond(work()); });

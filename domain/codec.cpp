@@ -403,20 +403,18 @@ bool json_plain(std::string_view s) {
 
 namespace {
 
-bool plain(std::string_view s) { return json_plain(s); }
-
 bool plain_order(const Order& o) {
-  if (!plain(o.id.str()) || !plain(o.customer_id.str())) return false;
+  if (!json_plain(o.id.str()) || !json_plain(o.customer_id.str())) return false;
   for (const auto& item : o.items)
-    if (!plain(item.product_id.str()) || !plain(item.id.str())) return false;
+    if (!json_plain(item.product_id.str()) || !json_plain(item.id.str())) return false;
   if (o.shipping) {
     const auto& s = *o.shipping;
-    if (!plain(s.tracking_number) || !plain(s.tracking_company)) return false;
-    if (s.estimated_delivery && !plain(*s.estimated_delivery)) return false;
-    if (s.shipping_notes && !plain(*s.shipping_notes)) return false;
+    if (!json_plain(s.tracking_number) || !json_plain(s.tracking_company)) return false;
+    if (s.estimated_delivery && !json_plain(*s.estimated_delivery)) return false;
+    if (s.shipping_notes && !json_plain(*s.shipping_notes)) return false;
   }
-  if (o.notes && !plain(*o.notes)) return false;
-  if (o.status_reason && !plain(*o.status_reason)) return false;
+  if (o.notes && !json_plain(*o.notes)) return false;
+  if (o.status_reason && !json_plain(*o.status_reason)) return false;
   return true;
 }
 

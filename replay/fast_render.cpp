@@ -10,19 +10,19 @@
 namespace orderflow::replay {
 namespace {
 
-bool plain(std::string_view s) { return domain::json_plain(s); }
+using domain::json_plain;
 
 bool all_plain(const OrderFold& o) {
-  if (!plain(o.order_id) || !plain(o.customer_id)) return false;
+  if (!json_plain(o.order_id) || !json_plain(o.customer_id)) return false;
   for (uint32_t i = 0; i < o.item_count; ++i)
-    if (!plain(o.item_list[i].id) || !plain(o.item_list[i].product_id)) return false;
+    if (!json_plain(o.item_list[i].id) || !json_plain(o.item_list[i].product_id)) return false;
   if (o.has_shipping) {
-    if (!plain(o.tracking_number) || !plain(o.tracking_company)) return false;
-    if (o.has_estimated_delivery && !plain(o.estimated_delivery)) return false;
-    if (o.has_shipping_notes && !plain(o.shipping_notes)) return false;
+    if (!json_plain(o.tracking_number) || !json_plain(o.tracking_company)) return false;
+    if (o.has_estimated_delivery && !json_plain(o.estimated_delivery)) return false;
+    if (o.has_shipping_notes && !json_plain(o.shipping_notes)) return false;
   }
-  if (o.has_notes && !plain(o.notes)) return false;
-  if (o.has_reason && !plain(o.reason)) return false;
+  if (o.has_notes && !json_plain(o.notes)) return false;
+  if (o.has_reason && !json_plain(o.reason)) return false;
   return true;
 }
 
