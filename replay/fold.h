@@ -82,6 +82,10 @@ class ProjectionRows {
   std::string_view key(size_t family, size_t j, std::string& scratch) const;
   /// Its value; may be rendered into `scratch` (then valid until scratch changes).
   std::string_view value(size_t family, size_t j, std::string& scratch) const;
+  /// A hint for a caller reading rows j = 0, 1, 2, ... in turn: starts loading what key() and
+  /// value() will read for the rows a little ahead of j. Rows in key order visit the orders in an
+  /// order unrelated to where they are in memory, so without it every row waits on cache misses.
+  void prefetch_ahead(size_t family, size_t j) const;
   /// Every row of a family in key order; `visit` returns false to stop.
   void visit(size_t family,
              const std::function<bool(std::string_view key, std::string_view value)>& visit) const;

@@ -219,6 +219,7 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
         size_t j = part.begin;
         auto next = [&](std::string_view& key, std::string_view& value) {
           if (j == part.end) return false;
+          rows.prefetch_ahead(part.family, j);
           key = rows.key(part.family, j, key_scratch);
           value = rows.value(part.family, j, scratch);
           ++j;
