@@ -2,11 +2,14 @@
 
 #include <malloc.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -357,7 +360,18 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
   return report;
 }
 
-void tune_allocator_for_bulk_work() {
+void tune_allocator_for_bulk_work(char** argv) {
+  static constexpr char kMarker[] = "ORDERFLOW_BULK_ALLOCATOR";
+  static constexpr char kTunable[] = "glibc.malloc.hugetlb=1";  // madvise(MADV_HUGEPAGE) on the heap
+  if (argv != nullptr && std::getenv(kMarker) == nullptr) {
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
+    if (tunables == nullptr || std::strstr(tunables, "glibc.malloc.hugetlb") == nullptr) {
+      const std::string value =
+          tunables != nullptr && *tunables != '\0' ? std::string(tunables) + ":" + kTunable : kTunable;
+      if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) == 0 && ::setenv(kMarker, "1", 1) == 0)
+        ::execv("/proc/self/exe", argv);  // returns only on failure: go on as is
+    }
+  }
   // glibc caps the mmap threshold at 32 MiB on 64-bit; above it allocations stay mmap'ed.
   ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
   ::mallopt(M_TRIM_THRESHOLD, 1 << 30);

@@ -83,11 +83,16 @@ struct VerifyReport {
 
 Result<VerifyReport, ReplayError> verify(const eventstore::AdminStore& store, const VerifyOptions& options);
 
-/// For a process that rebuilds (orderflow-replay, the bench): keep freed memory in the heap
-/// instead of returning it to the OS. A rebuild allocates and frees hundreds of MiB (chunks, order
-/// states, rows); memory returned and taken again costs a page fault per 4 KiB, which profiling
-/// showed as a large share of a rebuild. Process-wide, so never called from the library itself.
-void tune_allocator_for_bulk_work();
+/// For a process that rebuilds (orderflow-replay, the bench), first thing in main: keep freed
+/// memory in the heap instead of returning it to the OS, and back the heap with transparent huge
+/// pages. A rebuild allocates and frees hundreds of MiB (RocksDB's blocks, order states, rows);
+/// each 4 KiB page of fresh memory costs a page fault, which profiling showed as a large share of
+/// a rebuild. glibc backs its heap with huge pages only when told so at start-up (the
+/// glibc.malloc.hugetlb tunable, read from the environment): so when `argv` is given and the
+/// tunable is not set, the process executes itself again with it set (once: a marker in the
+/// environment prevents a second time; if that fails, it goes on without). Process-wide, so never
+/// called from the library itself.
+void tune_allocator_for_bulk_work(char** argv = nullptr);
 
 /// A key or value for a terminal: printable ASCII as is, other bytes as \xNN.
 std::string printable(std::string_view bytes, size_t max_chars = 200);
