@@ -10,12 +10,13 @@
 // those directly skips every intermediate row and every JSON rendering but the last (an order's
 // events are ~6, so ~6x fewer writes). tests/replay checks the equivalence on generated logs.
 //
-// Parallelism: the log is cut into `threads` consecutive slices of sequences, each read by its own
-// RocksDB iterator and folded by its own thread, without copying the records out of the engine and
-// without allocating per event (order_fold.h: fixed-size states, strings in one arena per slice).
-// A slice's fold of an order records which fields its events set, so the slices' folds of one
-// order merge, in log order, into the fold of the whole log (with the stream versions checked
-// across the cut).
+// Parallelism: the log is cut into consecutive slices of sequences (several a thread, taken by
+// whichever thread is free), each read by its own RocksDB iterator and folded by one thread,
+// without copying the records out of the engine and without allocating per event (order_fold.h:
+// fixed-size states, strings in one arena per slice). A slice's fold of an order records which
+// fields its events set, so the slices' folds of one order merge, in log order, into the fold of
+// the whole log (with the stream versions checked across the cuts); the threads merge a share of
+// the streams each.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -51,6 +52,9 @@ struct FoldedLog {
 struct FoldOptions {
   // Default: 2, unit: threads. Slices of the log read and folded at once.
   unsigned threads = 2;
+  // Default: 32768, unit: events. The log is cut into slices of at least this many events (at
+  // least one a thread, at most eight), which the threads take in turn as they finish one.
+  uint64_t slice_events_min = 32'768;
   eventstore::ScanTuning tuning;
   // Called on the calling thread about ten times a second, with the number of events read so far.
   std::function<void(uint64_t events_read)> progress;

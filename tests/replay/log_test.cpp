@@ -1,12 +1,16 @@
 // Replay over logs generated through the event store: the fast fold equals the server's
 // event-by-event projection, the fast decoder equals domain::decode, and a log mixing
 // OrderStatusChanged v1 and v2 rebuilds to the current views (also as the server then serves them).
+#include <rocksdb/db.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "domain/codec.h"
 #include "domain/time.h"
 #include "eventstore/admin.h"
+#include "eventstore/record_codec.h"
 #include "eventstore/record_view.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "projections/order_projection.h"
@@ -70,11 +74,19 @@ TEST_CASE(
   auto store = open_admin(data_dir);
   REQUIRE(*store->last_sequence() == log.events);
 
-  // Several slices: orders whose events straddle a cut are merged across slices.
-  for (unsigned threads : {1u, 3u, 7u}) {
-    INFO("threads " << threads);
+  // Several slices: orders whose events straddle a cut are merged across slices. With small
+  // slices, the threads take several each, and most orders straddle one cut or more.
+  struct Config {
+    unsigned threads;
+    uint64_t slice_events_min;
+  };
+  for (Config config :
+       {Config{1, 32'768}, Config{3, 32'768}, Config{7, 32'768}, Config{2, 16}, Config{3, 1}}) {
+    const unsigned threads = config.threads;
+    INFO("threads " << threads << ", slices of at least " << config.slice_events_min << " events");
     replay::FoldOptions options;
     options.threads = threads;
+    options.slice_events_min = config.slice_events_min;
     auto folded = replay::fold_log(*store, log.events, options);
     REQUIRE(folded);
     CHECK(folded->events == log.events);
@@ -87,6 +99,75 @@ TEST_CASE(
     const auto rows = fast.materialize();
     CHECK(rows == *incremental);
     CHECK(rows == live_rows(*store));
+  }
+}
+
+TEST_CASE(
+    "a stream version out of line is refused, whether the fold meets it within a slice or in the merge") {
+  // The last event of the log is rewritten with raw RocksDB. Folded by one thread, one slice sees
+  // it after its predecessor; by 64 threads with slices of one event each, only the merge of the
+  // slices can see it. Both refuse the log with the same message.
+  TempDir dir;
+  const std::string data_dir = dir.path() + "/db";
+  replay_testing::LogShape shape;
+  shape.orders = 60;
+  shape.wave_appends = 20;
+  auto log = generate(data_dir, shape);
+  REQUIRE(log.events < 64 * 8);  // every slice one event, below
+
+  std::string key(eventstore::codec::kSequenceKeyBytes, '\0');
+  eventstore::codec::put_u64_be(key.data(), log.events);
+  auto damage = [&](auto change) {
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, descriptors, &handles, &db).ok());
+    auto* events = handles[static_cast<size_t>(
+        std::find(names.begin(), names.end(), std::string(eventstore::kEventsFamily)) - names.begin())];
+    std::string record;
+    REQUIRE(db->Get(rocksdb::ReadOptions(), events, key, &record).ok());
+    app::RecordedEvent last;
+    REQUIRE(eventstore::codec::decode_event(record, log.events, last));
+    app::NewEvent event{last.type, last.schema_version, last.payload, last.metadata, std::nullopt};
+    const auto [stream_id, version] = change(last);
+    std::string rewritten;
+    eventstore::codec::encode_event(rewritten, stream_id, version, event);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), events, key, rewritten).ok());
+    for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+    return last;
+  };
+  auto fold_error = [&](unsigned threads, uint64_t slice_events_min) {
+    auto store = open_admin(data_dir);
+    replay::FoldOptions options;
+    options.threads = threads;
+    options.slice_events_min = slice_events_min;
+    auto folded = replay::fold_log(*store, log.events, options);
+    REQUIRE_FALSE(folded);
+    CHECK(folded.error().code == replay::ReplayError::Code::storage);
+    return folded.error().message;
+  };
+  const std::string at = " at sequence " + std::to_string(log.events);
+
+  SECTION("a stream skips a version") {
+    const auto last =
+        damage([](const app::RecordedEvent& e) { return std::pair(e.stream_id, e.stream_version + 1); });
+    REQUIRE(last.stream_version > 1);
+    const std::string expected = "stream '" + last.stream_id + "' jumps from version " +
+                                 std::to_string(last.stream_version - 1) + " to " +
+                                 std::to_string(last.stream_version + 1) + at;
+    CHECK(fold_error(1, 32'768) == expected);
+    CHECK(fold_error(64, 1) == expected);
+  }
+  SECTION("a stream starts at version 2") {
+    const std::string stream = "order-" + replay_testing::uuid_of(0x0b, 1);
+    damage([&](const app::RecordedEvent&) { return std::pair(stream, uint64_t{2}); });
+    const std::string expected = "stream '" + stream + "' jumps from version 0 to 2" + at;
+    CHECK(fold_error(1, 32'768) == expected);
+    CHECK(fold_error(64, 1) == expected);
   }
 }
 
