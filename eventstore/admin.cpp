@@ -15,8 +15,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <chrono>
 #include <filesystem>
 #include <system_error>
+#include <thread>
 
 #include "eventstore/family_options.h"
 #include "eventstore/record_codec.h"
@@ -246,6 +248,25 @@ AdminResult<uint64_t> AdminStore::last_sequence() const {
   if (got.value()->size() != codec::kSequenceKeyBytes)
     return fail(AdminError{Code::corrupt, "meta:last_sequence is not 8 bytes"});
   return codec::get_u64_be(*got.value());
+}
+
+std::optional<uint64_t> AdminStore::wait_for_background_work(uint64_t timeout_ms) const {
+  auto busy = [&] {
+    uint64_t v = 0;
+    for (const char* p : {"rocksdb.num-running-compactions", "rocksdb.num-running-flushes"})
+      if (state_->db->GetIntProperty(p, &v) && v > 0) return true;
+    for (auto* h : state_->handles) {
+      if (h == nullptr) continue;
+      for (const char* p : {"rocksdb.compaction-pending", "rocksdb.mem-table-flush-pending"})
+        if (state_->db->GetIntProperty(h, p, &v) && v > 0) return true;
+    }
+    return false;
+  };
+  for (uint64_t waited = 0;; waited += 10) {
+    if (!busy()) return waited;
+    if (waited >= timeout_ms) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

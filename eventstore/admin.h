@@ -166,6 +166,10 @@ class AdminStore {
 
   /// The store's checkpoint meta:last_sequence (0 for an empty log).
   AdminResult<uint64_t> last_sequence() const;
+  /// Waits until RocksDB runs no flush or compaction and has none pending, polling every 10 ms for
+  /// at most `timeout_ms`; returns the milliseconds waited, or nullopt on timeout. For a benchmark,
+  /// so that background work on a log just written is not measured with the scans that follow.
+  std::optional<uint64_t> wait_for_background_work(uint64_t timeout_ms) const;
   /// A meta value, e.g. kMetaRebuildStartedKey.
   AdminResult<std::optional<std::string>> get(size_t family, std::string_view key) const;
 

@@ -30,8 +30,9 @@ void write_and_damage(const Options& options, Damage damage) {
   {
     auto store = open_store(options);
     for (int i = 0; i < 5; ++i)
-      REQUIRE(store->append(make_append("s", ExpectedVersion::any(), {make_event("t", "{}", std::to_string(i))}))
-                  .ok());
+      REQUIRE(
+          store->append(make_append("s", ExpectedVersion::any(), {make_event("t", "{}", std::to_string(i))}))
+              .ok());
   }
   std::vector<std::string> names;
   REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.data_dir, &names).ok());
@@ -105,4 +106,53 @@ TEST_CASE("the event log readers of AdminStore name a gap and a malformed key", 
     REQUIRE(raw);
     CHECK(*raw == 3);
   }
+}
+
+TEST_CASE("wait_for_background_work returns once RocksDB has compacted what the store found at open",
+          "[eventstore][admin]") {
+  TempDir dir;
+  const auto options = options_for(dir);
+  { auto store = open_store(options); }
+  // Four table files in level 0 of the events family, written with compactions off: enough for
+  // RocksDB to start one when the admin store opens.
+  auto level0_files = [&](bool write) {
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.data_dir, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) {
+      rocksdb::ColumnFamilyOptions cf;
+      cf.disable_auto_compactions = true;
+      descriptors.emplace_back(name, cf);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), options.data_dir, descriptors, &handles, &db).ok());
+    rocksdb::ColumnFamilyHandle* events = nullptr;
+    for (size_t i = 0; i < names.size(); ++i)
+      if (names[i] == kEventsFamily) events = handles[i];
+    REQUIRE(events != nullptr);
+    for (uint64_t file = 0; write && file < 4; ++file) {
+      for (uint64_t i = 0; i < 100; ++i)  // interleaved, so the files overlap and compact together
+        REQUIRE(
+            db->Put(rocksdb::WriteOptions(), events, sequence_key(i * 4 + file + 1), std::string(200, 'x'))
+                .ok());
+      REQUIRE(db->Flush(rocksdb::FlushOptions(), events).ok());
+    }
+    std::vector<rocksdb::LiveFileMetaData> files;
+    db->GetLiveFilesMetaData(&files);
+    size_t level0 = 0;
+    for (const auto& f : files) level0 += f.column_family_name == kEventsFamily && f.level == 0 ? 1 : 0;
+    for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+    return level0;
+  };
+  const size_t before = level0_files(true);
+  INFO("level 0 files before: " << before);
+  REQUIRE(before >= 4);
+  {
+    auto store = AdminStore::open_exclusive(options.data_dir, {});
+    REQUIRE(store);
+    CHECK((*store)->wait_for_background_work(60'000).has_value());
+  }
+  CHECK(level0_files(false) == 0);
 }
