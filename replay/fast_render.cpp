@@ -17,12 +17,12 @@ bool all_plain(const OrderFold& o) {
   for (uint32_t i = 0; i < o.item_count; ++i)
     if (!json_plain(o.item_list[i].id) || !json_plain(o.item_list[i].product_id)) return false;
   if (o.has_shipping) {
-    if (!json_plain(o.tracking_number) || !json_plain(o.tracking_company)) return false;
-    if (o.has_estimated_delivery && !json_plain(o.estimated_delivery)) return false;
-    if (o.has_shipping_notes && !json_plain(o.shipping_notes)) return false;
+    if (!json_plain(o.tracking_number()) || !json_plain(o.tracking_company())) return false;
+    if (o.has_estimated_delivery && !json_plain(o.estimated_delivery())) return false;
+    if (o.has_shipping_notes && !json_plain(o.shipping_notes())) return false;
   }
-  if (o.has_notes && !json_plain(o.notes)) return false;
-  if (o.has_reason && !json_plain(o.reason)) return false;
+  if (o.has_notes && !json_plain(o.notes())) return false;
+  if (o.has_reason && !json_plain(o.reason())) return false;
   return true;
 }
 
@@ -121,8 +121,8 @@ size_t json_bound(const OrderFold& o) {
   size_t n = 320 + o.order_id.size() + o.customer_id.size() + 3 * kNumberBytesMax;
   for (uint32_t i = 0; i < o.item_count; ++i)
     n += 64 + kNumberBytesMax + o.item_list[i].id.size() + o.item_list[i].product_id.size();
-  n += o.tracking_number.size() + o.tracking_company.size() + o.estimated_delivery.size() +
-       o.shipping_notes.size() + o.notes.size() + o.reason.size();
+  n += o.tracking_number().size() + o.tracking_company().size() + o.estimated_delivery().size() +
+       o.shipping_notes().size() + o.notes().size() + o.reason().size();
   return n;
 }
 
@@ -155,16 +155,16 @@ char* render(char* out, const OrderFold& o) {
   w.lit("\",\"shippingInfo\":");
   if (o.has_shipping) {
     w.lit("{\"trackingNumber\":");
-    w.quoted(o.tracking_number);
+    w.quoted(o.tracking_number());
     w.lit(",\"trackingCompany\":");
-    w.quoted(o.tracking_company);
+    w.quoted(o.tracking_company());
     if (o.has_estimated_delivery) {
       w.lit(",\"estimatedDelivery\":");
-      w.quoted(o.estimated_delivery);
+      w.quoted(o.estimated_delivery());
     }
     if (o.has_shipping_notes) {
       w.lit(",\"shippingNotes\":");
-      w.quoted(o.shipping_notes);
+      w.quoted(o.shipping_notes());
     }
     w.lit("}");
   } else {
@@ -172,13 +172,13 @@ char* render(char* out, const OrderFold& o) {
   }
   if (o.has_notes) {
     w.lit(",\"notes\":");
-    w.quoted(o.notes);
+    w.quoted(o.notes());
   }
   w.lit(",\"version\":");
   w.integer(o.version);
   if (o.has_reason) {
     w.lit(",\"statusReason\":");
-    w.quoted(o.reason);
+    w.quoted(o.reason());
   }
   w.lit("}");
   return w.end();
@@ -192,8 +192,8 @@ void append_rendered(std::string& out, const OrderFold& o) {
   out.resize(static_cast<size_t>(end - out.data()));
 }
 
-/// A fold viewing a domain order (views into `order` and `items`).
-OrderFold view_of(const domain::Order& order, std::vector<FoldItem>& items) {
+/// A fold viewing a domain order (views into `order`, `items` and `extras`).
+OrderFold view_of(const domain::Order& order, std::vector<FoldItem>& items, FoldExtras& extras) {
   OrderFold o;
   o.order_id = order.id.str();
   o.customer_id = order.customer_id.str();
@@ -205,19 +205,21 @@ OrderFold view_of(const domain::Order& order, std::vector<FoldItem>& items) {
   o.status = order.status;
   o.created_at_ms = order.created_at_ms;
   o.updated_at_ms = order.updated_at_ms;
+  extras = FoldExtras{};
   if (order.shipping) {
     o.has_shipping = true;
-    o.tracking_number = order.shipping->tracking_number;
-    o.tracking_company = order.shipping->tracking_company;
+    extras.tracking_number = order.shipping->tracking_number;
+    extras.tracking_company = order.shipping->tracking_company;
     o.has_estimated_delivery = order.shipping->estimated_delivery.has_value();
-    if (o.has_estimated_delivery) o.estimated_delivery = *order.shipping->estimated_delivery;
+    if (o.has_estimated_delivery) extras.estimated_delivery = *order.shipping->estimated_delivery;
     o.has_shipping_notes = order.shipping->shipping_notes.has_value();
-    if (o.has_shipping_notes) o.shipping_notes = *order.shipping->shipping_notes;
+    if (o.has_shipping_notes) extras.shipping_notes = *order.shipping->shipping_notes;
   }
   o.has_notes = order.notes.has_value();
-  if (o.has_notes) o.notes = *order.notes;
+  if (o.has_notes) extras.notes = *order.notes;
   o.has_reason = order.status_reason.has_value();
-  if (o.has_reason) o.reason = *order.status_reason;
+  if (o.has_reason) extras.reason = *order.status_reason;
+  o.extras = &extras;
   o.version = order.version;
   return o;
 }
@@ -239,7 +241,8 @@ void append_order_json(std::string& out, const OrderFold& state) {
 
 std::string order_json(const domain::Order& order) {
   std::vector<FoldItem> items;
-  const OrderFold view = view_of(order, items);
+  FoldExtras extras;
+  const OrderFold view = view_of(order, items, extras);
   if (!all_plain(view)) return domain::order_to_json(order);
   std::string out;
   append_rendered(out, view);

@@ -126,6 +126,7 @@ struct Slice {
   uint64_t first = 0;  // sequences first..last
   uint64_t last = 0;
   Arena arena;
+  StringInterner ids;              // product and customer ids kept in `arena`
   std::vector<OrderFold*> states;  // in order of first appearance
   std::vector<uint64_t> hashes;    // of each state's stream id
   std::optional<StreamTable> table;
@@ -210,7 +211,7 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
       slow = std::move(*decoded);
       delta = delta_of(*slow, slow_items);
     }
-    apply(delta, view.occurred_at_ms, *state, slice.arena);
+    apply(delta, view.occurred_at_ms, *state, slice.arena, slice.ids);
     state->version = view.stream_version;
     state->updated_at_ms = view.occurred_at_ms;
     return true;
@@ -482,6 +483,7 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
   }
   struct Share {
     std::vector<OrderFold*> states;
+    Arena arena;  // extras combining two slices' (rare; a block is mapped only if needed)
     std::optional<ReplayError> error;
   };
   const size_t shares_n = slices_n == 1 ? 1 : threads_n;
@@ -513,7 +515,7 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
                 version_jump(state->stream_id, earlier->version, state->first_version, state->first_sequence);
             return;
           }
-          merge_into(*earlier, *state);
+          merge_into(*earlier, *state, mine.arena);
         }
       }
     }
@@ -533,6 +535,7 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
         ReplayError::Code::storage,
         "read " + std::to_string(visited) + " events, expected " + std::to_string(last_sequence)});
   for (auto& slice : slices) folded.arenas.push_back(std::move(slice.arena));
+  for (auto& share : shares) folded.arenas.push_back(std::move(share.arena));
   return folded;
 }
 

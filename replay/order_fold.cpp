@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cstring>
 #include <new>
 #include <variant>
 
@@ -44,7 +46,43 @@ FreshMemory& FreshMemory::operator=(FreshMemory&& other) noexcept {
   return *this;
 }
 
-void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena) {
+std::string_view StringInterner::keep(std::string_view s, Arena& arena) {
+  if (s.empty()) return {};
+  if (!slots_) slots_ = std::make_unique<Slot[]>(size_t{1} << kSlotBits);
+  // Ids differ mostly at their ends (a counter's digits, random UUID tails), so the hash mixes
+  // the first and the last 8 bytes and the length: cheap, and good enough for a cache.
+  uint64_t head = 0, tail = 0;
+  const size_t tail_bytes = s.size() > 8 ? std::min<size_t>(s.size() - 8, 8) : 0;
+  std::memcpy(&head, s.data(), std::min<size_t>(s.size(), 8));
+  std::memcpy(&tail, s.data() + s.size() - tail_bytes, tail_bytes);
+  uint64_t hash = (head * 0x9e3779b97f4a7c15ull) ^ (tail * 0xc2b2ae3d27d4eb4full) ^ s.size();
+  hash ^= hash >> 29;
+  hash |= 1;  // an empty slot's hash is 0
+  Slot& slot = slots_[hash >> (64 - kSlotBits)];
+  if (slot.hash == hash && slot.kept == s) return slot.kept;
+  slot = Slot{hash, arena.copy(s)};
+  return slot.kept;
+}
+
+namespace {
+
+constexpr uint16_t kExtraFields =
+    OrderFold::reason_field | OrderFold::notes_field | OrderFold::shipping_field;
+
+bool all_empty(const FoldExtras& x) {
+  return x.tracking_number.empty() && x.tracking_company.empty() && x.estimated_delivery.empty() &&
+         x.shipping_notes.empty() && x.notes.empty() && x.reason.empty();
+}
+
+/// `x` kept in the arena, or nullptr when all its strings are empty.
+const FoldExtras* keep_extras(const FoldExtras& x, Arena& arena) {
+  if (all_empty(x)) return nullptr;
+  return new (arena.allocate(sizeof(FoldExtras), alignof(FoldExtras))) FoldExtras(x);
+}
+
+}  // namespace
+
+void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena, StringInterner& ids) {
   using F = OrderFold;
   if (d.set & F::created) {
     // The order's id is normally the tail of its stream's id ("order-<id>"), already kept.
@@ -53,12 +91,12 @@ void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena) {
                      : arena.copy(d.order_id);
     s.created_at_ms = at_ms;
   }
-  if (d.set & F::customer) s.customer_id = arena.copy(d.customer_id);
+  if (d.set & F::customer) s.customer_id = ids.keep(d.customer_id, arena);
   if (d.set & F::items) {
     FoldItem* items = arena.array<FoldItem>(d.item_count);
     for (uint32_t i = 0; i < d.item_count; ++i) {
       items[i].id = arena.copy(d.item_list[i].id);
-      items[i].product_id = arena.copy(d.item_list[i].product_id);
+      items[i].product_id = ids.keep(d.item_list[i].product_id, arena);
       items[i].quantity = d.item_list[i].quantity;
     }
     s.item_list = items;
@@ -66,22 +104,26 @@ void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena) {
   }
   if (d.set & F::total) s.total_minor = d.total_minor;
   if (d.set & F::status_field) s.status = d.status;
-  if (d.set & F::reason_field) {
-    s.has_reason = d.has_reason;
-    s.reason = d.has_reason ? arena.copy(d.reason) : std::string_view();
-  }
-  if (d.set & F::notes_field) {
-    s.has_notes = d.has_notes;
-    s.notes = d.has_notes ? arena.copy(d.notes) : std::string_view();
-  }
-  if (d.set & F::shipping_field) {
-    s.has_shipping = d.has_shipping;
-    s.tracking_number = d.has_shipping ? arena.copy(d.tracking_number) : std::string_view();
-    s.tracking_company = d.has_shipping ? arena.copy(d.tracking_company) : std::string_view();
-    s.has_estimated_delivery = d.has_estimated_delivery;
-    s.estimated_delivery = d.has_estimated_delivery ? arena.copy(d.estimated_delivery) : std::string_view();
-    s.has_shipping_notes = d.has_shipping_notes;
-    s.shipping_notes = d.has_shipping_notes ? arena.copy(d.shipping_notes) : std::string_view();
+  if (d.set & kExtraFields) {
+    FoldExtras x = s.extras ? *s.extras : FoldExtras{};
+    if (d.set & F::reason_field) {
+      s.has_reason = d.has_reason;
+      x.reason = d.has_reason ? arena.copy(d.reason) : std::string_view();
+    }
+    if (d.set & F::notes_field) {
+      s.has_notes = d.has_notes;
+      x.notes = d.has_notes ? arena.copy(d.notes) : std::string_view();
+    }
+    if (d.set & F::shipping_field) {
+      s.has_shipping = d.has_shipping;
+      x.tracking_number = d.has_shipping ? arena.copy(d.tracking_number) : std::string_view();
+      x.tracking_company = d.has_shipping ? arena.copy(d.tracking_company) : std::string_view();
+      s.has_estimated_delivery = d.has_estimated_delivery;
+      x.estimated_delivery = d.has_estimated_delivery ? arena.copy(d.estimated_delivery) : std::string_view();
+      s.has_shipping_notes = d.has_shipping_notes;
+      x.shipping_notes = d.has_shipping_notes ? arena.copy(d.shipping_notes) : std::string_view();
+    }
+    s.extras = keep_extras(x, arena);
   }
   if (d.set & F::deleted_field) s.deleted = d.deleted;
   s.set |= d.set;
@@ -156,7 +198,7 @@ FoldDelta delta_of(const domain::Event& event, std::vector<FoldItem>& items) {
   return d;
 }
 
-void merge_into(OrderFold& a, const OrderFold& b) {
+void merge_into(OrderFold& a, const OrderFold& b, Arena& arena) {
   using F = OrderFold;
   if (b.set & F::created) {
     a.order_id = b.order_id;
@@ -169,22 +211,28 @@ void merge_into(OrderFold& a, const OrderFold& b) {
   }
   if (b.set & F::total) a.total_minor = b.total_minor;
   if (b.set & F::status_field) a.status = b.status;
-  if (b.set & F::reason_field) {
-    a.has_reason = b.has_reason;
-    a.reason = b.reason;
-  }
-  if (b.set & F::notes_field) {
-    a.has_notes = b.has_notes;
-    a.notes = b.notes;
-  }
-  if (b.set & F::shipping_field) {
-    a.has_shipping = b.has_shipping;
-    a.tracking_number = b.tracking_number;
-    a.tracking_company = b.tracking_company;
-    a.has_estimated_delivery = b.has_estimated_delivery;
-    a.estimated_delivery = b.estimated_delivery;
-    a.has_shipping_notes = b.has_shipping_notes;
-    a.shipping_notes = b.shipping_notes;
+  if (b.set & kExtraFields) {
+    // b's extras hold what b set (empty where b set nothing); a's hold the rest.
+    const FoldExtras bx = b.extras ? *b.extras : FoldExtras{};
+    FoldExtras x = a.extras ? *a.extras : FoldExtras{};
+    if (b.set & F::reason_field) {
+      a.has_reason = b.has_reason;
+      x.reason = bx.reason;
+    }
+    if (b.set & F::notes_field) {
+      a.has_notes = b.has_notes;
+      x.notes = bx.notes;
+    }
+    if (b.set & F::shipping_field) {
+      a.has_shipping = b.has_shipping;
+      a.has_estimated_delivery = b.has_estimated_delivery;
+      a.has_shipping_notes = b.has_shipping_notes;
+      x.tracking_number = bx.tracking_number;
+      x.tracking_company = bx.tracking_company;
+      x.estimated_delivery = bx.estimated_delivery;
+      x.shipping_notes = bx.shipping_notes;
+    }
+    a.extras = (b.set & kExtraFields) == kExtraFields ? b.extras : keep_extras(x, arena);
   }
   if (b.set & F::deleted_field) a.deleted = b.deleted;
   a.set |= b.set;
@@ -208,14 +256,14 @@ domain::Order to_order(const OrderFold& s) {
   o.updated_at_ms = s.updated_at_ms;
   if (s.has_shipping) {
     ShippingInfo info;
-    info.tracking_number = std::string(s.tracking_number);
-    info.tracking_company = std::string(s.tracking_company);
-    if (s.has_estimated_delivery) info.estimated_delivery = std::string(s.estimated_delivery);
-    if (s.has_shipping_notes) info.shipping_notes = std::string(s.shipping_notes);
+    info.tracking_number = std::string(s.tracking_number());
+    info.tracking_company = std::string(s.tracking_company());
+    if (s.has_estimated_delivery) info.estimated_delivery = std::string(s.estimated_delivery());
+    if (s.has_shipping_notes) info.shipping_notes = std::string(s.shipping_notes());
     o.shipping = std::move(info);
   }
-  if (s.has_notes) o.notes = std::string(s.notes);
-  if (s.has_reason) o.status_reason = std::string(s.reason);
+  if (s.has_notes) o.notes = std::string(s.notes());
+  if (s.has_reason) o.status_reason = std::string(s.reason());
   o.version = s.version;
   o.exists = s.exists();
   o.deleted = s.deleted;

@@ -78,13 +78,15 @@ TEST_CASE(
   REQUIRE(*store->last_sequence() == log.events);
 
   // Several slices: orders whose events straddle a cut are merged across slices. With small
-  // slices, the threads take several each, and most orders straddle one cut or more.
+  // slices, the threads take several each, and most orders straddle one cut or more; with 64
+  // threads and 512 slices of ~5 events, even the events of one append (shipping, then a status
+  // change with its reason) fall in different slices.
   struct Config {
     unsigned threads;
     uint64_t slice_events_min;
   };
-  for (Config config :
-       {Config{1, 32'768}, Config{3, 32'768}, Config{7, 32'768}, Config{2, 16}, Config{3, 1}}) {
+  for (Config config : {Config{1, 32'768}, Config{3, 32'768}, Config{7, 32'768}, Config{2, 16}, Config{3, 1},
+                        Config{64, 1}}) {
     const unsigned threads = config.threads;
     INFO("threads " << threads << ", slices of at least " << config.slice_events_min << " events");
     replay::FoldOptions options;
