@@ -121,12 +121,17 @@ class StreamTable {
   size_t size_ = 0;
 };
 
+/// What a folding thread keeps its states in, for all the slices it folds: one arena a thread,
+/// not a slice, as an arena maps its memory in 2 MiB huge pages (a slice's last one partly used).
+struct ThreadMemory {
+  Arena arena;
+  StringInterner ids;  // product and customer ids kept in `arena`
+};
+
 /// One slice of the log, folded by one thread.
 struct Slice {
   uint64_t first = 0;  // sequences first..last
   uint64_t last = 0;
-  Arena arena;
-  StringInterner ids;              // product and customer ids kept in `arena`
   std::vector<OrderFold*> states;  // in order of first appearance
   std::vector<uint64_t> hashes;    // of each state's stream id
   std::optional<StreamTable> table;
@@ -141,7 +146,7 @@ struct Slice {
 /// every stream, so it checks that a stream starts at version 1; later slices cannot know a
 /// stream's previous version, which the merge checks.
 void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTuning& tuning, bool first_slice,
-                Slice& slice, std::atomic<uint64_t>& read, std::atomic<bool>& abort) {
+                Slice& slice, ThreadMemory& memory, std::atomic<uint64_t>& read, std::atomic<bool>& abort) {
   StreamTable& table = slice.table.emplace((slice.last - slice.first + 1) / 4 + 16);
   // The events of one append are consecutive in the log and of one stream: the stream of the
   // previous event is checked first, which spares most table lookups (cache misses, profiling
@@ -168,8 +173,8 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
       fail_with(version_jump(view.stream_id, 0, view.stream_version, sequence));
       return nullptr;
     }
-    auto* state = new (slice.arena.allocate(sizeof(OrderFold), alignof(OrderFold))) OrderFold();
-    state->stream_id = slice.arena.copy(view.stream_id);
+    auto* state = new (memory.arena.allocate(sizeof(OrderFold), alignof(OrderFold))) OrderFold();
+    state->stream_id = memory.arena.copy(view.stream_id);
     state->first_version = view.stream_version;
     state->first_sequence = sequence;
     state->version = view.stream_version - 1;
@@ -211,7 +216,7 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
       slow = std::move(*decoded);
       delta = delta_of(*slow, slow_items);
     }
-    apply(delta, view.occurred_at_ms, *state, slice.arena, slice.ids);
+    apply(delta, view.occurred_at_ms, *state, memory.arena, memory.ids);
     state->version = view.stream_version;
     state->updated_at_ms = view.occurred_at_ms;
     return true;
@@ -444,10 +449,11 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
   std::condition_variable done_cv;
   size_t done = 0;
   std::vector<std::thread> threads;
-  for (unsigned t = 0; t < std::min<uint64_t>(threads_n, slices_n); ++t) {
-    threads.emplace_back([&] {
+  std::vector<ThreadMemory> memories(std::min<uint64_t>(threads_n, slices_n));
+  for (unsigned t = 0; t < memories.size(); ++t) {
+    threads.emplace_back([&, t] {
       for (uint64_t s = next_slice++; s < slices_n && !abort.load(); s = next_slice++)
-        fold_slice(store, options.tuning, s == 0, slices[s], read, abort);
+        fold_slice(store, options.tuning, s == 0, slices[s], memories[t], read, abort);
       std::lock_guard lock(mutex);
       ++done;
       done_cv.notify_all();
@@ -534,7 +540,7 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
     return fail(ReplayError{
         ReplayError::Code::storage,
         "read " + std::to_string(visited) + " events, expected " + std::to_string(last_sequence)});
-  for (auto& slice : slices) folded.arenas.push_back(std::move(slice.arena));
+  for (auto& memory : memories) folded.arenas.push_back(std::move(memory.arena));
   for (auto& share : shares) folded.arenas.push_back(std::move(share.arena));
   return folded;
 }

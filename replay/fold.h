@@ -13,7 +13,7 @@
 // Parallelism: the log is cut into consecutive slices of sequences (several a thread, taken by
 // whichever thread is free), each read by its own RocksDB iterator and folded by one thread,
 // without copying the records out of the engine and without allocating per event (order_fold.h:
-// fixed-size states, strings in one arena per slice). A slice's fold of an order records which
+// fixed-size states, strings in one arena per thread). A slice's fold of an order records which
 // fields its events set, so the slices' folds of one order merge, in log order, into the fold of
 // the whole log (with the stream versions checked across the cuts); the threads merge a share of
 // the streams each.
@@ -40,7 +40,7 @@ struct ReplayError {
 };
 
 struct FoldedLog {
-  std::vector<Arena> arenas;             // the states and their strings, one arena per slice
+  std::vector<Arena> arenas;             // the states and their strings, one arena per thread
   std::vector<const OrderFold*> states;  // one per order stream (deleted ones included), merged
   uint64_t last_sequence = 0;            // the log was folded up to here, inclusive
   uint64_t events = 0;                   // events read
