@@ -466,7 +466,7 @@ bool read_updated(Json& in, FoldDelta& d, std::vector<FoldItem>& items) {
                                   set_items(d, items);
                                   return true;
                                 case 2:
-                                  if (!read_optional_view(in, d.has_notes, d.notes)) return false;
+                                  if (!read_optional_view(in, d.has_notes, d.strings.notes)) return false;
                                   if (d.has_notes) d.set |= OrderFold::notes_field;
                                   return true;
                                 default:
@@ -485,6 +485,7 @@ bool read_shipping(Json& in, FoldDelta& d) {
                                                "shippingNotes"};
   int required = 0;
   bool has_shipping = false;
+  FoldExtras& x = d.strings;
   const bool ok = in.object(
       [](std::string_view key) { return slot_of(key, kOuter); },
       [&](int) {
@@ -494,14 +495,14 @@ bool read_shipping(Json& in, FoldDelta& d) {
                            switch (slot) {
                              case 0:
                                ++required;
-                               return in.string(d.tracking_number);
+                               return in.string(x.tracking_number);
                              case 1:
                                ++required;
-                               return in.string(d.tracking_company);
+                               return in.string(x.tracking_company);
                              case 2:
-                               return read_optional_view(in, d.has_estimated_delivery, d.estimated_delivery);
+                               return read_optional_view(in, d.has_estimated_delivery, x.estimated_delivery);
                              default:
-                               return read_optional_view(in, d.has_shipping_notes, d.shipping_notes);
+                               return read_optional_view(in, d.has_shipping_notes, x.shipping_notes);
                            }
                          });
       });
@@ -525,7 +526,7 @@ bool read_status_changed(Json& in, FoldDelta& d) {
                                   ++required;
                                   return read_status(in, d.status);
                                 default:
-                                  return read_optional_view(in, d.has_reason, d.reason);
+                                  return read_optional_view(in, d.has_reason, d.strings.reason);
                               }
                             });
   if (!ok || required != 2) return false;

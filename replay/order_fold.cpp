@@ -108,20 +108,21 @@ void apply(const FoldDelta& d, int64_t at_ms, OrderFold& s, Arena& arena, String
     FoldExtras x = s.extras ? *s.extras : FoldExtras{};
     if (d.set & F::reason_field) {
       s.has_reason = d.has_reason;
-      x.reason = d.has_reason ? arena.copy(d.reason) : std::string_view();
+      x.reason = d.has_reason ? arena.copy(d.strings.reason) : std::string_view();
     }
     if (d.set & F::notes_field) {
       s.has_notes = d.has_notes;
-      x.notes = d.has_notes ? arena.copy(d.notes) : std::string_view();
+      x.notes = d.has_notes ? arena.copy(d.strings.notes) : std::string_view();
     }
     if (d.set & F::shipping_field) {
       s.has_shipping = d.has_shipping;
-      x.tracking_number = d.has_shipping ? arena.copy(d.tracking_number) : std::string_view();
-      x.tracking_company = d.has_shipping ? arena.copy(d.tracking_company) : std::string_view();
+      x.tracking_number = d.has_shipping ? arena.copy(d.strings.tracking_number) : std::string_view();
+      x.tracking_company = d.has_shipping ? arena.copy(d.strings.tracking_company) : std::string_view();
       s.has_estimated_delivery = d.has_estimated_delivery;
-      x.estimated_delivery = d.has_estimated_delivery ? arena.copy(d.estimated_delivery) : std::string_view();
+      x.estimated_delivery =
+          d.has_estimated_delivery ? arena.copy(d.strings.estimated_delivery) : std::string_view();
       s.has_shipping_notes = d.has_shipping_notes;
-      x.shipping_notes = d.has_shipping_notes ? arena.copy(d.shipping_notes) : std::string_view();
+      x.shipping_notes = d.has_shipping_notes ? arena.copy(d.strings.shipping_notes) : std::string_view();
     }
     s.extras = keep_extras(x, arena);
   }
@@ -165,7 +166,7 @@ FoldDelta delta_of(const domain::Event& event, std::vector<FoldItem>& items) {
                    if (e.notes) {
                      d.set |= F::notes_field;
                      d.has_notes = true;
-                     d.notes = *e.notes;
+                     d.strings.notes = *e.notes;
                    }
                    d.set |= F::total;
                    d.total_minor = e.total.minor();
@@ -173,12 +174,13 @@ FoldDelta delta_of(const domain::Event& event, std::vector<FoldItem>& items) {
                  [&](const ShippingInfoUpdated& e) {
                    d.set |= F::shipping_field;
                    d.has_shipping = true;
-                   d.tracking_number = e.shipping.tracking_number;
-                   d.tracking_company = e.shipping.tracking_company;
+                   d.strings.tracking_number = e.shipping.tracking_number;
+                   d.strings.tracking_company = e.shipping.tracking_company;
                    d.has_estimated_delivery = e.shipping.estimated_delivery.has_value();
-                   if (e.shipping.estimated_delivery) d.estimated_delivery = *e.shipping.estimated_delivery;
+                   if (e.shipping.estimated_delivery)
+                     d.strings.estimated_delivery = *e.shipping.estimated_delivery;
                    d.has_shipping_notes = e.shipping.shipping_notes.has_value();
-                   if (e.shipping.shipping_notes) d.shipping_notes = *e.shipping.shipping_notes;
+                   if (e.shipping.shipping_notes) d.strings.shipping_notes = *e.shipping.shipping_notes;
                  },
                  [&](const OrderStatusChanged& e) {
                    d.set |= F::status_field;
@@ -186,7 +188,7 @@ FoldDelta delta_of(const domain::Event& event, std::vector<FoldItem>& items) {
                    if (e.reason) {
                      d.set |= F::reason_field;
                      d.has_reason = true;
-                     d.reason = *e.reason;
+                     d.strings.reason = *e.reason;
                    }
                  },
                  [&](const OrderDeleted&) {

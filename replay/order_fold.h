@@ -188,12 +188,7 @@ struct FoldDelta {
   bool has_notes = false;
   bool has_reason = false;
   bool unchecked = false;  // see OrderFold::unchecked
-  std::string_view tracking_number;
-  std::string_view tracking_company;
-  std::string_view estimated_delivery;
-  std::string_view shipping_notes;
-  std::string_view notes;
-  std::string_view reason;
+  FoldExtras strings;      // those of the fields `set` names (the rest mean nothing)
 };
 
 /// Applies one event's change (domain::evolve's body), copying the strings it keeps into `arena`
