@@ -85,6 +85,18 @@ class StreamTable {
       }
     }
   }
+  /// The state of `of`'s stream, other than `of`; reads `of` only when a slot's tag matches.
+  OrderFold* find_other(const OrderFold* of, uint64_t hash) const {
+    const uint64_t tag = tag_of(hash);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const uint64_t slot = slots_[i];
+      if (slot == 0) return nullptr;
+      if ((slot & kTagMask) == tag) {
+        auto* state = reinterpret_cast<OrderFold*>(slot & ~kTagMask);
+        if (state->stream_id == of->stream_id) return state;
+      }
+    }
+  }
   void prefetch_slot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
   /// Prefetches the state the stream's first slot points to, if its tag matches.
   void prefetch_state(uint64_t hash) const {
@@ -148,18 +160,24 @@ struct Slice {
   uint64_t last = 0;
   std::vector<OrderFold*> states;  // in order of first appearance
   std::vector<uint64_t> hashes;    // of each state's stream id
+  std::vector<uint8_t> at_start;   // of each state: 1 if its first event is its stream's first
   uint64_t visited = 0;
   uint64_t events = 0;
   uint64_t other_events = 0;
   uint64_t fast_decoded = 0;
   std::optional<ReplayError> error;
+  uint64_t error_sequence = UINT64_MAX;  // where `error` is in the log
 };
 
 /// Folds the slice's events into its states. The first slice starts from the initial state of
 /// every stream, so it checks that a stream starts at version 1; later slices cannot know a
 /// stream's previous version, which the merge checks.
-void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTuning& tuning, bool first_slice,
-                Slice& slice, ThreadMemory& memory, std::atomic<uint64_t>& read, std::atomic<bool>& abort) {
+/// A failed slice stops the slices after it (`failed`: the lowest index of a failed slice), not
+/// those before it, so the error fold_log reports is the first in the log, whatever the threads.
+void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTuning& tuning, uint64_t index,
+                Slice& slice, ThreadMemory& memory, std::atomic<uint64_t>& read,
+                std::atomic<uint64_t>& failed) {
+  const bool first_slice = index == 0;
   const size_t expected_streams = (slice.last - slice.first + 1) / 4 + 16;
   if (memory.table)
     memory.table->clear(expected_streams);
@@ -174,21 +192,24 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
   std::vector<FoldItem> slow_items;
   FoldDelta delta;
   uint64_t unreported = 0;
-  auto fail_with = [&](ReplayError error) {
+  auto fail_with = [&](ReplayError error, uint64_t sequence) {
     slice.error = std::move(error);
-    abort = true;
+    slice.error_sequence = sequence;
+    for (uint64_t f = failed.load(); index < f && !failed.compare_exchange_weak(f, index);) {
+    }
     return false;
   };
   auto new_stream = [&](const eventstore::EventRecordView& view, uint64_t sequence,
                         uint64_t hash) -> OrderFold* {
     if (!domain::is_uuid(view.stream_id.substr(kOrderStreamPrefix.size()))) {
-      fail_with(ReplayError{
-          ReplayError::Code::decode,
-          "stream '" + std::string(view.stream_id) + "' does not name an order" + at_sequence(sequence)});
+      fail_with(
+          ReplayError{ReplayError::Code::decode, "stream '" + std::string(view.stream_id) +
+                                                     "' does not name an order" + at_sequence(sequence)},
+          sequence);
       return nullptr;
     }
     if (view.stream_version == 0 || (first_slice && view.stream_version != 1)) {
-      fail_with(version_jump(view.stream_id, 0, view.stream_version, sequence));
+      fail_with(version_jump(view.stream_id, 0, view.stream_version, sequence), sequence);
       return nullptr;
     }
     auto* state = new (memory.arena.allocate(sizeof(OrderFold), alignof(OrderFold))) OrderFold();
@@ -199,6 +220,7 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     table.insert(state, hash);
     slice.states.push_back(state);
     slice.hashes.push_back(hash);
+    slice.at_start.push_back(view.stream_version == 1 ? 1 : 0);
     return state;
   };
   // `known_hash`: the stream id's hash when the batch computed it (0: not computed).
@@ -206,7 +228,8 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     eventstore::EventRecordView view;
     if (!eventstore::read_event_record(record, view))
       return fail_with(
-          ReplayError{ReplayError::Code::storage, "malformed event record" + at_sequence(sequence)});
+          ReplayError{ReplayError::Code::storage, "malformed event record" + at_sequence(sequence)},
+          sequence);
     ++slice.events;
     if (!view.stream_id.starts_with(kOrderStreamPrefix)) {
       ++slice.other_events;
@@ -221,7 +244,7 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
       previous = state;
     }
     if (view.stream_version != state->version + 1)  // a new stream passes: see new_stream
-      return fail_with(version_jump(view.stream_id, state->version, view.stream_version, sequence));
+      return fail_with(version_jump(view.stream_id, state->version, view.stream_version, sequence), sequence);
     std::optional<domain::Event> slow;
     if (read_delta_fast(view.type, view.schema_version, view.payload, delta, items)) {
       ++slice.fast_decoded;
@@ -230,7 +253,8 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
       if (!decoded)
         return fail_with(ReplayError{ReplayError::Code::decode,
                                      std::string(view.type) + " v" + std::to_string(view.schema_version) +
-                                         at_sequence(sequence) + ": " + decoded.error().message});
+                                         at_sequence(sequence) + ": " + decoded.error().message},
+                         sequence);
       slow = std::move(*decoded);
       delta = delta_of(*slow, slow_items);
     }
@@ -266,11 +290,13 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
     last_stream_size = 0;
     return true;
   };
+  uint64_t next_sequence = slice.first;  // of the next record visit_events hands over
   auto visit = [&](uint64_t sequence, std::string_view record) -> bool {
+    next_sequence = sequence + 1;
     if (++unreported == 4096) {
       read += unreported;
       unreported = 0;
-      if (abort.load(std::memory_order_relaxed)) return false;
+      if (failed.load(std::memory_order_relaxed) < index) return false;
     }
     const size_t begin = batch.size();
     batch.append(record);
@@ -294,9 +320,11 @@ void fold_slice(const eventstore::AdminStore& store, const eventstore::ScanTunin
   };
   auto visited = store.visit_events(slice.first, slice.last, tuning, visit);
   read += unreported;
-  if (visited && !flush()) return;
+  // The records still in the batch come before whatever stopped the scan (unless a record of it
+  // failed: then the batch was folded up to that record, and folding it again would be wrong).
+  if (slice.error || !flush()) return;
   if (!visited) {
-    if (!slice.error) fail_with(storage_error(visited.error()));
+    fail_with(storage_error(visited.error()), next_sequence);
     return;
   }
   slice.visited = *visited;
@@ -462,7 +490,7 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
 
   std::atomic<uint64_t> read{0};
   std::atomic<uint64_t> next_slice{0};
-  std::atomic<bool> abort{false};
+  std::atomic<uint64_t> failed{UINT64_MAX};  // the lowest index of a slice that failed
   std::mutex mutex;
   std::condition_variable done_cv;
   size_t done = 0;
@@ -470,8 +498,8 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
   std::vector<ThreadMemory> memories(std::min<uint64_t>(threads_n, slices_n));
   for (unsigned t = 0; t < memories.size(); ++t) {
     threads.emplace_back([&, t] {
-      for (uint64_t s = next_slice++; s < slices_n && !abort.load(); s = next_slice++)
-        fold_slice(store, options.tuning, s == 0, slices[s], memories[t], read, abort);
+      for (uint64_t s = next_slice++; s < slices_n && s < failed.load(); s = next_slice++)
+        fold_slice(store, options.tuning, s, slices[s], memories[t], read, failed);
       std::lock_guard lock(mutex);
       ++done;
       done_cv.notify_all();
@@ -490,65 +518,87 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
   }
   for (auto& t : threads) t.join();
   if (options.progress) options.progress(read.load());
-  for (auto& slice : slices)
-    if (slice.error) return fail(std::move(*slice.error));
+  for (auto& memory : memories) memory.table.reset();
 
   // Merge the slices in log order: a stream met again continues exactly where it stopped. The
   // streams are split by hash among the threads, each merging its share of every slice into a table
-  // of its own, sized up front: the states' hashes were kept, so no state is touched but those
-  // met in more than one slice.
-  for (auto& memory : memories) memory.table.reset();
+  // of its own, sized up front. With the hashes and the first versions the slices kept, a state is
+  // read only when its stream was met in an earlier slice (or a slot's tag matches).
+  // If a slice failed, the slices up to it are merged all the same: the merge may find an error
+  // earlier in the log than the slice's, and the first one is reported.
+  const uint64_t failed_slice = failed.load();
+  const size_t merged_n = failed_slice == UINT64_MAX ? slices_n : failed_slice + 1;
   uint64_t total = 0;
-  for (auto& slice : slices) {
-    total += slice.states.size();
-    folded.events += slice.events;
-    folded.other_events += slice.other_events;
-    folded.fast_decoded += slice.fast_decoded;
+  for (size_t s = 0; s < merged_n; ++s) {
+    total += slices[s].states.size();
+    folded.events += slices[s].events;
+    folded.other_events += slices[s].other_events;
+    folded.fast_decoded += slices[s].fast_decoded;
   }
   struct Share {
     std::vector<OrderFold*> states;
     Arena arena;  // extras combining two slices' (rare; a block is mapped only if needed)
     std::optional<ReplayError> error;
+    uint64_t error_sequence = UINT64_MAX;
   };
-  const size_t shares_n = slices_n == 1 ? 1 : threads_n;
-  std::vector<Share> shares(shares_n);
-  run_on_threads(threads_n, shares_n, [&](size_t share) {
-    Share& mine = shares[share];
-    StreamTable table(total / shares_n + 16);
-    mine.states.reserve(total / shares_n + 16);
-    constexpr size_t kAhead = 8;
-    for (const Slice& slice : slices) {
-      const size_t n = slice.states.size();
-      for (size_t k = 0; k < n; ++k) {
-        if (k + kAhead < n && share_of(slice.hashes[k + kAhead], shares_n) == share)
-          table.prefetch_slot(slice.hashes[k + kAhead]);
-        const uint64_t hash = slice.hashes[k];
-        if (share_of(hash, shares_n) != share) continue;
-        OrderFold* state = slice.states[k];
-        OrderFold* earlier = table.find(state->stream_id, hash);
-        if (earlier == nullptr) {
-          if (state->first_version != 1) {
-            mine.error = version_jump(state->stream_id, 0, state->first_version, state->first_sequence);
-            return;
+  std::vector<Share> shares;
+  if (merged_n == 1) {
+    shares.resize(1);  // one slice: its states are the merged states
+    shares[0].states = slices[0].states;
+  } else {
+    shares.resize(std::min<size_t>(threads_n, merged_n));
+    const size_t shares_n = shares.size();
+    run_on_threads(threads_n, shares_n, [&](size_t share) {
+      Share& mine = shares[share];
+      StreamTable table(total / shares_n + 16);
+      mine.states.reserve(total / shares_n + 16);
+      auto fail_at = [&](ReplayError error, uint64_t sequence) {
+        mine.error = std::move(error);
+        mine.error_sequence = sequence;
+      };
+      constexpr size_t kAhead = 8;
+      for (size_t s = 0; s < merged_n; ++s) {
+        const Slice& slice = slices[s];
+        const size_t n = slice.states.size();
+        for (size_t k = 0; k < n; ++k) {
+          if (k + kAhead < n && share_of(slice.hashes[k + kAhead], shares_n) == share)
+            table.prefetch_slot(slice.hashes[k + kAhead]);
+          const uint64_t hash = slice.hashes[k];
+          if (share_of(hash, shares_n) != share) continue;
+          OrderFold* state = slice.states[k];
+          OrderFold* earlier = table.find_other(state, hash);
+          if (earlier == nullptr) {
+            if (!slice.at_start[k])
+              return fail_at(version_jump(state->stream_id, 0, state->first_version, state->first_sequence),
+                             state->first_sequence);
+            table.insert(state, hash);
+            mine.states.push_back(state);
+          } else {
+            if (state->first_version != earlier->version + 1)
+              return fail_at(version_jump(state->stream_id, earlier->version, state->first_version,
+                                          state->first_sequence),
+                             state->first_sequence);
+            merge_into(*earlier, *state, mine.arena);
           }
-          table.insert(state, hash);
-          mine.states.push_back(state);
-        } else {
-          if (state->first_version != earlier->version + 1) {
-            mine.error =
-                version_jump(state->stream_id, earlier->version, state->first_version, state->first_sequence);
-            return;
-          }
-          merge_into(*earlier, *state, mine.arena);
         }
       }
-    }
-  });
-  size_t merged = 0;
-  for (auto& share : shares) {
-    if (share.error) return fail(std::move(*share.error));
-    merged += share.states.size();
+    });
   }
+  // The first error in the log: a share finds its own in log order and stops there.
+  std::optional<ReplayError>* first_error = nullptr;
+  uint64_t first_error_sequence = UINT64_MAX;
+  if (failed_slice != UINT64_MAX) {
+    first_error = &slices[failed_slice].error;
+    first_error_sequence = slices[failed_slice].error_sequence;
+  }
+  for (auto& share : shares)
+    if (share.error && share.error_sequence < first_error_sequence) {
+      first_error = &share.error;
+      first_error_sequence = share.error_sequence;
+    }
+  if (first_error != nullptr) return fail(std::move(**first_error));
+  size_t merged = 0;
+  for (const auto& share : shares) merged += share.states.size();
   folded.states.reserve(merged);
   for (const auto& share : shares)
     folded.states.insert(folded.states.end(), share.states.begin(), share.states.end());
@@ -625,8 +675,13 @@ std::string_view ProjectionRows::value(size_t family, size_t j, std::string& scr
 
 void ProjectionRows::prefetch_ahead(size_t family, size_t j) const {
   // Two steps: the compact record of row j + 16 first; at j + 8, with that record cached, the ids it
-  // points to, and for a view row the state (and the strings kept beside it at its creation).
+  // points to, and for a view row the state with what its creation put after it in the arena (its
+  // stream id, its items). Addresses are computed as integers: prefetching past an object is
+  // harmless, forming a pointer past it is not allowed.
   constexpr size_t kFar = 16, kNear = 8;
+  auto prefetch = [](uintptr_t address, size_t bytes) {
+    for (size_t at = 0; at < bytes; at += 64) __builtin_prefetch(reinterpret_cast<const void*>(address + at));
+  };
   const std::vector<uint32_t>& order = order_[family];
   if (j + kFar < order.size()) {
     const uint32_t i = order[j + kFar];
@@ -635,15 +690,10 @@ void ProjectionRows::prefetch_ahead(size_t family, size_t j) const {
   }
   if (j + kNear < order.size()) {
     const uint32_t i = order[j + kNear];
-    const char* ids = ids_.data() + live_keys_[i].ids_begin;
-    __builtin_prefetch(ids);
-    __builtin_prefetch(ids + 64);
-    if (family == kView) {
-      const char* state = reinterpret_cast<const char*>(live_[i]);
-      for (size_t at = 0; at < 640; at += 64) __builtin_prefetch(state + at);
-    } else {
-      __builtin_prefetch(&status_[i]);
-    }
+    const LiveOrder& o = live_keys_[i];
+    prefetch(reinterpret_cast<uintptr_t>(ids_.data()) + o.ids_begin, o.order_id_size + o.customer_id_size);
+    if (family == kView) prefetch(reinterpret_cast<uintptr_t>(live_[i]), 640);
+    if (family == kByCreated || family == kByCustomer) __builtin_prefetch(&status_[i]);  // their values
   }
 }
 

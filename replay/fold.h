@@ -40,7 +40,7 @@ struct ReplayError {
 };
 
 struct FoldedLog {
-  std::vector<Arena> arenas;             // the states and their strings, one arena per thread
+  std::vector<Arena> arenas;             // the states and their strings (one arena per thread)
   std::vector<const OrderFold*> states;  // one per order stream (deleted ones included), merged
   uint64_t last_sequence = 0;            // the log was folded up to here, inclusive
   uint64_t events = 0;                   // events read
@@ -52,8 +52,8 @@ struct FoldedLog {
 struct FoldOptions {
   // Default: 2, unit: threads. Slices of the log read and folded at once.
   unsigned threads = 2;
-  // Default: 32768, unit: events. The log is cut into slices of at least this many events (at
-  // least one a thread, at most eight), which the threads take in turn as they finish one.
+  // Default: 32768, unit: events. The log is cut into slices of at least this many events (but
+  // at least one slice a thread, and at most eight), which the threads take as they finish one.
   uint64_t slice_events_min = 32'768;
   eventstore::ScanTuning tuning;
   // Called on the calling thread about ten times a second, with the number of events read so far.

@@ -56,8 +56,8 @@ std::string_view StringInterner::keep(std::string_view s, Arena& arena) {
   std::memcpy(&head, s.data(), std::min<size_t>(s.size(), 8));
   std::memcpy(&tail, s.data() + s.size() - tail_bytes, tail_bytes);
   uint64_t hash = (head * 0x9e3779b97f4a7c15ull) ^ (tail * 0xc2b2ae3d27d4eb4full) ^ s.size();
-  hash ^= hash >> 29;
-  hash |= 1;  // an empty slot's hash is 0
+  hash = (hash ^ (hash >> 32)) * 0xd6e8feb86659fd93ull;  // every input bit reaches the top bits
+  hash |= 1;                                             // an empty slot's hash is 0
   Slot& slot = slots_[hash >> (64 - kSlotBits)];
   if (slot.hash == hash && slot.kept == s) return slot.kept;
   slot = Slot{hash, arena.copy(s)};

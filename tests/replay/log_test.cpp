@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <map>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -120,9 +121,8 @@ TEST_CASE(
   auto log = generate(data_dir, shape);
   REQUIRE(log.events < 64 * 8);  // every slice one event, below
 
-  std::string key(eventstore::codec::kSequenceKeyBytes, '\0');
-  eventstore::codec::put_u64_be(key.data(), log.events);
-  auto damage = [&](auto change) {
+  // Rewrites the event at `sequence`: `change` edits its decoded form (stream, version, type).
+  auto damage = [&](uint64_t sequence, auto change) {
     std::vector<std::string> names;
     REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -132,19 +132,23 @@ TEST_CASE(
     REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, descriptors, &handles, &db).ok());
     auto* events = handles[static_cast<size_t>(
         std::find(names.begin(), names.end(), std::string(eventstore::kEventsFamily)) - names.begin())];
+    std::string key(eventstore::codec::kSequenceKeyBytes, '\0');
+    eventstore::codec::put_u64_be(key.data(), sequence);
     std::string record;
     REQUIRE(db->Get(rocksdb::ReadOptions(), events, key, &record).ok());
-    app::RecordedEvent last;
-    REQUIRE(eventstore::codec::decode_event(record, log.events, last));
-    app::NewEvent event{last.type, last.schema_version, last.payload, last.metadata, std::nullopt};
-    const auto [stream_id, version] = change(last);
+    app::RecordedEvent original;
+    REQUIRE(eventstore::codec::decode_event(record, sequence, original));
+    app::RecordedEvent e = original;
+    change(e);
+    app::NewEvent event{e.type, e.schema_version, e.payload, e.metadata, std::nullopt};
     std::string rewritten;
-    eventstore::codec::encode_event(rewritten, stream_id, version, event);
+    eventstore::codec::encode_event(rewritten, e.stream_id, e.stream_version, event);
     REQUIRE(db->Put(rocksdb::WriteOptions(), events, key, rewritten).ok());
     for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
     delete db;
-    return last;
+    return original;
   };
+  auto skip_a_version = [](app::RecordedEvent& e) { ++e.stream_version; };
   auto fold_error = [&](unsigned threads, uint64_t slice_events_min) {
     auto store = open_admin(data_dir);
     replay::FoldOptions options;
@@ -158,8 +162,7 @@ TEST_CASE(
   const std::string at = " at sequence " + std::to_string(log.events);
 
   SECTION("a stream skips a version") {
-    const auto last =
-        damage([](const app::RecordedEvent& e) { return std::pair(e.stream_id, e.stream_version + 1); });
+    const auto last = damage(log.events, skip_a_version);
     REQUIRE(last.stream_version > 1);
     const std::string expected = "stream '" + last.stream_id + "' jumps from version " +
                                  std::to_string(last.stream_version - 1) + " to " +
@@ -169,9 +172,39 @@ TEST_CASE(
   }
   SECTION("a stream starts at version 2") {
     const std::string stream = "order-" + replay_testing::uuid_of(0x0b, 1);
-    damage([&](const app::RecordedEvent&) { return std::pair(stream, uint64_t{2}); });
+    damage(log.events, [&](app::RecordedEvent& e) {
+      e.stream_id = stream;
+      e.stream_version = 2;
+    });
     const std::string expected = "stream '" + stream + "' jumps from version 0 to 2" + at;
     CHECK(fold_error(1, 32'768) == expected);
+    CHECK(fold_error(64, 1) == expected);
+  }
+  SECTION("two errors: the one earlier in the log is reported, whatever the threads") {
+    // Early: the last event of the stream that ends first skips a version (with one-event slices,
+    // only the merge sees it). Late: the log's last event has an unknown type (its slice fails).
+    std::map<std::string, std::pair<uint64_t, uint64_t>> ends;  // stream -> (last sequence, version)
+    {
+      auto store = open_admin(data_dir);
+      REQUIRE(store->visit_events(1, log.events, {}, [&](uint64_t sequence, std::string_view record) {
+        eventstore::EventRecordView v;
+        REQUIRE(eventstore::read_event_record(record, v));
+        ends[std::string(v.stream_id)] = {sequence, v.stream_version};
+        return true;
+      }));
+    }
+    uint64_t early = UINT64_MAX;
+    for (const auto& [stream, end] : ends)
+      if (end.second > 1 && end.first < early) early = end.first;
+    REQUIRE(early < log.events / 2);
+    const auto skipped = damage(early, skip_a_version);
+    damage(log.events, [](app::RecordedEvent& e) { e.type = "NoSuchEvent"; });
+    const std::string expected = "stream '" + skipped.stream_id + "' jumps from version " +
+                                 std::to_string(skipped.stream_version - 1) + " to " +
+                                 std::to_string(skipped.stream_version + 1) + " at sequence " +
+                                 std::to_string(early);
+    CHECK(fold_error(1, 32'768) == expected);
+    CHECK(fold_error(2, 16) == expected);
     CHECK(fold_error(64, 1) == expected);
   }
 }
@@ -316,6 +349,34 @@ TEST_CASE("ProjectionRows lists every family's rows in ascending key order, for 
       CHECK(out_of_order == 0);
     }
   }
+}
+
+TEST_CASE("StringInterner keeps a repeated id once and always hands back the string it was given") {
+  replay::Arena arena;
+  replay::StringInterner ids;
+  CHECK(ids.keep("", arena).empty());
+  // More distinct strings than the table has slots (4096): many share a slot and evict each other.
+  std::vector<std::string> inputs;
+  for (uint64_t n = 0; n < 20'000; ++n) inputs.push_back(replay_testing::uuid_of(0xdd, n * 7919 % 20'000));
+  inputs.push_back("short");
+  inputs.push_back("12345678");
+  inputs.push_back("123456789");
+  size_t wrong = 0, kept_once = 0, copied = 0;
+  for (const auto& s : inputs) {
+    const std::string_view first = ids.keep(s, arena);
+    const std::string_view again = ids.keep(s, arena);
+    wrong += first == s && again == s ? 0 : 1;
+    kept_once += first.data() == again.data() ? 1 : 0;  // the second is a hit, not a copy
+    copied += first.data() != s.data() ? 1 : 0;         // a copy in the arena, not the caller's
+  }
+  CHECK(wrong == 0);
+  CHECK(kept_once == inputs.size());
+  CHECK(copied == inputs.size());
+  // The views stay valid and right after later keeps evicted their slots.
+  std::vector<std::string_view> views;
+  for (const auto& s : inputs) views.push_back(ids.keep(s, arena));
+  for (size_t i = 0; i < inputs.size(); ++i) wrong += views[i] == inputs[i] ? 0 : 1;
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("the fast order renderer writes the bytes of domain::order_to_json") {
