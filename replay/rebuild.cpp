@@ -1,6 +1,8 @@
 #include "replay/rebuild.h"
 
+#include <gnu/libc-version.h>
 #include <malloc.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -360,16 +363,52 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
   return report;
 }
 
+namespace {
+
+/// glibc's version is at least major.minor.
+bool glibc_at_least(int major, int minor) {
+  int have_major = 0, have_minor = 0;
+  if (std::sscanf(::gnu_get_libc_version(), "%d.%d", &have_major, &have_minor) != 2) return false;
+  return have_major > major || (have_major == major && have_minor >= minor);
+}
+
+}  // namespace
+
 void tune_allocator_for_bulk_work(char** argv) {
+  // The marker's value is GLIBC_TUNABLES as it was before ("=value"), or empty if it was unset.
   static constexpr char kMarker[] = "ORDERFLOW_BULK_ALLOCATOR";
   static constexpr char kTunable[] = "glibc.malloc.hugetlb=1";  // madvise(MADV_HUGEPAGE) on the heap
-  if (argv != nullptr && std::getenv(kMarker) == nullptr) {
+  if (const char* before = std::getenv(kMarker)) {
+    // This process is the re-executed one: glibc has read the tunable; what it starts gets the
+    // environment the first one had. (Any other value was set by hand: no re-execution, as is.)
+    if (before[0] == '=' || before[0] == '\0') {
+      if (before[0] == '=')
+        ::setenv("GLIBC_TUNABLES", before + 1, 1);
+      else
+        ::unsetenv("GLIBC_TUNABLES");
+      ::unsetenv(kMarker);
+    }
+  } else if (argv != nullptr && glibc_at_least(2, 35)  // the tunable's first release
+             && ::getauxval(AT_SECURE) == 0            // setuid and the like: glibc ignores tunables
+             && ::getauxval(AT_BASE) != 0) {           // started by the kernel through ld.so (not as
+                                                       // `ld.so prog`, where /proc/self/exe is ld.so)
     const char* tunables = std::getenv("GLIBC_TUNABLES");
     if (tunables == nullptr || std::strstr(tunables, "glibc.malloc.hugetlb") == nullptr) {
-      const std::string value =
-          tunables != nullptr && *tunables != '\0' ? std::string(tunables) + ":" + kTunable : kTunable;
-      if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) == 0 && ::setenv(kMarker, "1", 1) == 0)
-        ::execv("/proc/self/exe", argv);  // returns only on failure: go on as is
+      // A new environment for the new process; this one's stays as it is if execve fails.
+      std::vector<std::string> entries;
+      for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        if (!entry.starts_with("GLIBC_TUNABLES=") && !entry.starts_with(std::string(kMarker) + "="))
+          entries.emplace_back(entry);
+      }
+      const std::string previous = tunables != nullptr ? tunables : "";
+      entries.push_back("GLIBC_TUNABLES=" +
+                        (previous.empty() ? std::string(kTunable) : previous + ":" + kTunable));
+      entries.push_back(std::string(kMarker) + "=" + (tunables != nullptr ? "=" + previous : std::string()));
+      std::vector<char*> envp;
+      for (auto& entry : entries) envp.push_back(entry.data());
+      envp.push_back(nullptr);
+      ::execve("/proc/self/exe", argv, envp.data());  // returns only on failure: go on as is
     }
   }
   // glibc caps the mmap threshold at 32 MiB on 64-bit; above it allocations stay mmap'ed.

@@ -90,8 +90,9 @@ Result<VerifyReport, ReplayError> verify(const eventstore::AdminStore& store, co
 /// a rebuild. glibc backs its heap with huge pages only when told so at start-up (the
 /// glibc.malloc.hugetlb tunable, read from the environment): so when `argv` is given and the
 /// tunable is not set, the process executes itself again with it set (once: a marker in the
-/// environment prevents a second time; if that fails, it goes on without). Process-wide, so never
-/// called from the library itself.
+/// environment says so, and the new process puts the environment back as it was; not when
+/// started setuid or through `ld.so prog`; if execve fails, it goes on as is). Setting
+/// ORDERFLOW_BULK_ALLOCATOR=off prevents it. Process-wide, so never called from the library itself.
 void tune_allocator_for_bulk_work(char** argv = nullptr);
 
 /// A key or value for a terminal: printable ASCII as is, other bytes as \xNN.
