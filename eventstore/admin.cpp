@@ -262,7 +262,11 @@ std::optional<uint64_t> AdminStore::wait_for_background_work(uint64_t timeout_ms
     }
     return false;
   };
-  for (uint64_t waited = 0;; waited += 10) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    const auto waited = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+            .count());
     if (!busy()) return waited;
     if (waited >= timeout_ms) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -313,11 +317,12 @@ class EventRange {
 /// in the log is corruption.
 AdminResult<uint64_t> expected_sequence(const rocksdb::Slice& key, uint64_t expected) {
   if (key.size() != codec::kSequenceKeyBytes)
-    return fail(AdminError{Code::corrupt, "malformed event key after sequence " + std::to_string(expected - 1)});
+    return fail(
+        AdminError{Code::corrupt, "malformed event key after sequence " + std::to_string(expected - 1)});
   const uint64_t seq = codec::get_u64_be(view(key));
   if (seq != expected)
-    return fail(AdminError{Code::corrupt, "gap in the event log: expected sequence " + std::to_string(expected) +
-                                              ", found " + std::to_string(seq)});
+    return fail(AdminError{Code::corrupt, "gap in the event log: expected sequence " +
+                                              std::to_string(expected) + ", found " + std::to_string(seq)});
   return seq;
 }
 

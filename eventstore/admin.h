@@ -169,6 +169,7 @@ class AdminStore {
   /// Waits until RocksDB runs no flush or compaction and has none pending, polling every 10 ms for
   /// at most `timeout_ms`; returns the milliseconds waited, or nullopt on timeout. For a benchmark,
   /// so that background work on a log just written is not measured with the scans that follow.
+  /// Only an exclusive instance runs compactions: on a secondary, pending ones never finish.
   std::optional<uint64_t> wait_for_background_work(uint64_t timeout_ms) const;
   /// A meta value, e.g. kMetaRebuildStartedKey.
   AdminResult<std::optional<std::string>> get(size_t family, std::string_view key) const;
