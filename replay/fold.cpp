@@ -75,27 +75,12 @@ class StreamTable {
     size_ = 0;
   }
   OrderFold* find(std::string_view stream, uint64_t hash) const {
-    const uint64_t tag = tag_of(hash);
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const uint64_t slot = slots_[i];
-      if (slot == 0) return nullptr;
-      if ((slot & kTagMask) == tag) {
-        auto* state = reinterpret_cast<OrderFold*>(slot & ~kTagMask);
-        if (state->stream_id == stream) return state;
-      }
-    }
+    return find_by(hash, [&] { return stream; });
   }
-  /// The state of `of`'s stream, other than `of`; reads `of` only when a slot's tag matches.
+  /// The state kept for `of`'s stream (`of` is another state, of a later slice); reads `of` only
+  /// when a slot's tag matches.
   OrderFold* find_other(const OrderFold* of, uint64_t hash) const {
-    const uint64_t tag = tag_of(hash);
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const uint64_t slot = slots_[i];
-      if (slot == 0) return nullptr;
-      if ((slot & kTagMask) == tag) {
-        auto* state = reinterpret_cast<OrderFold*>(slot & ~kTagMask);
-        if (state->stream_id == of->stream_id) return state;
-      }
-    }
+    return find_by(hash, [&] { return of->stream_id; });
   }
   void prefetch_slot(uint64_t hash) const { __builtin_prefetch(&slots_[hash & mask_]); }
   /// Prefetches the state the stream's first slot points to, if its tag matches.
@@ -113,6 +98,19 @@ class StreamTable {
  private:
   static constexpr uint64_t kTagMask = 0xffffull << 48;
   static uint64_t tag_of(uint64_t hash) { return hash & kTagMask; }
+  /// The probe of find and find_other: `stream()` is asked for only when a slot's tag matches.
+  template <class Stream>
+  OrderFold* find_by(uint64_t hash, const Stream& stream) const {
+    const uint64_t tag = tag_of(hash);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const uint64_t slot = slots_[i];
+      if (slot == 0) return nullptr;
+      if ((slot & kTagMask) == tag) {
+        auto* state = reinterpret_cast<OrderFold*>(slot & ~kTagMask);
+        if (state->stream_id == stream()) return state;
+      }
+    }
+  }
   static size_t capacity_for(size_t expected) {
     size_t capacity = 16;
     while (capacity < expected * 2) capacity <<= 1;
