@@ -57,7 +57,7 @@ void dispatch(const Router& router, Request request, Respond respond) {
   const Route* route = router.match(request.method, request.path, params);
   if (!route) {
     auto r = error_response(request, app::Error::make(app::ErrorCode::route_not_found,
-                                                      "Cannot " + request.method + " " + request.path));
+                                                      "Cannot " + request.method + " " + request.target));
     finish(request, r);
     observed(request, nullptr, r);
     respond(std::move(r));

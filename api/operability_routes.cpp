@@ -141,7 +141,7 @@ void add_operability_routes(Router& router, OperabilityDeps deps) {
                      auto it = assets->find(std::string(params.get("asset")));
                      if (it == assets->end()) {
                        return respond(error_response(
-                           req, app::Error::make(app::ErrorCode::route_not_found, "Cannot GET " + req.path)));
+                           req, app::Error::make(app::ErrorCode::route_not_found, "Cannot GET " + req.target)));
                      }
                      auto r = raw(200, it->second.first, it->second.second);
                      r.headers.emplace_back("Cache-Control", "public, max-age=3600");

@@ -81,12 +81,20 @@ TEST_CASE("unknown routes get 404 in the error envelope, and X-Request-Id is ech
   CHECK(body["statusCode"] == 404);
   CHECK(body["path"] == "/orders/x?y=1");
   CHECK(body["method"] == "PATCH");
-  CHECK(body["message"] == "Cannot PATCH /orders/x");
-  CHECK(body["error"]["message"] == "Cannot PATCH /orders/x");
+  // The seed (Express) names the whole URL, query included: clients match on it.
+  CHECK(body["message"] == "Cannot PATCH /orders/x?y=1");
+  CHECK(body["error"]["message"] == "Cannot PATCH /orders/x?y=1");
   CHECK(body["error"]["error"] == "Not Found");
   CHECK(body["error"]["statusCode"] == 404);
   CHECK(body["error"]["code"] == "route_not_found");
   CHECK(std::regex_match(body["timestamp"].get<std::string>(), kIsoMillis));
+
+  auto unknown = client.get("/nope?x=1");
+  REQUIRE(unknown.status == 404);
+  CHECK(json::parse(unknown.body)["message"] == "Cannot GET /nope?x=1");
+  auto asset = client.get("/api/missing.js?v=2");
+  REQUIRE(asset.status == 404);
+  CHECK(json::parse(asset.body)["message"] == "Cannot GET /api/missing.js?v=2");
 }
 
 TEST_CASE("CORS preflight answers like the seed") {
