@@ -24,45 +24,74 @@ int http_status(app::ErrorCode code) {
     case C::shipping_not_updatable:
     case C::customer_not_found:
     case C::product_not_found:
-    case C::insufficient_inventory: return 400;
-    case C::unauthorized: return 401;
-    case C::forbidden: return 403;
+    case C::insufficient_inventory:
+      return 400;
+    case C::unauthorized:
+      return 401;
+    case C::forbidden:
+      return 403;
     case C::order_not_found:
-    case C::route_not_found: return 404;
-    case C::version_mismatch: return 412;
-    case C::payload_too_large: return 413;
-    case C::idempotency_key_reused: return 422;
-    case C::rate_limited: return 429;
-    case C::internal: return 500;
+    case C::route_not_found:
+      return 404;
+    case C::version_mismatch:
+      return 412;
+    case C::payload_too_large:
+      return 413;
+    case C::idempotency_key_reused:
+      return 422;
+    case C::rate_limited:
+      return 429;
+    case C::internal:
+      return 500;
     case C::overloaded:
     case C::dependency_unavailable:
     case C::storage_unavailable:
-    case C::not_ready: return 503;
-    case C::dependency_timeout: return 504;
+    case C::not_ready:
+      return 503;
+    case C::dependency_timeout:
+      return 504;
   }
   return 500;
 }
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Error";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Error";
   }
 }
 

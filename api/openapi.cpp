@@ -9,12 +9,16 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-json ref(const std::string& name) { return json{{"$ref", "#/components/schemas/" + name}}; }
+json ref(const std::string& name) {
+  return json{{"$ref", "#/components/schemas/" + name}};
+}
 
 const std::vector<std::string> kStatuses = {"created", "processing", "shipped", "delivered", "canceled"};
 const std::vector<std::string> kCarriers = {"UPS", "FedEx", "DHL", "USPS", "Other"};
 
-json uuid_string() { return json{{"type", "string"}, {"format", "uuid"}}; }
+json uuid_string() {
+  return json{{"type", "string"}, {"format", "uuid"}};
+}
 
 json components() {
   json s;
@@ -33,7 +37,8 @@ json components() {
                          {"shippingNotes", {{"type", "string"}, {"maxLength", 500}}}}}};
   s["Order"] = {
       {"type", "object"},
-      {"required", {"id", "customerId", "items", "totalPrice", "status", "createdAt", "updatedAt", "shippingInfo"}},
+      {"required",
+       {"id", "customerId", "items", "totalPrice", "status", "createdAt", "updatedAt", "shippingInfo"}},
       {"properties",
        {{"id", uuid_string()},
         {"customerId", uuid_string()},
@@ -50,15 +55,17 @@ json components() {
                {"additionalProperties", false},
                {"required", {"productId", "quantity"}},
                {"properties",
-                {{"productId", uuid_string()}, {"quantity", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000000}}}}}};
+                {{"productId", uuid_string()},
+                 {"quantity", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1000000}}}}}};
   json lines = {{"type", "array"}, {"minItems", 1}, {"maxItems", 100}, {"items", line}};
-  s["CreateOrder"] = {{"type", "object"},
-                      {"additionalProperties", false},
-                      {"required", {"customerId", "items"}},
-                      {"properties", {{"customerId", uuid_string()}, {"items", lines}}},
-                      {"example",
-                       {{"customerId", "123e4567-e89b-12d3-a456-426614174001"},
-                        {"items", {{{"productId", "123e4567-e89b-12d3-a456-426614174003"}, {"quantity", 2}}}}}}};
+  s["CreateOrder"] = {
+      {"type", "object"},
+      {"additionalProperties", false},
+      {"required", {"customerId", "items"}},
+      {"properties", {{"customerId", uuid_string()}, {"items", lines}}},
+      {"example",
+       {{"customerId", "123e4567-e89b-12d3-a456-426614174001"},
+        {"items", {{{"productId", "123e4567-e89b-12d3-a456-426614174003"}, {"quantity", 2}}}}}}};
   s["UpdateOrder"] = {{"type", "object"},
                       {"additionalProperties", false},
                       {"properties",
@@ -77,8 +84,10 @@ json components() {
                        {"additionalProperties", false},
                        {"required", {"status"}},
                        {"properties",
-                        {{"status", {{"type", "string"}, {"enum", status_inputs},
-                                     {"description", "\"cancelled\" is accepted as an alias of \"canceled\""}}},
+                        {{"status",
+                          {{"type", "string"},
+                           {"enum", status_inputs},
+                           {"description", "\"cancelled\" is accepted as an alias of \"canceled\""}}},
                          {"statusReason", {{"type", "string"}, {"maxLength", 500}}}}},
                        {"example", {{"status", "shipped"}}}};
   s["OrderList"] = {{"type", "array"}, {"items", ref("Order")}};
@@ -100,9 +109,10 @@ json components() {
                    {"version", {{"type", "string"}, {"example", "1.0.0"}}}}}};
   s["Readiness"] = {{"type", "object"},
                     {"properties", {{"status", {{"type", "string"}}}, {"reason", {{"type", "string"}}}}}};
-  s["Page"] = {{"type", "object"},
-               {"properties",
-                {{"limit", {{"type", "integer"}}}, {"nextCursor", {{"type", "string"}, {"nullable", true}}}}}};
+  s["Page"] = {
+      {"type", "object"},
+      {"properties",
+       {{"limit", {{"type", "integer"}}}, {"nextCursor", {{"type", "string"}, {"nullable", true}}}}}};
   s["ErrorEnvelope"] = {
       {"type", "object"},
       {"required", {"statusCode", "timestamp", "path", "method", "message", "error"}},
@@ -115,7 +125,9 @@ json components() {
         {"error",
          {{"type", "object"},
           {"properties",
-           {{"message", {{"oneOf", {json{{"type", "string"}}, json{{"type", "array"}, {"items", {{"type", "string"}}}}}}}},
+           {{"message",
+             {{"oneOf",
+               {json{{"type", "string"}}, json{{"type", "array"}, {"items", {{"type", "string"}}}}}}}},
             {"error", {{"type", "string"}, {"example", "Bad Request"}}},
             {"statusCode", {{"type", "integer"}, {"example", 400}}},
             {"code", {{"type", "string"}, {"example", "validation_failed"}}}}}}}}}};
@@ -155,7 +167,8 @@ std::string openapi_json(const Router& router) {
   doc["info"] = {{"title", "Order Management API"},
                  {"description", "orderflow: the event-sourced order service (seed-compatible)"},
                  {"version", "1.0"}};
-  doc["tags"] = json::array({json{{"name", "orders"}}, json{{"name", "health"}}, json{{"name", "operations"}}});
+  doc["tags"] =
+      json::array({json{{"name", "orders"}}, json{{"name", "health"}}, json{{"name", "operations"}}});
   json paths = json::object();
   for (const auto& r : router.routes()) {
     std::string path = openapi_path(r.pattern);
@@ -169,18 +182,24 @@ std::string openapi_json(const Router& router) {
     std::string::size_type pos = 0;
     while ((pos = r.pattern.find(':', pos)) != std::string::npos) {
       auto end = r.pattern.find('/', pos);
-      std::string name = r.pattern.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
-      params.push_back({{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
+      std::string name =
+          r.pattern.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+      params.push_back(
+          {{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
       pos = end == std::string::npos ? r.pattern.size() : end;
     }
     for (const auto& q : r.doc.query) {
       json schema = {{"type", q.type}};
       if (!q.allowed.empty()) schema["enum"] = q.allowed;
-      params.push_back(
-          {{"name", q.name}, {"in", "query"}, {"required", false}, {"description", q.description}, {"schema", schema}});
+      params.push_back({{"name", q.name},
+                        {"in", "query"},
+                        {"required", false},
+                        {"description", q.description},
+                        {"schema", schema}});
     }
     for (const auto& h : r.doc.headers)
-      params.push_back({{"name", h}, {"in", "header"}, {"required", false}, {"schema", {{"type", "string"}}}});
+      params.push_back(
+          {{"name", h}, {"in", "header"}, {"required", false}, {"schema", {{"type", "string"}}}});
     if (!params.empty()) op["parameters"] = params;
     if (!r.doc.request_schema.empty()) {
       op["requestBody"] = {{"required", true},

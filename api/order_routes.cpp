@@ -2,8 +2,8 @@
 
 #include <charconv>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "api/dto.h"
 #include "api/envelope.h"
@@ -20,7 +20,9 @@ namespace {
 using app::Error;
 using app::ErrorCode;
 
-std::string etag(uint64_t version) { return "\"" + std::to_string(version) + "\""; }
+std::string etag(uint64_t version) {
+  return "\"" + std::to_string(version) + "\"";
+}
 
 Response order_response(int status, std::string_view message, const domain::Order& order) {
   auto r = success_response(status, message, domain::order_to_json(order));
@@ -51,7 +53,11 @@ Result<app::CommandContext, Error> context_of(const Request& req) {
   if (auto key = req.header("idempotency-key")) {
     bool visible = !key->empty() && key->size() <= 255;
     for (char c : *key) visible = visible && c > 0x20 && c < 0x7f;
-    if (!visible) return fail(Error{ErrorCode::validation_failed, {"Idempotency-Key must be 1 to 255 visible ASCII characters"}, 0, {}});
+    if (!visible)
+      return fail(Error{ErrorCode::validation_failed,
+                        {"Idempotency-Key must be 1 to 255 visible ASCII characters"},
+                        0,
+                        {}});
     ctx.idempotency_key = std::string(*key);
   }
   auto if_match = parse_if_match(req);
@@ -77,12 +83,14 @@ void submit_to_workers(app::WorkerPool& workers, const Request& req, Respond res
     job(std::move(*shared_respond));
   });
   if (!queued) {
-    (*shared_respond)(error_response(req, Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1)));
+    (*shared_respond)(
+        error_response(req, Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1)));
   }
 }
 
 /// Runs `work` on a worker thread and answers with what it returns; a full pool is 503.
-void on_worker(app::WorkerPool& workers, const Request& req, Respond respond, std::function<Response()> work) {
+void on_worker(app::WorkerPool& workers, const Request& req, Respond respond,
+               std::function<Response()> work) {
   submit_to_workers(workers, req, std::move(respond),
                     [work = std::move(work)](Respond respond) { respond(work()); });
 }
@@ -132,7 +140,8 @@ std::string idempotency_record(const std::string& fp, const SuccessShape& shape,
   rec["withLocation"] = shape.with_location;
   rec["orderId"] = after.id.str();
   rec["version"] = after.version;
-  rec["order"] = shape.with_data ? nlohmann::ordered_json::parse(after_json) : nlohmann::ordered_json(nullptr);
+  rec["order"] =
+      shape.with_data ? nlohmann::ordered_json::parse(after_json) : nlohmann::ordered_json(nullptr);
   return rec.dump();
 }
 
@@ -149,7 +158,8 @@ Response replay_or_refuse(const Request& req, const std::string& stored, const s
   SuccessShape shape{rec["status"].get<int>(), rec["message"].get<std::string>(), rec["withData"].get<bool>(),
                      rec["withLocation"].get<bool>()};
   std::string order_json = shape.with_data ? rec["order"].dump() : std::string();
-  auto r = render_success(shape, rec["orderId"].get<std::string>(), rec["version"].get<uint64_t>(), order_json);
+  auto r =
+      render_success(shape, rec["orderId"].get<std::string>(), rec["version"].get<uint64_t>(), order_json);
   r.headers.emplace_back("Idempotent-Replayed", "true");
   return r;
 }
@@ -164,10 +174,11 @@ void run_command(app::OrderService& service, int64_t ttl_ms, const Request& req,
                  const SuccessShape& shape, const Command& command, Respond respond) {
   const Request* request = &req;
   if (ctx.idempotency_key.empty()) {
-    command(std::move(ctx), [request, shape, respond = std::move(respond)](Result<app::CommandOutcome, Error> done) {
-      if (!done) return respond(error_response(*request, done.error()));
-      respond(render_success(shape, done->order.id.str(), done->order.version, done->json));
-    });
+    command(std::move(ctx),
+            [request, shape, respond = std::move(respond)](Result<app::CommandOutcome, Error> done) {
+              if (!done) return respond(error_response(*request, done.error()));
+              respond(render_success(shape, done->order.id.str(), done->order.version, done->json));
+            });
     return;
   }
   const std::string key = "key:" + ctx.idempotency_key;
@@ -204,9 +215,15 @@ std::string history_json(const std::vector<app::HistoryEntry>& entries) {
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& rec = entries[i].record;
     if (i) out += ',';
-    out += domain::history_line_json({rec.sequence, rec.stream_version, rec.type, rec.metadata.occurred_at_ms,
-                                      rec.metadata.actor, rec.metadata.correlation_id,
-                                      rec.metadata.idempotency_key, entries[i].data_json, {}});
+    out += domain::history_line_json({rec.sequence,
+                                      rec.stream_version,
+                                      rec.type,
+                                      rec.metadata.occurred_at_ms,
+                                      rec.metadata.actor,
+                                      rec.metadata.correlation_id,
+                                      rec.metadata.idempotency_key,
+                                      entries[i].data_json,
+                                      {}});
   }
   out += ']';
   return out;
@@ -223,44 +240,47 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
   auto& workers = deps.workers;
   const int64_t ttl_ms = deps.idempotency_ttl_ms;
 
-  router.add(Route{
-      "GET", "/orders", "listOrders",
-      [&read_model](const Request& req, const PathParams&, Respond respond) {
-        auto q = parse_list_query(req);
-        if (!q) return respond(error_response(req, q.error()));
-        app::OrderListQuery query;
-        query.customer_id = q->customer_id;
-        query.status = q->status;
-        query.created_from_ms = q->created_from_ms;
-        query.created_to_ms = q->created_to_ms;
-        query.limit = q->limit;
-        query.cursor = q->cursor;
-        query.descending = q->descending;
-        auto page = read_model.list(query);
-        if (!page) return respond(error_response(req, page.error()));
-        std::string data = "[";
-        for (size_t i = 0; i < page->orders_json.size(); ++i) {
-          if (i) data += ',';
-          data += page->orders_json[i];
-        }
-        data += ']';
-        std::string extra = R"("page":{"limit":)" + std::to_string(query.limit) + R"(,"nextCursor":)" +
-                            (page->next_cursor ? "\"" + *page->next_cursor + "\"" : std::string("null")) + "}";
-        respond(success_response(200, "Orders retrieved successfully", data, extra));
-      },
-      RouteDoc{"List orders (filters, cursor pagination)",
-               "orders",
-               200,
-               "",
-               "OrderList",
-               {400},
-               {{"customerId", "string", "only this customer's orders (UUID)", {}},
-                {"status", "string", "only orders in this status", {"created", "processing", "shipped", "delivered", "canceled", "cancelled"}},
-                {"createdFrom", "string", "created at or after (ISO-8601)", {}},
-                {"createdTo", "string", "created at or before (ISO-8601)", {}},
-                {"limit", "integer", "page size, 1..1000 (default 100)", {}},
-                {"cursor", "string", "opaque: page.nextCursor of the previous page", {}},
-                {"sort", "string", "creation order", {"createdAt", "-createdAt"}}}}});
+  router.add(Route{"GET", "/orders", "listOrders",
+                   [&read_model](const Request& req, const PathParams&, Respond respond) {
+                     auto q = parse_list_query(req);
+                     if (!q) return respond(error_response(req, q.error()));
+                     app::OrderListQuery query;
+                     query.customer_id = q->customer_id;
+                     query.status = q->status;
+                     query.created_from_ms = q->created_from_ms;
+                     query.created_to_ms = q->created_to_ms;
+                     query.limit = q->limit;
+                     query.cursor = q->cursor;
+                     query.descending = q->descending;
+                     auto page = read_model.list(query);
+                     if (!page) return respond(error_response(req, page.error()));
+                     std::string data = "[";
+                     for (size_t i = 0; i < page->orders_json.size(); ++i) {
+                       if (i) data += ',';
+                       data += page->orders_json[i];
+                     }
+                     data += ']';
+                     std::string extra =
+                         R"("page":{"limit":)" + std::to_string(query.limit) + R"(,"nextCursor":)" +
+                         (page->next_cursor ? "\"" + *page->next_cursor + "\"" : std::string("null")) + "}";
+                     respond(success_response(200, "Orders retrieved successfully", data, extra));
+                   },
+                   RouteDoc{"List orders (filters, cursor pagination)",
+                            "orders",
+                            200,
+                            "",
+                            "OrderList",
+                            {400},
+                            {{"customerId", "string", "only this customer's orders (UUID)", {}},
+                             {"status",
+                              "string",
+                              "only orders in this status",
+                              {"created", "processing", "shipped", "delivered", "canceled", "cancelled"}},
+                             {"createdFrom", "string", "created at or after (ISO-8601)", {}},
+                             {"createdTo", "string", "created at or before (ISO-8601)", {}},
+                             {"limit", "integer", "page size, 1..1000 (default 100)", {}},
+                             {"cursor", "string", "opaque: page.nextCursor of the previous page", {}},
+                             {"sort", "string", "creation order", {"createdAt", "-createdAt"}}}}});
 
   router.add(Route{
       "GET", "/orders/:id", "getOrder",
@@ -274,8 +294,9 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
             auto order = service.load_at(id, n);
             if (!order) return error_response(req, order.error());
             if (!order->exists || order->version < n) {
-              return error_response(req, Error::make(ErrorCode::order_not_found,
-                                                     "Order with ID " + id + " has no version " + std::to_string(n)));
+              return error_response(
+                  req, Error::make(ErrorCode::order_not_found,
+                                   "Order with ID " + id + " has no version " + std::to_string(n)));
             }
             return order_response(200, "Order retrieved successfully", *order);
           });
@@ -288,8 +309,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
           view = std::move(found.value());
         }
         if (!view) {
-          return respond(
-              error_response(req, Error::make(ErrorCode::order_not_found, "Order with ID " + id + " not found")));
+          return respond(error_response(
+              req, Error::make(ErrorCode::order_not_found, "Order with ID " + id + " not found")));
         }
         auto r = success_response(200, "Order retrieved successfully", view->json);
         r.headers.emplace_back("ETag", etag(view->version));
@@ -306,111 +327,161 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
   router.add(Route{
       "GET", "/orders/:id/history", "getOrderHistory",
       [&service, &workers](const Request& req, const PathParams& params, Respond respond) {
-        on_worker(workers, req, std::move(respond), [&service, req, id = std::string(params.get("id"))]() -> Response {
-          auto entries = service.history(id);
-          if (!entries) return error_response(req, entries.error());
-          return success_response(200, "Order history retrieved successfully", history_json(*entries));
-        });
+        on_worker(workers, req, std::move(respond),
+                  [&service, req, id = std::string(params.get("id"))]() -> Response {
+                    auto entries = service.history(id);
+                    if (!entries) return error_response(req, entries.error());
+                    return success_response(200, "Order history retrieved successfully",
+                                            history_json(*entries));
+                  });
       },
-      RouteDoc{"Every event of an order, deleted orders included", "orders", 200, "", "OrderHistory", {404}}});
+      RouteDoc{
+          "Every event of an order, deleted orders included", "orders", 200, "", "OrderHistory", {404}}});
 
-  router.add(Route{
-      "POST", "/orders", "createOrder",
-      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams&, Respond respond) {
-        auto input = parse_create_order(req.body);
-        if (!input) return respond(error_response(req, input.error()));
-        auto ctx = context_of(req);
-        if (!ctx) return respond(error_response(req, ctx.error()));
-        auto place = std::make_shared<const app::PlaceOrderInput>(
-            app::PlaceOrderInput{input->customer_id, lines_of(input->items)});
-        start_command(*deps_ptr, req, std::move(respond), [&service, ttl_ms, &req, place, ctx = *ctx](Respond respond) {
-          run_command(service, ttl_ms, req, ctx, {201, "Order created successfully", true, true},
-                      [&service, place](app::CommandContext c, app::OrderDone done) {
-                        service.place(*place, std::move(c), std::move(done));
-                      },
-                      std::move(respond));
-        });
-      },
-      RouteDoc{"Create an order", "orders", 201, "CreateOrder", "Order", {400, 413, 422, 503, 504}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(Route{"POST", "/orders", "createOrder",
+                   [deps_ptr, &service, ttl_ms](const Request& req, const PathParams&, Respond respond) {
+                     auto input = parse_create_order(req.body);
+                     if (!input) return respond(error_response(req, input.error()));
+                     auto ctx = context_of(req);
+                     if (!ctx) return respond(error_response(req, ctx.error()));
+                     auto place = std::make_shared<const app::PlaceOrderInput>(
+                         app::PlaceOrderInput{input->customer_id, lines_of(input->items)});
+                     start_command(*deps_ptr, req, std::move(respond),
+                                   [&service, ttl_ms, &req, place, ctx = *ctx](Respond respond) {
+                                     run_command(
+                                         service, ttl_ms, req, ctx,
+                                         {201, "Order created successfully", true, true},
+                                         [&service, place](app::CommandContext c, app::OrderDone done) {
+                                           service.place(*place, std::move(c), std::move(done));
+                                         },
+                                         std::move(respond));
+                                   });
+                   },
+                   RouteDoc{"Create an order",
+                            "orders",
+                            201,
+                            "CreateOrder",
+                            "Order",
+                            {400, 413, 422, 503, 504},
+                            {},
+                            "",
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
-  router.add(Route{
-      "PUT", "/orders/:id", "updateOrder",
-      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-        auto input = parse_update_order(req.body);
-        if (!input) return respond(error_response(req, input.error()));
-        auto ctx = context_of(req);
-        if (!ctx) return respond(error_response(req, ctx.error()));
-        auto update = std::make_shared<app::UpdateOrderInput>();
-        update->customer_id = input->customer_id;
-        if (input->items) update->items = lines_of(*input->items);
-        update->notes = input->notes;
-        start_command(*deps_ptr, req, std::move(respond),
-                      [&service, ttl_ms, &req, id = std::string(params.get("id")), update, ctx = *ctx](Respond respond) {
-                        run_command(service, ttl_ms, req, ctx, {200, "Order updated successfully", true, false},
-                                    [&service, id, update](app::CommandContext c, app::OrderDone done) {
-                                      service.update(id, *update, std::move(c), std::move(done));
-                                    },
-                                    std::move(respond));
-                      });
-      },
-      RouteDoc{"Update an order's customer, items or notes", "orders", 200, "UpdateOrder", "Order",
-               {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(
+      Route{"PUT", "/orders/:id", "updateOrder",
+            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+              auto input = parse_update_order(req.body);
+              if (!input) return respond(error_response(req, input.error()));
+              auto ctx = context_of(req);
+              if (!ctx) return respond(error_response(req, ctx.error()));
+              auto update = std::make_shared<app::UpdateOrderInput>();
+              update->customer_id = input->customer_id;
+              if (input->items) update->items = lines_of(*input->items);
+              update->notes = input->notes;
+              start_command(*deps_ptr, req, std::move(respond),
+                            [&service, ttl_ms, &req, id = std::string(params.get("id")), update,
+                             ctx = *ctx](Respond respond) {
+                              run_command(
+                                  service, ttl_ms, req, ctx, {200, "Order updated successfully", true, false},
+                                  [&service, id, update](app::CommandContext c, app::OrderDone done) {
+                                    service.update(id, *update, std::move(c), std::move(done));
+                                  },
+                                  std::move(respond));
+                            });
+            },
+            RouteDoc{"Update an order's customer, items or notes",
+                     "orders",
+                     200,
+                     "UpdateOrder",
+                     "Order",
+                     {400, 404, 412, 422, 503},
+                     {},
+                     "",
+                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
-  router.add(Route{
-      "PUT", "/orders/:id/shipping", "updateShipping",
-      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-        auto input = parse_update_shipping(req.body);
-        if (!input) return respond(error_response(req, input.error()));
-        auto ctx = context_of(req);
-        if (!ctx) return respond(error_response(req, ctx.error()));
-        start_command(*deps_ptr, req, std::move(respond),
-                      [&service, ttl_ms, &req, id = std::string(params.get("id")), shipping = input->shipping,
-                       ctx = *ctx](Respond respond) {
-                        run_command(
-                            service, ttl_ms, req, ctx, {200, "Shipping information updated successfully", true, false},
-                            [&service, id, shipping](app::CommandContext c, app::OrderDone done) {
-                              service.update_shipping(id, shipping, std::move(c), std::move(done));
-                            },
-                            std::move(respond));
-                      });
-      },
-      RouteDoc{"Update shipping information", "orders", 200, "UpdateShipping", "Order", {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(
+      Route{"PUT", "/orders/:id/shipping", "updateShipping",
+            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+              auto input = parse_update_shipping(req.body);
+              if (!input) return respond(error_response(req, input.error()));
+              auto ctx = context_of(req);
+              if (!ctx) return respond(error_response(req, ctx.error()));
+              start_command(*deps_ptr, req, std::move(respond),
+                            [&service, ttl_ms, &req, id = std::string(params.get("id")),
+                             shipping = input->shipping, ctx = *ctx](Respond respond) {
+                              run_command(
+                                  service, ttl_ms, req, ctx,
+                                  {200, "Shipping information updated successfully", true, false},
+                                  [&service, id, shipping](app::CommandContext c, app::OrderDone done) {
+                                    service.update_shipping(id, shipping, std::move(c), std::move(done));
+                                  },
+                                  std::move(respond));
+                            });
+            },
+            RouteDoc{"Update shipping information",
+                     "orders",
+                     200,
+                     "UpdateShipping",
+                     "Order",
+                     {400, 404, 412, 422, 503},
+                     {},
+                     "",
+                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
-  router.add(Route{
-      "PUT", "/orders/:id/status", "updateStatus",
-      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-        auto input = parse_update_status(req.body);
-        if (!input) return respond(error_response(req, input.error()));
-        auto ctx = context_of(req);
-        if (!ctx) return respond(error_response(req, ctx.error()));
-        start_command(*deps_ptr, req, std::move(respond),
-                      [&service, ttl_ms, &req, id = std::string(params.get("id")), to = input->status,
-                       reason = input->reason, ctx = *ctx](Respond respond) {
-                        run_command(
-                            service, ttl_ms, req, ctx, {200, "Order status updated successfully", true, false},
-                            [&service, id, to, reason](app::CommandContext c, app::OrderDone done) {
-                              service.change_status(id, to, reason, std::move(c), std::move(done));
-                            },
-                            std::move(respond));
-                      });
-      },
-      RouteDoc{"Change an order's status", "orders", 200, "UpdateStatus", "Order", {400, 404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(
+      Route{"PUT", "/orders/:id/status", "updateStatus",
+            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+              auto input = parse_update_status(req.body);
+              if (!input) return respond(error_response(req, input.error()));
+              auto ctx = context_of(req);
+              if (!ctx) return respond(error_response(req, ctx.error()));
+              start_command(*deps_ptr, req, std::move(respond),
+                            [&service, ttl_ms, &req, id = std::string(params.get("id")), to = input->status,
+                             reason = input->reason, ctx = *ctx](Respond respond) {
+                              run_command(
+                                  service, ttl_ms, req, ctx,
+                                  {200, "Order status updated successfully", true, false},
+                                  [&service, id, to, reason](app::CommandContext c, app::OrderDone done) {
+                                    service.change_status(id, to, reason, std::move(c), std::move(done));
+                                  },
+                                  std::move(respond));
+                            });
+            },
+            RouteDoc{"Change an order's status",
+                     "orders",
+                     200,
+                     "UpdateStatus",
+                     "Order",
+                     {400, 404, 412, 422, 503},
+                     {},
+                     "",
+                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
-  router.add(Route{
-      "DELETE", "/orders/:id", "deleteOrder",
-      [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-        auto ctx = context_of(req);
-        if (!ctx) return respond(error_response(req, ctx.error()));
-        start_command(*deps_ptr, req, std::move(respond),
-                      [&service, ttl_ms, &req, id = std::string(params.get("id")), ctx = *ctx](Respond respond) {
-                        run_command(service, ttl_ms, req, ctx, {200, "Order deleted successfully", false, false},
-                                    [&service, id](app::CommandContext c, app::OrderDone done) {
-                                      service.remove(id, std::move(c), std::move(done));
-                                    },
-                                    std::move(respond));
-                      });
-      },
-      RouteDoc{"Delete an order (its history stays)", "orders", 200, "", "", {404, 412, 422, 503}, {}, "", {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(
+      Route{"DELETE", "/orders/:id", "deleteOrder",
+            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
+              auto ctx = context_of(req);
+              if (!ctx) return respond(error_response(req, ctx.error()));
+              start_command(
+                  *deps_ptr, req, std::move(respond),
+                  [&service, ttl_ms, &req, id = std::string(params.get("id")), ctx = *ctx](Respond respond) {
+                    run_command(
+                        service, ttl_ms, req, ctx, {200, "Order deleted successfully", false, false},
+                        [&service, id](app::CommandContext c, app::OrderDone done) {
+                          service.remove(id, std::move(c), std::move(done));
+                        },
+                        std::move(respond));
+                  });
+            },
+            RouteDoc{"Delete an order (its history stays)",
+                     "orders",
+                     200,
+                     "",
+                     "",
+                     {404, 412, 422, 503},
+                     {},
+                     "",
+                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 }
 
 }  // namespace orderflow::api

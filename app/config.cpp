@@ -28,22 +28,29 @@ bool parse_uint(const std::string& s, T& out, T max) {
 #define OF_UINT(name, member, max)                                              \
   [](Config& c, const std::string& v) { return parse_uint(v, c.member, max); }, \
       [](const Config& c) { return std::to_string(c.member); }
-#define OF_INT(name, member, max)                                                    \
+#define OF_INT(name, member, max)                                                               \
   [](Config& c, const std::string& v) { return parse_uint(v, c.member, max) && c.member > 0; }, \
       [](const Config& c) { return std::to_string(c.member); }
-#define OF_STR(member)                                              \
-  [](Config& c, const std::string& v) { c.member = v; return true; }, \
+#define OF_STR(member)                  \
+  [](Config& c, const std::string& v) { \
+    c.member = v;                       \
+    return true;                        \
+  },                                    \
       [](const Config& c) { return c.member; }
 // Seed rule: only the exact string "true" enables; anything else disables.
-#define OF_FLAG(member)                                                            \
-  [](Config& c, const std::string& v) { c.member = (v == "true"); return true; }, \
+#define OF_FLAG(member)                 \
+  [](Config& c, const std::string& v) { \
+    c.member = (v == "true");           \
+    return true;                        \
+  },                                    \
       [](const Config& c) { return std::string(c.member ? "true" : "false"); }
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
       {"host", "HOST", "address", "listen address", OF_STR(host)},
       {"port", "PORT", "port", "listen port (0 = any free port)", OF_UINT(port, port, uint16_t{65535})},
-      {"http-threads", "HTTP_THREADS", "threads", "threads serving HTTP", OF_INT(http_threads, http_threads, 256)},
+      {"http-threads", "HTTP_THREADS", "threads", "threads serving HTTP",
+       OF_INT(http_threads, http_threads, 256)},
       {"command-threads", "COMMAND_THREADS", "threads", "workers running commands (commands in flight)",
        OF_INT(command_threads, command_threads, 4096)},
       {"body-bytes-max", "BODY_BYTES_MAX", "bytes", "largest request body (413 above)",
@@ -81,7 +88,8 @@ const std::vector<Field>& fields() {
       {"amqp-url", "AMQP_URL", "url", "RabbitMQ URL", OF_STR(amqp_url)},
       {"log-level", "LOG_LEVEL", "level", "trace|debug|info|warn|error|critical|off",
        [](Config& c, const std::string& v) {
-         static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off", "verbose"};
+         static const char* levels[] = {"trace", "debug",    "info", "warn",
+                                        "error", "critical", "off",  "verbose"};
          for (auto* l : levels)
            if (v == l) {
              c.log_level = v == "verbose" ? "debug" : v;
@@ -104,7 +112,8 @@ const std::vector<Field>& fields() {
       {"client-timeout-ms", "CLIENT_TIMEOUT_MS", "ms",
        "Customer/Inventory clients: whole call, retries included (timeout = 504)",
        OF_INT(client_timeout_ms, client_timeout_ms, uint64_t{600000})},
-      {"client-retries-max", "CLIENT_RETRIES_MAX", "attempts", "Customer/Inventory clients: retries of a failed call",
+      {"client-retries-max", "CLIENT_RETRIES_MAX", "attempts",
+       "Customer/Inventory clients: retries of a failed call",
        OF_UINT(client_retries_max, client_retries_max, uint64_t{10})},
       {"client-backoff-base-ms", "CLIENT_BACKOFF_BASE_MS", "ms",
        "Customer/Inventory clients: first retry backoff (doubles, full jitter)",
@@ -117,9 +126,11 @@ const std::vector<Field>& fields() {
        OF_INT(breaker_failures_max, breaker_failures_max, uint64_t{1000})},
       {"breaker-cooldown-ms", "BREAKER_COOLDOWN_MS", "ms", "an open circuit lets a probe call through after",
        OF_INT(breaker_cooldown_ms, breaker_cooldown_ms, uint64_t{3600000})},
-      {"release-retry-base-ms", "RELEASE_RETRY_BASE_MS", "ms", "durable release queue: first retry delay (doubles)",
+      {"release-retry-base-ms", "RELEASE_RETRY_BASE_MS", "ms",
+       "durable release queue: first retry delay (doubles)",
        OF_INT(release_retry_base_ms, release_retry_base_ms, uint64_t{3600000})},
-      {"release-retry-max-ms", "RELEASE_RETRY_MAX_MS", "ms", "durable release queue: longest delay between retries",
+      {"release-retry-max-ms", "RELEASE_RETRY_MAX_MS", "ms",
+       "durable release queue: longest delay between retries",
        OF_INT(release_retry_max_ms, release_retry_max_ms, uint64_t{86400000})},
   };
   return table;
@@ -188,8 +199,8 @@ std::string config_help() {
   Config defaults;
   os << "usage: orderflow [--flag value]...\n\nEvery flag can also be set by its environment variable.\n\n";
   for (const auto& f : fields())
-    os << "  --" << f.flag << " <" << f.unit << ">  (" << f.env << ", default " << f.get(defaults) << ")\n      "
-       << f.help << "\n";
+    os << "  --" << f.flag << " <" << f.unit << ">  (" << f.env << ", default " << f.get(defaults)
+       << ")\n      " << f.help << "\n";
   return os.str();
 }
 

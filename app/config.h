@@ -10,21 +10,21 @@ namespace orderflow::app {
 
 struct Config {
   // HTTP
-  std::string host = "0.0.0.0";  // listen address (PORT's companion; HOST)
-  uint16_t port = 8000;          // listen port; 0 = any free port (PORT)
-  int http_threads = 2;          // io_context threads serving HTTP (HTTP_THREADS)
-  int command_threads = 64;      // workers running commands; bounds commands in flight (COMMAND_THREADS)
-  uint64_t body_bytes_max = 1 << 20;   // larger bodies get 413 (BODY_BYTES_MAX)
+  std::string host = "0.0.0.0";       // listen address (PORT's companion; HOST)
+  uint16_t port = 8000;               // listen port; 0 = any free port (PORT)
+  int http_threads = 2;               // io_context threads serving HTTP (HTTP_THREADS)
+  int command_threads = 64;           // workers running commands; bounds commands in flight (COMMAND_THREADS)
+  uint64_t body_bytes_max = 1 << 20;  // larger bodies get 413 (BODY_BYTES_MAX)
   uint64_t header_bytes_max = 16 << 10;  // larger header blocks get 431 (HEADER_BYTES_MAX)
-  uint64_t read_timeout_ms = 15000;    // a request must arrive whole within this (READ_TIMEOUT_MS)
-  uint64_t idle_timeout_ms = 60000;    // an idle keep-alive connection is closed after (IDLE_TIMEOUT_MS)
-  uint64_t connections_max = 4096;     // further connections are refused (CONNECTIONS_MAX)
+  uint64_t read_timeout_ms = 15000;      // a request must arrive whole within this (READ_TIMEOUT_MS)
+  uint64_t idle_timeout_ms = 60000;      // an idle keep-alive connection is closed after (IDLE_TIMEOUT_MS)
+  uint64_t connections_max = 4096;       // further connections are refused (CONNECTIONS_MAX)
 
   // Storage
-  std::string data_dir = "./data";    // RocksDB directory (DATA_DIR)
-  bool sync = true;                   // fsync every commit batch; off risks the last batches (SYNC)
-  uint64_t commit_queue_max = 8192;   // queued appends before 503 overloaded (COMMIT_QUEUE_MAX)
-  uint64_t idempotency_ttl_s = 86400; // how long Idempotency-Key responses are kept (IDEMPOTENCY_TTL_S)
+  std::string data_dir = "./data";     // RocksDB directory (DATA_DIR)
+  bool sync = true;                    // fsync every commit batch; off risks the last batches (SYNC)
+  uint64_t commit_queue_max = 8192;    // queued appends before 503 overloaded (COMMIT_QUEUE_MAX)
+  uint64_t idempotency_ttl_s = 86400;  // how long Idempotency-Key responses are kept (IDEMPOTENCY_TTL_S)
 
   // Collaborators (seed names; only the exact string "true" enables a real one)
   bool use_real_customer_api = false;
@@ -36,17 +36,23 @@ struct Config {
 
   // Customer/Inventory HTTP clients (used when USE_REAL_*_API is "true"); per service
   uint64_t client_connect_timeout_ms = 2000;  // TCP connect of one attempt (CLIENT_CONNECT_TIMEOUT_MS)
-  uint64_t client_timeout_ms = 2000;          // one call as a whole, retries and backoff included (CLIENT_TIMEOUT_MS)
-  uint64_t client_retries_max = 2;            // extra attempts after a failed one; idempotent calls only (CLIENT_RETRIES_MAX)
-  uint64_t client_backoff_base_ms = 25;       // first retry waits up to this, doubling, full jitter (CLIENT_BACKOFF_BASE_MS)
-  uint64_t client_connections_max = 32;       // open connections per service; callers beyond wait (CLIENT_CONNECTIONS_MAX)
-  uint64_t breaker_failures_max = 5;          // consecutive failed attempts that open the circuit (BREAKER_FAILURES_MAX)
-  uint64_t breaker_cooldown_ms = 5000;        // an open circuit lets one probe through after (BREAKER_COOLDOWN_MS)
-  uint64_t release_retry_base_ms = 500;       // durable release queue: first retry delay, doubling (RELEASE_RETRY_BASE_MS)
-  uint64_t release_retry_max_ms = 60000;      // durable release queue: longest delay between retries (RELEASE_RETRY_MAX_MS)
+  uint64_t client_timeout_ms = 2000;  // one call as a whole, retries and backoff included (CLIENT_TIMEOUT_MS)
+  uint64_t client_retries_max =
+      2;  // extra attempts after a failed one; idempotent calls only (CLIENT_RETRIES_MAX)
+  uint64_t client_backoff_base_ms =
+      25;  // first retry waits up to this, doubling, full jitter (CLIENT_BACKOFF_BASE_MS)
+  uint64_t client_connections_max =
+      32;  // open connections per service; callers beyond wait (CLIENT_CONNECTIONS_MAX)
+  uint64_t breaker_failures_max =
+      5;  // consecutive failed attempts that open the circuit (BREAKER_FAILURES_MAX)
+  uint64_t breaker_cooldown_ms = 5000;  // an open circuit lets one probe through after (BREAKER_COOLDOWN_MS)
+  uint64_t release_retry_base_ms =
+      500;  // durable release queue: first retry delay, doubling (RELEASE_RETRY_BASE_MS)
+  uint64_t release_retry_max_ms =
+      60000;  // durable release queue: longest delay between retries (RELEASE_RETRY_MAX_MS)
 
   // Logs
-  std::string log_level = "info";  // trace|debug|info|warn|error|critical|off (LOG_LEVEL)
+  std::string log_level = "info";   // trace|debug|info|warn|error|critical|off (LOG_LEVEL)
   std::string log_format = "text";  // text|json (LOG_FORMAT)
 
   std::string swagger_dir;  // unpacked swagger-ui-dist; default set at build time (SWAGGER_DIR)

@@ -174,9 +174,9 @@ int main(int argc, char** argv) {
 
   api::Router router;
   api::add_system_routes(router);
-  api::add_order_routes(router, api::OrderRouteDeps{service, read_model, workers,
-                                                    static_cast<int64_t>(config.idempotency_ttl_s) * 1000,
-                                                    commands_inline});
+  api::add_order_routes(
+      router, api::OrderRouteDeps{service, read_model, workers,
+                                  static_cast<int64_t>(config.idempotency_ttl_s) * 1000, commands_inline});
 
   app::EventStore& store_ref = *store;
   metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
@@ -207,20 +207,22 @@ int main(int argc, char** argv) {
   });
 
   api::add_operability_routes(
-      router,
-      api::OperabilityDeps{metrics,
-                           [&store_ref, &clock, &relay](std::function<void(std::optional<std::string>)> answer) {
-                             if (!relay.metrics().running) return answer("the outbox relay is not running");
-                             // Writable = a tiny synced write through the committer succeeds.
-                             app::AppendRequest probe;
-                             probe.stream_id = "health";
-                             probe.writes.push_back({"health", "probe", std::to_string(clock.now_ms())});
-                             store_ref.append_async(std::move(probe), [answer = std::move(answer)](app::AppendResult r) {
-                               if (!r) return answer("storage is not writable: " + r.error().message);
-                               answer(std::nullopt);
-                             });
-                           },
-                           config.swagger_dir});
+      router, api::OperabilityDeps{
+                  metrics,
+                  [&store_ref, &clock, &relay](std::function<void(std::optional<std::string>)> answer) {
+                    if (!relay.metrics().running) return answer("the outbox relay is not running");
+                    // Writable = a tiny synced write through the committer succeeds.
+                    app::AppendRequest probe;
+                    probe.stream_id = "health";
+                    probe.writes.push_back({"health", "probe", std::to_string(clock.now_ms())});
+                    store_ref.append_async(std::move(probe),
+                                           [answer = std::move(answer)](app::AppendResult r) {
+                                             if (!r)
+                                               return answer("storage is not writable: " + r.error().message);
+                                             answer(std::nullopt);
+                                           });
+                  },
+                  config.swagger_dir});
 
   api::ServerOptions options;
   options.host = config.host;

@@ -268,8 +268,8 @@ struct OrderService::Run {
 };
 
 struct OrderService::Append {
-  Order state;   // before the events
-  Order after;   // after them
+  Order state;             // before the events
+  Order after;             // after them
   std::string after_json;  // order_to_json(after), empty once deleted
   std::vector<Event> events;
   std::vector<std::pair<domain::ProductId, int64_t>> reserved;  // given back if the append fails
@@ -347,7 +347,8 @@ Result<Order, Error> OrderService::on_appended(const Order& state, Order after, 
 
 namespace {
 Error internal_error(const char* where, const std::exception& e) {
-  return Error::make(ErrorCode::internal, std::string("Internal server error (") + where + ": " + e.what() + ")");
+  return Error::make(ErrorCode::internal,
+                     std::string("Internal server error (") + where + ": " + e.what() + ")");
 }
 }  // namespace
 
@@ -424,12 +425,13 @@ void OrderService::attempt(const std::shared_ptr<Run>& run) {
     step->state = std::move(*loaded);
     const Order& state = step->state;
     const auto& ctx = run->ctx;
-    if (!domain::is_live(state)) return finish(run, fail(from_domain(domain::order_not_found(run->order_id))));
+    if (!domain::is_live(state))
+      return finish(run, fail(from_domain(domain::order_not_found(run->order_id))));
     if (ctx.if_match && *ctx.if_match != state.version) {
-      return finish(run, fail(Error::make(ErrorCode::version_mismatch,
-                                          "Order " + run->order_id + " is at version " +
-                                              std::to_string(state.version) + ", not " +
-                                              std::to_string(*ctx.if_match))));
+      return finish(
+          run, fail(Error::make(ErrorCode::version_mismatch, "Order " + run->order_id + " is at version " +
+                                                                 std::to_string(state.version) + ", not " +
+                                                                 std::to_string(*ctx.if_match))));
     }
     auto cmd = run->build(state);
     if (!cmd) return finish(run, fail(cmd.error()));
@@ -457,7 +459,8 @@ void OrderService::attempt(const std::shared_ptr<Run>& run) {
   });
 }
 
-Result<CommandOutcome, Error> OrderService::complete_append(Append& step, AppendResult result, bool& conflict) {
+Result<CommandOutcome, Error> OrderService::complete_append(Append& step, AppendResult result,
+                                                            bool& conflict) {
   auto committed = on_appended(step.state, std::move(step.after), std::move(result), conflict);
   if (!committed) {
     release_all(step.state.id, step.reserved);  // nothing was appended: give the stock back
@@ -487,52 +490,57 @@ void OrderService::after_append(const std::shared_ptr<Run>& run, Append& step, A
 
 void OrderService::update(std::string order_id, UpdateOrderInput input, CommandContext ctx, OrderDone done) {
   auto in = std::make_shared<const UpdateOrderInput>(std::move(input));
-  run(std::move(order_id), std::move(ctx), [this, in](const Order& state) -> Result<domain::Command, Error> {
-    const UpdateOrderInput& input = *in;
-    domain::UpdateOrder cmd;
-    cmd.notes = input.notes;
-    cmd.at_ms = clock_.now_ms();
-    // Refusals that need no lookup come first (a delivered order is not updatable, whatever
-    // the body names).
-    if (!domain::holds_stock(state)) {
-      auto refused = domain::decide(state, cmd);
-      if (!refused) return fail(from_domain(refused.error()));
-    }
-    // A changed customer and the new items' prices are independent lookups: they go out together.
-    std::optional<std::future<Result<bool, DependencyError>>> customer;
-    if (input.customer_id && *input.customer_id != state.customer_id)
-      customer = customers_.exists_async(*input.customer_id);
-    std::optional<Result<std::vector<domain::OrderItem>, Error>> items;
-    if (input.items) items = price_lines(*input.items);
-    if (customer) {
-      auto exists = customer->get();
-      if (!exists) return fail(dependency_error(exists.error()));
-      if (!exists.value()) {
-        return fail(Error::make(ErrorCode::customer_not_found,
-                                "Customer with ID " + input.customer_id->str() + " not found"));
-      }
-    }
-    cmd.customer_id = input.customer_id;
-    if (items) {
-      if (!*items) return fail(items->error());
-      cmd.items = std::move(items->value());
-    }
-    return domain::Command(std::move(cmd));
-  }, std::move(done));
+  run(
+      std::move(order_id), std::move(ctx),
+      [this, in](const Order& state) -> Result<domain::Command, Error> {
+        const UpdateOrderInput& input = *in;
+        domain::UpdateOrder cmd;
+        cmd.notes = input.notes;
+        cmd.at_ms = clock_.now_ms();
+        // Refusals that need no lookup come first (a delivered order is not updatable, whatever
+        // the body names).
+        if (!domain::holds_stock(state)) {
+          auto refused = domain::decide(state, cmd);
+          if (!refused) return fail(from_domain(refused.error()));
+        }
+        // A changed customer and the new items' prices are independent lookups: they go out together.
+        std::optional<std::future<Result<bool, DependencyError>>> customer;
+        if (input.customer_id && *input.customer_id != state.customer_id)
+          customer = customers_.exists_async(*input.customer_id);
+        std::optional<Result<std::vector<domain::OrderItem>, Error>> items;
+        if (input.items) items = price_lines(*input.items);
+        if (customer) {
+          auto exists = customer->get();
+          if (!exists) return fail(dependency_error(exists.error()));
+          if (!exists.value()) {
+            return fail(Error::make(ErrorCode::customer_not_found,
+                                    "Customer with ID " + input.customer_id->str() + " not found"));
+          }
+        }
+        cmd.customer_id = input.customer_id;
+        if (items) {
+          if (!*items) return fail(items->error());
+          cmd.items = std::move(items->value());
+        }
+        return domain::Command(std::move(cmd));
+      },
+      std::move(done));
 }
 
 void OrderService::update_shipping(std::string order_id, domain::ShippingInfo shipping, CommandContext ctx,
                                    OrderDone done) {
-  run(std::move(order_id), std::move(ctx),
+  run(
+      std::move(order_id), std::move(ctx),
       [this, shipping = std::move(shipping)](const Order&) -> Result<domain::Command, Error> {
         return domain::Command(domain::UpdateShipping{shipping, clock_.now_ms()});
       },
       std::move(done));
 }
 
-void OrderService::change_status(std::string order_id, domain::OrderStatus to, std::optional<std::string> reason,
-                                 CommandContext ctx, OrderDone done) {
-  run(std::move(order_id), std::move(ctx),
+void OrderService::change_status(std::string order_id, domain::OrderStatus to,
+                                 std::optional<std::string> reason, CommandContext ctx, OrderDone done) {
+  run(
+      std::move(order_id), std::move(ctx),
       [this, to, reason = std::move(reason)](const Order&) -> Result<domain::Command, Error> {
         return domain::Command(domain::ChangeStatus{to, reason, clock_.now_ms()});
       },
@@ -540,7 +548,8 @@ void OrderService::change_status(std::string order_id, domain::OrderStatus to, s
 }
 
 void OrderService::remove(std::string order_id, CommandContext ctx, OrderDone done) {
-  run(std::move(order_id), std::move(ctx),
+  run(
+      std::move(order_id), std::move(ctx),
       [this](const Order&) -> Result<domain::Command, Error> {
         return domain::Command(domain::DeleteOrder{clock_.now_ms()});
       },

@@ -123,7 +123,8 @@ class OrderService {
   // append, otherwise through options.resume. They never throw.
   void place(PlaceOrderInput input, CommandContext ctx, OrderDone done);
   void update(std::string order_id, UpdateOrderInput input, CommandContext ctx, OrderDone done);
-  void update_shipping(std::string order_id, domain::ShippingInfo shipping, CommandContext ctx, OrderDone done);
+  void update_shipping(std::string order_id, domain::ShippingInfo shipping, CommandContext ctx,
+                       OrderDone done);
   void change_status(std::string order_id, domain::OrderStatus to, std::optional<std::string> reason,
                      CommandContext ctx, OrderDone done);
   /// Deletes (an OrderDeleted event; the history stays). Answers the final state.
@@ -170,8 +171,8 @@ class OrderService {
                                const CommandContext& ctx, bool creating, domain::Order& after,
                                std::string& after_json);
   /// Judges a completed append: the state after it, or the error (conflict = a version conflict).
-  Result<domain::Order, Error> on_appended(const domain::Order& state, domain::Order after, AppendResult result,
-                                           bool& conflict);
+  Result<domain::Order, Error> on_appended(const domain::Order& state, domain::Order after,
+                                           AppendResult result, bool& conflict);
   Result<std::vector<domain::OrderItem>, Error> price_lines(const std::vector<LineInput>& lines);
   Result<Unit, Error> reserve_all(const domain::Order& state, const std::vector<domain::Event>& events,
                                   bool reactivation,

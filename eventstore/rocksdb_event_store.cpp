@@ -47,8 +47,8 @@ using app::ExpectedVersion;
 using app::StoreError;
 
 // The built-in families (their names are defined once, in admin.h, for the store and the tools).
-constexpr std::string_view kBuiltinFamilies[] = {kEventsFamily, kStreamsFamily, kOutboxFamily, kIdempotencyFamily,
-                                                 kMetaFamily};
+constexpr std::string_view kBuiltinFamilies[] = {kEventsFamily, kStreamsFamily, kOutboxFamily,
+                                                 kIdempotencyFamily, kMetaFamily};
 
 // Deletes by purge/outbox are written in chunks so one call never builds an unbounded batch.
 constexpr size_t kDeleteChunkKeys = 4096;

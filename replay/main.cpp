@@ -388,9 +388,10 @@ std::optional<std::string> event_line(const app::RecordedEvent& rec, bool with_s
     return std::nullopt;
   }
   auto current = domain::encode(*event);
-  return domain::history_line_json({rec.sequence, rec.stream_version, current.type, rec.metadata.occurred_at_ms,
-                                    rec.metadata.actor, rec.metadata.correlation_id, rec.metadata.idempotency_key,
-                                    current.payload, with_stream ? std::string_view(rec.stream_id) : std::string_view()});
+  return domain::history_line_json(
+      {rec.sequence, rec.stream_version, current.type, rec.metadata.occurred_at_ms, rec.metadata.actor,
+       rec.metadata.correlation_id, rec.metadata.idempotency_key, current.payload,
+       with_stream ? std::string_view(rec.stream_id) : std::string_view()});
 }
 
 int cmd_history(int argc, char** argv) {

@@ -14,12 +14,12 @@ namespace orderflow::app {
 
 /// Who and why of one event; stored beside the payload and shown by the audit API.
 struct EventMetadata {
-  std::string event_id;        // UUID v4, unique per event; AMQP message_id
-  int64_t occurred_at_ms = 0;  // Unix epoch milliseconds, UTC
-  std::string correlation_id;  // the request id that caused it
-  std::string causation_id;    // the command / event id that caused it
-  std::string actor;           // "anonymous", an X-Actor value, or an API key name
-  std::string idempotency_key; // empty when the client sent none
+  std::string event_id;         // UUID v4, unique per event; AMQP message_id
+  int64_t occurred_at_ms = 0;   // Unix epoch milliseconds, UTC
+  std::string correlation_id;   // the request id that caused it
+  std::string causation_id;     // the command / event id that caused it
+  std::string actor;            // "anonymous", an X-Actor value, or an API key name
+  std::string idempotency_key;  // empty when the client sent none
   friend bool operator==(const EventMetadata&, const EventMetadata&) = default;
 };
 
@@ -126,10 +126,10 @@ struct OutboxRow {
 
 /// Cumulative counters of the committer, for metrics and benchmarks.
 struct CommitStats {
-  uint64_t batches = 0;           // WriteBatches written
-  uint64_t appends = 0;           // append requests committed
-  uint64_t events = 0;            // events committed
-  uint64_t queue_depth = 0;       // append requests waiting right now
+  uint64_t batches = 0;      // WriteBatches written
+  uint64_t appends = 0;      // append requests committed
+  uint64_t events = 0;       // events committed
+  uint64_t queue_depth = 0;  // append requests waiting right now
   uint64_t queue_capacity = 0;
   uint64_t rejected_overloaded = 0;
   uint64_t write_micros_total = 0;  // time spent in DB::Write (with fsync when sync is on)
@@ -167,18 +167,21 @@ class EventStore {
       const std::string& family, const std::vector<std::string>& keys) const = 0;
   /// Keys in [from_key, to_key) (to_key empty = no upper bound), ascending, or descending when
   /// `reverse` (then from_key is the inclusive upper bound, to_key the exclusive lower bound).
-  virtual Result<std::vector<KeyValue>, StoreError> scan(const std::string& family, const std::string& from_key,
+  virtual Result<std::vector<KeyValue>, StoreError> scan(const std::string& family,
+                                                         const std::string& from_key,
                                                          const std::string& to_key, size_t limit,
                                                          bool reverse = false) const = 0;
 
   /// The idempotency record stored under `key`, if any (expired records may still be returned
   /// until purged; the caller compares expires_at_ms).
-  virtual Result<std::optional<IdempotencyRecord>, StoreError> find_idempotency(const std::string& key) const = 0;
+  virtual Result<std::optional<IdempotencyRecord>, StoreError> find_idempotency(
+      const std::string& key) const = 0;
   /// Removes idempotency records that expired before now_ms; returns how many.
   virtual Result<size_t, StoreError> purge_idempotency(int64_t now_ms) = 0;
 
   /// Outbox rows with sequence >= from_sequence, in order, at most max_count.
-  virtual Result<std::vector<OutboxRow>, StoreError> read_outbox(uint64_t from_sequence, size_t max_count) const = 0;
+  virtual Result<std::vector<OutboxRow>, StoreError> read_outbox(uint64_t from_sequence,
+                                                                 size_t max_count) const = 0;
   /// Deletes outbox rows once their messages are confirmed.
   virtual Result<Unit, StoreError> delete_outbox(const std::vector<uint64_t>& sequences) = 0;
   virtual uint64_t outbox_pending() const = 0;
