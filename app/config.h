@@ -45,7 +45,9 @@ struct Config {
       32;  // open connections per service; callers beyond wait (CLIENT_CONNECTIONS_MAX)
   uint64_t breaker_failures_max =
       5;  // consecutive failed attempts that open the circuit (BREAKER_FAILURES_MAX)
-  uint64_t breaker_cooldown_ms = 5000;  // an open circuit lets one probe through after (BREAKER_COOLDOWN_MS)
+  uint64_t breaker_cooldown_ms = 5000;  // an open circuit lets probes through after (BREAKER_COOLDOWN_MS)
+  // attempts a half-open circuit lets through at once (BREAKER_HALF_OPEN_CALLS_MAX)
+  uint64_t breaker_half_open_calls_max = 10;
   uint64_t release_retry_base_ms =
       500;  // durable release queue: first retry delay, doubling (RELEASE_RETRY_BASE_MS)
   uint64_t release_retry_max_ms =

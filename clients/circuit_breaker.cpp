@@ -17,7 +17,8 @@ std::string_view circuit_state_name(CircuitState state) {
 }
 
 CircuitBreaker::CircuitBreaker(BreakerOptions options)
-    : options_{std::max<uint32_t>(1, options.failures_max), options.cooldown_ms} {}
+    : options_{std::max<uint32_t>(1, options.failures_max), options.cooldown_ms,
+               std::max<uint32_t>(1, options.half_open_calls_max)} {}
 
 bool CircuitBreaker::allow(int64_t now_ms) {
   std::lock_guard lock(mutex_);
@@ -27,12 +28,12 @@ bool CircuitBreaker::allow(int64_t now_ms) {
     case CircuitState::open:
       if (now_ms - opened_at_ms_ < options_.cooldown_ms) return false;
       state_.store(CircuitState::half_open, std::memory_order_relaxed);
-      probe_in_flight_ = true;
+      probes_in_flight_ = 1;
       return true;
     case CircuitState::half_open:
-      // One probe at a time; everyone else keeps failing fast until it reports.
-      if (probe_in_flight_) return false;
-      probe_in_flight_ = true;
+      // A bounded number of probes at a time; everyone else keeps failing fast until one reports.
+      if (probes_in_flight_ >= options_.half_open_calls_max) return false;
+      ++probes_in_flight_;
       return true;
   }
   return false;
@@ -41,7 +42,7 @@ bool CircuitBreaker::allow(int64_t now_ms) {
 void CircuitBreaker::on_success() {
   std::lock_guard lock(mutex_);
   consecutive_failures_ = 0;
-  probe_in_flight_ = false;
+  probes_in_flight_ = 0;
   state_.store(CircuitState::closed, std::memory_order_relaxed);
 }
 
@@ -64,7 +65,7 @@ void CircuitBreaker::on_failure(int64_t now_ms) {
 void CircuitBreaker::open(int64_t now_ms) {
   state_.store(CircuitState::open, std::memory_order_relaxed);
   opened_at_ms_ = now_ms;
-  probe_in_flight_ = false;
+  probes_in_flight_ = 0;
   consecutive_failures_ = 0;
   opened_total_.fetch_add(1, std::memory_order_relaxed);
 }

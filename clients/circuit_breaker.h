@@ -1,9 +1,13 @@
 #pragma once
 // A circuit breaker for one downstream service. Promise: after `failures_max` consecutive failed
-// attempts the circuit opens and calls fail at once (no network) for `cooldown_ms`; then one
-// probe is let through (half-open): its success closes the circuit, its failure opens it for
-// another cool-down. Time comes in as an argument, so the state machine is tested without
-// sleeping. Thread-safe.
+// attempts the circuit opens and calls fail at once (no network) for `cooldown_ms`; then it is
+// half-open and lets up to `half_open_calls_max` attempts through at once (the probes): the first
+// success closes the circuit, a failure opens it for another cool-down. More than one probe,
+// because one command makes several calls at the same moment (an order's product lookups): with
+// a single probe the recovering service answered the first and the circuit refused the others,
+// failing a healthy command (resilience4j's permittedNumberOfCallsInHalfOpenState, default 10, is
+// the same idea). Time comes in as an argument, so the state machine is tested without sleeping.
+// Thread-safe.
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -17,7 +21,8 @@ std::string_view circuit_state_name(CircuitState state);
 
 struct BreakerOptions {
   uint32_t failures_max = 5;   // consecutive failed attempts (5xx, refused, timeout) that open it; >= 1
-  int64_t cooldown_ms = 5000;  // time an open circuit refuses calls before letting one probe through
+  int64_t cooldown_ms = 5000;  // time an open circuit refuses calls before letting probes through
+  uint32_t half_open_calls_max = 10;  // attempts a half-open circuit lets through at once; >= 1
 };
 
 class CircuitBreaker {
@@ -25,7 +30,8 @@ class CircuitBreaker {
   explicit CircuitBreaker(BreakerOptions options);
 
   /// May an attempt go out now? Closed: yes. Open: no, until the cool-down has passed; then
-  /// the circuit is half-open and exactly one caller gets yes (the probe) until it reports.
+  /// the circuit is half-open and up to `half_open_calls_max` callers get yes (the probes) until
+  /// one of them reports.
   bool allow(int64_t now_ms);
   /// The service answered (any status below 500): closes the circuit, resets the count.
   void on_success();
@@ -45,7 +51,7 @@ class CircuitBreaker {
   mutable std::mutex mutex_;
   uint32_t consecutive_failures_ = 0;
   int64_t opened_at_ms_ = 0;
-  bool probe_in_flight_ = false;
+  uint32_t probes_in_flight_ = 0;
   std::atomic<CircuitState> state_{CircuitState::closed};
   std::atomic<uint64_t> opened_total_{0};
 };

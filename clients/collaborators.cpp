@@ -20,6 +20,7 @@ ServiceOptions service_options(const app::Config& c, std::string name, std::stri
   o.connections_max = static_cast<uint32_t>(c.client_connections_max);
   o.breaker.failures_max = static_cast<uint32_t>(c.breaker_failures_max);
   o.breaker.cooldown_ms = static_cast<int64_t>(c.breaker_cooldown_ms);
+  o.breaker.half_open_calls_max = static_cast<uint32_t>(c.breaker_half_open_calls_max);
   return o;
 }
 

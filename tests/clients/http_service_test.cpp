@@ -196,7 +196,7 @@ TEST_CASE("the circuit opens after N failed attempts, fails fast, and closes aft
   stub.fault("", "/", StubReply::fail500());
   auto options = options_for(stub);
   options.retries_max = 0;
-  options.breaker = BreakerOptions{3, 300};
+  options.breaker = BreakerOptions{3, 300, 1};
   HttpService service(options);
   HttpCall get;
   get.path = "/customers/x";

@@ -497,3 +497,25 @@ TEST_CASE("the circuit opens after N failures, fails fast with Retry-After, show
   CHECK(rig.circuit("customer") == 0);
   CHECK(rig.orders_listed() == 1);
 }
+
+TEST_CASE(
+    "the first order after an outage succeeds: a half-open circuit lets the command's concurrent calls "
+    "through") {
+  Rig rig({"--breaker-failures-max", "2", "--breaker-cooldown-ms", "500", "--client-retries-max", "0"});
+  rig.inventory_service.fault("GET", "/products/", StubReply::fail500());
+  for (int i = 0; i < 2; ++i) REQUIRE(rig.create(order_body({{kProductA, 1}})).status == 503);
+  REQUIRE(rig.circuit("inventory") == 2);                           // open
+  REQUIRE(rig.create(order_body({{kProductA, 1}})).status == 503);  // refused without a call
+
+  // The service is healthy again; once the cool-down has passed (the breaker's clock, so a sleep
+  // is the condition here), the very next order, which looks three products up at once, succeeds.
+  rig.inventory_service.clear_faults();
+  const size_t lookups_before = rig.inventory_service.count("GET", "/products/");
+  std::this_thread::sleep_for(std::chrono::milliseconds(650));
+  auto first = rig.create(order_body({{kProductA, 1}, {kProductB, 2}, {kProductC, 3}}));
+  INFO(first.body);
+  REQUIRE(first.status == 201);
+  CHECK(rig.inventory_service.count("GET", "/products/") == lookups_before + 3);
+  CHECK(rig.circuit("inventory") == 0);  // closed by the probes' success
+  CHECK(rig.orders_listed() == 1);
+}
