@@ -47,6 +47,15 @@ void AggregateCache::erase(const std::string& order_id) {
   s.entries.erase(order_id);  // its id stays in `order` until evicted; erasing a missing key is harmless
 }
 
+size_t AggregateCache::size() const {
+  size_t n = 0;
+  for (auto& s : shards_) {
+    std::lock_guard lock(s.mutex);
+    n += s.entries.size();
+  }
+  return n;
+}
+
 uint64_t AggregateCache::hits() const {
   uint64_t n = 0;
   for (auto& s : shards_) {

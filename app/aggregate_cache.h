@@ -23,6 +23,8 @@ class AggregateCache {
 
   uint64_t hits() const;
   uint64_t misses() const;
+  /// Order states held now, every shard.
+  size_t size() const;
 
  private:
   static constexpr size_t kShards = 16;

@@ -1,5 +1,7 @@
 #include "app/config.h"
 
+#include "app/memory_budget.h"
+
 #include <charconv>
 #include <functional>
 #include <sstream>
@@ -75,6 +77,13 @@ const std::vector<Field>& fields() {
        OF_UINT(commit_queue_max, commit_queue_max, uint64_t{1} << 24)},
       {"idempotency-ttl-s", "IDEMPOTENCY_TTL_S", "s", "how long Idempotency-Key responses are kept",
        OF_UINT(idempotency_ttl_s, idempotency_ttl_s, uint64_t{1} << 32)},
+      {"memory-budget-mb", "MEMORY_BUDGET_MB", "MiB",
+       "memory for RocksDB's block cache and memtables and the in-memory caches, divided among them (min 16)",
+       [](Config& c, const std::string& v) {
+         return parse_uint(v, c.memory_budget_mb, uint64_t{1} << 20) &&
+                c.memory_budget_mb >= kMemoryBudgetMbMin;
+       },
+       [](const Config& c) { return std::to_string(c.memory_budget_mb); }},
       {"use-real-customer-api", "USE_REAL_CUSTOMER_API", "bool", "\"true\" calls CUSTOMER_SERVICE_URL",
        OF_FLAG(use_real_customer_api)},
       {"use-real-inventory-api", "USE_REAL_INVENTORY_API", "bool", "\"true\" calls INVENTORY_SERVICE_URL",

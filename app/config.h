@@ -25,6 +25,7 @@ struct Config {
   bool sync = true;                    // fsync every commit batch; off risks the last batches (SYNC)
   uint64_t commit_queue_max = 8192;    // queued appends before 503 overloaded (COMMIT_QUEUE_MAX)
   uint64_t idempotency_ttl_s = 86400;  // how long Idempotency-Key responses are kept (IDEMPOTENCY_TTL_S)
+  uint64_t memory_budget_mb = 256;     // RocksDB cache + memtables + in-memory caches, MiB (MEMORY_BUDGET_MB)
 
   // Collaborators (seed names; only the exact string "true" enables a real one)
   bool use_real_customer_api = false;

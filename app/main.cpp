@@ -18,6 +18,7 @@
 #include "api/system_routes.h"
 #include "app/config.h"
 #include "app/logging.h"
+#include "app/memory_budget.h"
 #include "app/metrics.h"
 #include "app/order_service.h"
 #include "app/ports/clock.h"
@@ -82,6 +83,11 @@ int main(int argc, char** argv) {
   store_options.data_dir = config.data_dir;
   store_options.sync = config.sync;
   store_options.queue_capacity = config.commit_queue_max;
+  const app::MemoryShares memory = app::split_memory_budget(config.memory_budget_mb);
+  spdlog::info("{}", app::describe(memory, config.memory_budget_mb));
+  store_options.block_cache_bytes = memory.block_cache_bytes;
+  store_options.memtable_bytes_max = memory.memtable_bytes_max;
+  store_options.stream_cache_capacity = memory.stream_heads_max;
   store_options.extra_families = projections::OrderProjection::family_names();
   store_options.extra_families.push_back("health");
   store_options.extra_families.push_back(app::ReleaseQueue::family);
@@ -133,6 +139,7 @@ int main(int argc, char** argv) {
   app::WorkerPool workers(config.command_threads, config.commit_queue_max);
   app::Executor http_executor;  // the HTTP server's threads; set below, before the server starts
   app::OrderServiceOptions service_options;
+  service_options.aggregate_cache_entries = memory.aggregate_entries_max;
   if (commands_inline) {
     service_options.resume = [&http_executor](std::function<void()> job) { http_executor(std::move(job)); };
     // A command started on an HTTP thread resumes on that thread, where its connection lives.
@@ -195,6 +202,20 @@ int main(int argc, char** argv) {
                      [&service] { return static_cast<double>(service.cache().hits()); });
   metrics.counter_fn("orderflow_aggregate_cache_misses_total", "Commands that folded the order's stream",
                      [&service] { return static_cast<double>(service.cache().misses()); });
+  metrics.gauge_fn("orderflow_aggregate_cache_entries", "Order states held by the aggregate cache",
+                   [&service] { return static_cast<double>(service.cache().size()); });
+  metrics.gauge_fn("orderflow_memory_budget_bytes",
+                   "The memory budget (MEMORY_BUDGET_MB) divided among the caches",
+                   [budget = std::max(config.memory_budget_mb, app::kMemoryBudgetMbMin)] {
+                     return static_cast<double>(budget << 20);
+                   });
+  metrics.gauge_fn("orderflow_rocksdb_block_cache_bytes",
+                   "Bytes held by RocksDB's block cache, the memtables charged to it included",
+                   [&store_ref] { return static_cast<double>(store_ref.stats().block_cache_bytes); });
+  metrics.gauge_fn("orderflow_rocksdb_memtable_bytes", "Bytes held by RocksDB's memtables, every family",
+                   [&store_ref] { return static_cast<double>(store_ref.stats().memtable_bytes); });
+  metrics.gauge_fn("orderflow_stream_head_cache_entries", "Entries of the committer's stream-head cache",
+                   [&store_ref] { return static_cast<double>(store_ref.stats().stream_heads_cached); });
   metrics.gauge_fn("orderflow_command_queue_depth", "Commands waiting for a worker thread",
                    [&workers] { return static_cast<double>(workers.queued()); });
   metrics.gauge_fn("process_resident_memory_bytes", "Resident set size of the process", [] {

@@ -78,7 +78,8 @@ OrderService::OrderService(EventStore& store, const OrderReadModel& read_model, 
       customers_(customers),
       inventory_(inventory),
       clock_(clock),
-      options_(options) {}
+      options_(options),
+      cache_(options_.aggregate_cache_entries) {}
 
 Result<Order, Error> OrderService::load_at(const std::string& order_id, uint64_t version) const {
   auto id = domain::OrderId::parse(order_id);

@@ -86,7 +86,8 @@ struct CommandOutcome {
 using OrderDone = std::function<void(Result<CommandOutcome, Error>)>;
 
 struct OrderServiceOptions {
-  int conflict_retries_max = 8;  // attempts after a version conflict without If-Match
+  int conflict_retries_max = 8;             // attempts after a version conflict without If-Match
+  size_t aggregate_cache_entries = 100000;  // order states kept in memory (a share of the memory budget)
   // Where a command continues once its append completed (the append completes on the event
   // store's committer thread, which must not be held up), and where the next queued command of
   // the same order starts. Empty = right there, on the committer thread (tests).

@@ -6,6 +6,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include <algorithm>
 #include <cassert>
 
 #include "eventstore/admin.h"
@@ -51,7 +52,8 @@ std::shared_ptr<const rocksdb::SliceTransform> sequential_hint() {
 }  // namespace
 
 rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
-                                                 const std::shared_ptr<rocksdb::Cache>& cache) {
+                                                 const std::shared_ptr<rocksdb::Cache>& cache,
+                                                 size_t memtable_bytes_max) {
   rocksdb::ColumnFamilyOptions cf;
   cf.level_compaction_dynamic_level_bytes = true;  // less space amplification for a growing log
   rocksdb::BlockBasedTableOptions table;
@@ -104,6 +106,10 @@ rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
       cf.table_properties_collector_factories.push_back(rocksdb::NewCompactOnDeletionCollectorFactory(
           /*sliding_window_size=*/1024, /*deletion_trigger=*/512));
     }
+  }
+  if (memtable_bytes_max > 0) {
+    // A quarter of the budget at most (at least 1 MiB), so several families fit in it at once.
+    cf.write_buffer_size = std::min(cf.write_buffer_size, std::max<size_t>(memtable_bytes_max / 4, 1u << 20));
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return cf;

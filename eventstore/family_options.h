@@ -12,7 +12,9 @@
 
 namespace orderflow::eventstore {
 
+/// `memtable_bytes_max` (0 = no bound): no memtable of the family grows past a quarter of it.
 rocksdb::ColumnFamilyOptions make_family_options(std::string_view name,
-                                                 const std::shared_ptr<rocksdb::Cache>& cache);
+                                                 const std::shared_ptr<rocksdb::Cache>& cache,
+                                                 size_t memtable_bytes_max = 0);
 
 }  // namespace orderflow::eventstore

@@ -10,6 +10,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -205,6 +206,10 @@ class RocksDbEventStore final : public app::EventStore {
   // holds it exclusive. db_ is null only between a failed reopen and the next successful one.
   mutable std::shared_mutex db_mutex_;
   rocksdb::DB* db_ = nullptr;
+  // Made once in open() and kept across reopens, so stats() may read them from any thread.
+  std::shared_ptr<rocksdb::Cache> block_cache_;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;  // null without memtable_bytes_max
+  std::atomic<uint64_t> stream_heads_cached_{0};
   // Set by the first failed Write of any writer (the committer, the relay's outbox deletes, the
   // idempotency purge); from then on no writer calls Write on this engine instance (RocksDB's WAL
   // writer must not be used again after an error) until try_reopen has replaced it.
@@ -344,6 +349,9 @@ std::optional<std::string> check_options(const Options& options) {
 
 Result<Unit, StoreError> RocksDbEventStore::open() {
   if (auto problem = check_options(options_)) return fail(StoreError{"invalid options: " + *problem});
+  block_cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  if (options_.memtable_bytes_max > 0)
+    write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(options_.memtable_bytes_max, block_cache_);
   if (auto opened = open_db(); !opened) return opened;
   incoming_.reserve(std::min<size_t>(options_.queue_capacity, 1u << 16));
   committer_ = std::thread([this] { run_committer(); });
@@ -356,8 +364,9 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
   families_.clear();
   writable_families_.clear();
 
-  const rocksdb::DBOptions db_options = make_db_options(options_);
-  const auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  rocksdb::DBOptions db_options = make_db_options(options_);
+  db_options.write_buffer_manager = write_buffers_;
+  const auto& cache = block_cache_;
 
   std::vector<std::string> names = {std::string(rocksdb::kDefaultColumnFamilyName)};
   for (auto name : kBuiltinFamilies) names.emplace_back(name);
@@ -373,7 +382,8 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, make_family_options(name, cache));
+  for (const auto& name : names)
+    descriptors.emplace_back(name, make_family_options(name, cache, options_.memtable_bytes_max));
 
   rocksdb::Status s = rocksdb::DB::Open(db_options, options_.data_dir, descriptors, &handles_, &db_);
   if (!s.ok()) return fail(store_error("open " + options_.data_dir, s));
@@ -446,6 +456,7 @@ void RocksDbEventStore::try_reopen() {
   std::unique_lock lock(db_mutex_);
   close_db();
   stream_heads_.clear();  // the log is the truth; recovery may differ from what we cached
+  stream_heads_cached_.store(0, std::memory_order_relaxed);
   if (auto opened = open_db(); !opened) {
     close_db();
     spdlog::error("eventstore: reopening {} failed, reads and appends are refused until it works: {}",
@@ -707,6 +718,7 @@ bool RocksDbEventStore::lookup_head(std::string_view stream_id, uint64_t& head, 
       it = stream_heads_.erase(it);
   }
   stream_heads_.emplace(std::string(stream_id), head);
+  stream_heads_cached_.store(stream_heads_.size(), std::memory_order_relaxed);
   return true;
 }
 
@@ -804,6 +816,7 @@ void RocksDbEventStore::remember_heads() {
       stream_heads_.emplace(std::string(stream_id), head);
     }
   }
+  stream_heads_cached_.store(stream_heads_.size(), std::memory_order_relaxed);
 }
 
 void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, size_t end) {
@@ -1220,6 +1233,9 @@ app::CommitStats RocksDbEventStore::stats() const {
   s.queue_capacity = options_.queue_capacity;
   s.rejected_overloaded = stat_rejected_overloaded_.load(std::memory_order_relaxed);
   s.write_micros_total = stat_write_micros_.load(std::memory_order_relaxed);
+  s.block_cache_bytes = block_cache_ ? block_cache_->GetUsage() : 0;
+  s.memtable_bytes = write_buffers_ ? write_buffers_->memory_usage() : 0;
+  s.stream_heads_cached = stream_heads_cached_.load(std::memory_order_relaxed);
   return s;
 }
 

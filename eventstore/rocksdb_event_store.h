@@ -88,8 +88,17 @@ struct Options {
   // reads without an engine until the next one succeeds).
   uint64_t reopen_free_bytes_min = 16u << 20;
 
-  // Default: 64 MiB, unit: bytes. Size of the LRU block cache shared by all families.
+  // Default: 64 MiB, unit: bytes. Size of the LRU block cache shared by all families (index and
+  // filter blocks are charged to it too).
   size_t block_cache_bytes = 64u << 20;
+
+  // Default: 0 (no bound), unit: bytes. When set, every family's memtables together (mutable and
+  // not yet flushed) stay near this: a RocksDB WriteBufferManager flushes the oldest memtable
+  // past it, and charges what the memtables hold to the block cache, so block_cache_bytes bounds
+  // the blocks and the memtables together (the cache evicts blocks to make room). No single
+  // family's memtable is made larger than a quarter of it. 0 = each family sizes its own (16-64
+  // MiB, up to two each), unbounded in total.
+  size_t memtable_bytes_max = 0;
 
   // Default: empty. Called on the committer thread after every successful WriteBatch, before its
   // appends are completed: events and append requests in the batch, and the microseconds spent in

@@ -132,7 +132,10 @@ struct CommitStats {
   uint64_t queue_depth = 0;  // append requests waiting right now
   uint64_t queue_capacity = 0;
   uint64_t rejected_overloaded = 0;
-  uint64_t write_micros_total = 0;  // time spent in DB::Write (with fsync when sync is on)
+  uint64_t write_micros_total = 0;   // time spent in DB::Write (with fsync when sync is on)
+  uint64_t block_cache_bytes = 0;    // held by the block cache now (memtable charges included, if any)
+  uint64_t memtable_bytes = 0;       // held by memtables now, every family
+  uint64_t stream_heads_cached = 0;  // entries of the committer's stream-head cache
 };
 
 class EventStore {
