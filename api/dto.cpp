@@ -498,6 +498,20 @@ Result<StatusInput, app::Error> parse_update_status(std::string_view body) {
   return StatusInput{*status, std::move(reason)};
 }
 
+Result<std::optional<std::string>, app::Error> parse_backup_request(std::string_view body) {
+  auto json = parse_json(body);
+  if (!json) return fail(json.error());
+  const Json& object = as_object(*json);
+  Messages messages;
+  report_unknown_properties(object, {"path"}, "", messages);
+  auto path = optional_text_field(member(object, "path"), "path", max_backup_path_chars, messages);
+  if (path && (path->empty() || path->front() != '/'))
+    messages.add("path must be an absolute directory path");
+  if (path && path->find('\0') != std::string::npos) messages.add("path must not contain NUL characters");
+  if (!messages.empty()) return fail(std::move(messages).error());
+  return path;
+}
+
 Result<ListQuery, app::Error> parse_list_query(const Request& request) {
   Messages messages;
   ListQuery query;

@@ -138,6 +138,11 @@ Result<ShippingInput, app::Error> parse_update_shipping(std::string_view body);
 Result<StatusInput, app::Error> parse_update_status(std::string_view body);
 Result<ListQuery, app::Error> parse_list_query(const Request& request);
 
+/// `POST /admin/backups`: an empty body, `{}`, or `{"path": DIR}` with DIR an absolute path of at
+/// most max_backup_path_chars characters. nullopt = no path given (the server picks one).
+inline constexpr size_t max_backup_path_chars = 4096;
+Result<std::optional<std::string>, app::Error> parse_backup_request(std::string_view body);
+
 /// `GET /orders/:id?version=N`: nullopt when `version` is absent or empty (the current state);
 /// otherwise a positive decimal integer that fits in 64 bits, else `validation_failed` with
 /// `version must be a positive integer` (or `version must not be repeated`).

@@ -33,6 +33,8 @@ int http_status(app::ErrorCode code) {
     case C::order_not_found:
     case C::route_not_found:
       return 404;
+    case C::backup_exists:
+      return 409;
     case C::version_mismatch:
       return 412;
     case C::payload_too_large:
@@ -74,6 +76,8 @@ std::string_view reason_phrase(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
     case 412:
       return "Precondition Failed";
     case 413:

@@ -90,6 +90,21 @@ json components() {
                            {"description", "\"cancelled\" is accepted as an alias of \"canceled\""}}},
                          {"statusReason", {{"type", "string"}, {"maxLength", 500}}}}},
                        {"example", {{"status", "shipped"}}}};
+  s["BackupRequest"] = {{"type", "object"},
+                        {"additionalProperties", false},
+                        {"properties",
+                         {{"path",
+                           {{"type", "string"},
+                            {"description",
+                             "absolute path of a directory that does not exist yet; default: a new "
+                             "directory under <data dir>-backups/ beside the data dir"}}}}},
+                        {"example", {{"path", "/var/backups/orderflow/2026-12-03"}}}};
+  s["Backup"] = {
+      {"type", "object"},
+      {"required", {"path", "sequence"}},
+      {"properties",
+       {{"path", {{"type", "string"}, {"description", "where the backup was written"}}},
+        {"sequence", {{"type", "integer"}, {"description", "the last event sequence it holds"}}}}}};
   s["OrderList"] = {{"type", "array"}, {"items", ref("Order")}};
   s["HistoryEvent"] = {{"type", "object"},
                        {"properties",

@@ -7,6 +7,7 @@
 
 #include "api/dto.h"
 #include "api/envelope.h"
+#include "api/on_worker.h"
 #include "app/logging.h"
 #include "app/order_service.h"
 #include "app/ports/read_model.h"
@@ -71,28 +72,6 @@ std::vector<app::LineInput> lines_of(const std::vector<ItemInput>& items) {
   out.reserve(items.size());
   for (const auto& i : items) out.push_back(app::LineInput{i.product_id, i.quantity});
   return out;
-}
-
-/// Runs `job` on a worker thread (under the request's log scope), handing it `respond`; a full
-/// queue answers 503 overloaded at once instead.
-void submit_to_workers(app::WorkerPool& workers, const Request& req, Respond respond,
-                       std::function<void(Respond)> job) {
-  auto shared_respond = std::make_shared<Respond>(std::move(respond));
-  bool queued = workers.submit([shared_respond, job = std::move(job), rid = req.request_id] {
-    app::RequestLogScope scope(rid);
-    job(std::move(*shared_respond));
-  });
-  if (!queued) {
-    (*shared_respond)(
-        error_response(req, Error::make(ErrorCode::overloaded, "The service is overloaded; retry later", 1)));
-  }
-}
-
-/// Runs `work` on a worker thread and answers with what it returns; a full pool is 503.
-void on_worker(app::WorkerPool& workers, const Request& req, Respond respond,
-               std::function<Response()> work) {
-  submit_to_workers(workers, req, std::move(respond),
-                    [work = std::move(work)](Respond respond) { respond(work()); });
 }
 
 /// FNV-1a 64 of the request's method, path and body: what a repeat must match to be a replay.

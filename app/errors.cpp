@@ -28,6 +28,8 @@ std::string_view code_name(ErrorCode code) {
       return "version_mismatch";
     case ErrorCode::idempotency_key_reused:
       return "idempotency_key_reused";
+    case ErrorCode::backup_exists:
+      return "backup_exists";
     case ErrorCode::payload_too_large:
       return "payload_too_large";
     case ErrorCode::unauthorized:

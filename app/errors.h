@@ -21,6 +21,7 @@ enum class ErrorCode {
   insufficient_inventory,  // 400
   version_mismatch,        // 412
   idempotency_key_reused,  // 422
+  backup_exists,           // 409: POST /admin/backups to a path that exists
   payload_too_large,       // 413
   unauthorized,            // 401
   forbidden,               // 403

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/admin_routes.h"
 #include "api/http_server.h"
 #include "api/operability_routes.h"
 #include "api/order_routes.h"
@@ -186,6 +187,9 @@ int main(int argc, char** argv) {
                                   static_cast<int64_t>(config.idempotency_ttl_s) * 1000, commands_inline});
 
   app::EventStore& store_ref = *store;
+  api::add_admin_routes(
+      router, api::AdminRouteDeps{[&store_ref](const std::string& dir) { return store_ref.backup_to(dir); },
+                                  workers, config.data_dir, [&clock] { return clock.now_ms(); }});
   metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
                    [&store_ref] { return static_cast<double>(store_ref.stats().queue_depth); });
   metrics.gauge_fn("orderflow_commit_queue_capacity", "Append requests the commit queue holds before 503",

@@ -20,6 +20,7 @@
 #include <system_error>
 #include <thread>
 
+#include "eventstore/checkpoint.h"
 #include "eventstore/family_options.h"
 #include "eventstore/record_codec.h"
 
@@ -684,6 +685,16 @@ Result<Unit, AdminError> AdminStore::flush(const std::vector<size_t>& families) 
   const auto s = state_->db->Flush(fo, handles);
   if (!s.ok()) return fail(engine_error("flush", s));
   return Unit{};
+}
+
+AdminResult<uint64_t> AdminStore::backup_to(const std::string& dir) const {
+  if (state_->read_only)
+    return fail(AdminError{AdminError::Code::invalid, "a backup needs an exclusive instance"});
+  auto written = write_checkpoint(*state_->db, dir);
+  if (!written)
+    return fail(AdminError{written.error().exists ? AdminError::Code::invalid : AdminError::Code::io,
+                           written.error().message});
+  return written.value();
 }
 
 }  // namespace orderflow::eventstore

@@ -227,6 +227,10 @@ class AdminStore {
   };
   Result<Unit, AdminError> ingest_table_files(const std::vector<TableFiles>& files);
 
+  /// A consistent copy of the whole store in `dir`, which must not exist (Code::invalid if it
+  /// does); returns the last event sequence the copy holds. See eventstore/checkpoint.h.
+  AdminResult<uint64_t> backup_to(const std::string& dir) const;
+
   /// Writes the families' memtables to table files and waits: makes disable_wal writes durable.
   Result<Unit, AdminError> flush(const std::vector<size_t>& families);
 

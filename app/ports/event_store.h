@@ -112,6 +112,11 @@ struct StoreError {
   std::string message;
 };
 
+struct BackupError {
+  bool exists = false;  // the target directory was there already (nothing was written)
+  std::string message;
+};
+
 /// A row of a named family, as returned by scans.
 struct KeyValue {
   std::string key;
@@ -190,6 +195,13 @@ class EventStore {
   virtual uint64_t outbox_pending() const = 0;
 
   virtual CommitStats stats() const = 0;
+
+  /// Writes a consistent copy of the whole store into `dir` (which must not exist) while appends go
+  /// on: every append acknowledged before the call is in it, with its rows and unpublished
+  /// messages; the copy is a data directory a server opens as it is. Returns the last event
+  /// sequence the copy holds. Blocks for the copy (a flush, then links or copies of the files):
+  /// call it off the request threads.
+  virtual Result<uint64_t, BackupError> backup_to(const std::string& dir) = 0;
 
   /// Stops accepting appends, commits everything queued, and returns once the committer is idle.
   virtual void drain() = 0;
