@@ -20,6 +20,12 @@ json uuid_string() {
   return json{{"type", "string"}, {"format", "uuid"}};
 }
 
+/// `schema` (an object schema) that also admits null, in the 3.0.3 form: `type` beside `nullable`.
+json nullable(json schema) {
+  schema["nullable"] = true;
+  return schema;
+}
+
 json components() {
   json s;
   s["OrderItem"] = {{"type", "object"},
@@ -28,13 +34,14 @@ json components() {
                      {{"productId", uuid_string()},
                       {"quantity", {{"type", "integer"}, {"minimum", 1}}},
                       {"id", uuid_string()}}}};
-  s["ShippingInfo"] = {{"type", "object"},
-                       {"required", {"trackingNumber", "trackingCompany"}},
-                       {"properties",
-                        {{"trackingNumber", {{"type", "string"}, {"minLength", 1}, {"maxLength", 100}}},
-                         {"trackingCompany", {{"type", "string"}, {"enum", kCarriers}}},
-                         {"estimatedDelivery", {{"type", "string"}}},
-                         {"shippingNotes", {{"type", "string"}, {"maxLength", 500}}}}}};
+  // Shipping as an order shows it; its fields are also UpdateShipping's body.
+  const json shipping = {{"type", "object"},
+                         {"required", {"trackingNumber", "trackingCompany"}},
+                         {"properties",
+                          {{"trackingNumber", {{"type", "string"}, {"minLength", 1}, {"maxLength", 100}}},
+                           {"trackingCompany", {{"type", "string"}, {"enum", kCarriers}}},
+                           {"estimatedDelivery", {{"type", "string"}}},
+                           {"shippingNotes", {{"type", "string"}, {"maxLength", 500}}}}}};
   s["Order"] = {
       {"type", "object"},
       {"required",
@@ -47,7 +54,9 @@ json components() {
         {"status", {{"type", "string"}, {"enum", kStatuses}}},
         {"createdAt", {{"type", "string"}, {"format", "date-time"}}},
         {"updatedAt", {{"type", "string"}, {"format", "date-time"}}},
-        {"shippingInfo", {{"allOf", {ref("ShippingInfo")}}, {"nullable", true}}},
+        // OpenAPI 3.0.3: `nullable` counts only beside a `type`, and a `$ref` (or `allOf` of one)
+        // cannot be widened to null, so the nullable object is spelled out here.
+        {"shippingInfo", nullable(shipping)},
         {"notes", {{"type", "string"}, {"maxLength", 500}}},
         {"version", {{"type", "integer"}, {"description", "stream version; also sent as ETag"}}},
         {"statusReason", {{"type", "string"}}}}}};
@@ -76,7 +85,7 @@ json components() {
   s["UpdateShipping"] = {{"type", "object"},
                          {"additionalProperties", false},
                          {"required", {"trackingNumber", "trackingCompany"}},
-                         {"properties", s["ShippingInfo"]["properties"]},
+                         {"properties", shipping["properties"]},
                          {"example", {{"trackingNumber", "1Z999AA10123456784"}, {"trackingCompany", "UPS"}}}};
   std::vector<std::string> status_inputs = kStatuses;
   status_inputs.push_back("cancelled");
@@ -182,8 +191,14 @@ std::string openapi_json(const Router& router) {
   doc["info"] = {{"title", "Order Management API"},
                  {"description", "orderflow: the event-sourced order service (seed-compatible)"},
                  {"version", "1.0"}};
-  doc["tags"] =
-      json::array({json{{"name", "orders"}}, json{{"name", "health"}}, json{{"name", "operations"}}});
+  // Relative to where this document is served, so it is right behind any host, port or proxy.
+  doc["servers"] = json::array({json{{"url", "/"}, {"description", "this orderflow server"}}});
+  doc["tags"] = json::array(
+      {json{{"name", "orders"},
+            {"description", "Orders: create, read, list, change, delete, and their history"}},
+       json{{"name", "health"}, {"description", "Liveness and readiness for load balancers"}},
+       json{{"name", "operations"}, {"description", "Metrics, backups, this document and Swagger UI"}}});
+  const json doc_schemas = components();
   json paths = json::object();
   for (const auto& r : router.routes()) {
     std::string path = openapi_path(r.pattern);
@@ -217,14 +232,18 @@ std::string openapi_json(const Router& router) {
           {{"name", h}, {"in", "header"}, {"required", false}, {"schema", {{"type", "string"}}}});
     if (!params.empty()) op["parameters"] = params;
     if (!r.doc.request_schema.empty()) {
-      op["requestBody"] = {{"required", true},
+      // An empty body parses as {}: a body is required only where its schema requires a field.
+      const bool body_required = doc_schemas.at(r.doc.request_schema).contains("required");
+      op["requestBody"] = {{"required", body_required},
                            {"content", {{"application/json", {{"schema", ref(r.doc.request_schema)}}}}}};
     }
     json responses;
     json ok;
     ok["description"] = std::string(reason_phrase(r.doc.success_status));
     if (!r.doc.raw_content_type.empty()) {
-      ok["content"] = {{r.doc.raw_content_type, {{"schema", {{"type", "string"}}}}}};
+      // A raw JSON body (this document) is an object; every other raw body is text.
+      const bool is_json = r.doc.raw_content_type == "application/json";
+      ok["content"] = {{r.doc.raw_content_type, {{"schema", {{"type", is_json ? "object" : "string"}}}}}};
     } else {
       ok["content"] = {{"application/json", {{"schema", success_envelope(r.doc)}}}};
     }
@@ -238,7 +257,7 @@ std::string openapi_json(const Router& router) {
     paths[path][method] = op;
   }
   doc["paths"] = paths;
-  doc["components"] = {{"schemas", components()}};
+  doc["components"] = {{"schemas", doc_schemas}};
   return doc.dump();
 }
 

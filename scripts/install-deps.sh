@@ -52,3 +52,11 @@ if [ ! -f "$ui_dir/swagger-ui-bundle.js" ]; then
   rm -rf "$tmp"
   echo "install-deps: swagger-ui-dist $swagger_version unpacked into $ui_dir"
 fi
+
+# Test-only npm packages (the OpenAPI linter; real clients), pinned by tests/node/package-lock.json.
+# --ignore-scripts: nothing runs at install time.
+node_dir="$top/tests/node"
+if [ ! -f "$node_dir/node_modules/.package-lock.json" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+  (cd "$node_dir" && npm ci --ignore-scripts --no-audit --no-fund --silent)
+  echo "install-deps: test npm packages installed into $node_dir/node_modules"
+fi

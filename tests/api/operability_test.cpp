@@ -247,3 +247,39 @@ TEST_CASE("SIGTERM during a load of creates loses no acknowledged order and exit
     if (c.get("/orders/" + id).status != 200) ++missing;
   CHECK(missing == 0);
 }
+
+TEST_CASE("the served OpenAPI document passes redocly's strict lint and agrees with docs/http-api.md") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path()});
+  server.wait_ready();
+  HttpClient c(server.port());
+  auto r = c.get("/api-json");
+  REQUIRE(r.status == 200);
+  auto doc = json::parse(r.body);
+  // The three places the document once misdescribed (3.0.3: nullable only beside a type).
+  const auto& shipping = doc["components"]["schemas"]["Order"]["properties"]["shippingInfo"];
+  CHECK(shipping["type"] == "object");
+  CHECK(shipping["nullable"] == true);
+  CHECK_FALSE(shipping.contains("allOf"));
+  REQUIRE(doc["servers"].is_array());
+  CHECK(doc["servers"][0]["url"] == "/");
+  CHECK(
+      doc["paths"]["/api-json"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["type"] ==
+      "object");
+
+  TempDir tmp;
+  const std::string file = tmp.path() + "/api.json";
+  std::ofstream(file) << r.body;
+  const std::string root = ORDERFLOW_SOURCE_DIR;
+  // The linter is pinned in tests/node (installed by scripts/install-deps.sh); its exit status is
+  // non-zero on any problem, every rule of recommended-strict being an error.
+  auto [lint_status, lint_out] = run("NO_COLOR=1 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true " +
+                                     root + "/tests/node/node_modules/.bin/redocly lint --config " + root +
+                                     "/tests/api/redocly.yaml " + file + " 2>&1");
+  INFO(lint_out);
+  CHECK(lint_status == 0);
+  auto [docs_status, docs_out] =
+      run("python3 " + root + "/tests/docs/check_routes.py " + root + "/docs/http-api.md " + file + " 2>&1");
+  INFO(docs_out);
+  CHECK(docs_status == 0);
+}
