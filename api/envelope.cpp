@@ -39,6 +39,8 @@ int http_status(app::ErrorCode code) {
       return 412;
     case C::payload_too_large:
       return 413;
+    case C::header_too_large:
+      return 431;
     case C::idempotency_key_reused:
       return 422;
     case C::rate_limited:

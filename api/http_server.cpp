@@ -3,10 +3,6 @@
 
 #include <spdlog/spdlog.h>
 #include <atomic>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <optional>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,6 +16,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -81,8 +81,8 @@ using State = HttpServer::State;
 /// Commands answer later, from another thread: their answer is posted to the session.
 struct AnswerSlot {
   std::mutex mutex;
-  std::optional<Response> answer;              // arrived before anyone waited
-  std::function<void(Response)> deliver;       // set once the session waits
+  std::optional<Response> answer;         // arrived before anyone waited
+  std::function<void(Response)> deliver;  // set once the session waits
 };
 
 /// Awaits the answer that `slot` has not received yet; it is dispatched to the session's executor.
@@ -135,8 +135,7 @@ asio::awaitable<Response> dispatch_awaitable(const Router& router, Request reque
   co_return co_await async_answer(slot, use_awaitable);
 }
 
-http::response<http::string_body> to_beast(Response& resp, unsigned version, bool keep_alive,
-                                           bool head) {
+http::response<http::string_body> to_beast(Response& resp, unsigned version, bool keep_alive, bool head) {
   http::response<http::string_body> res{static_cast<http::status>(resp.status), version};
   res.set(http::field::server, "orderflow");
   if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
@@ -159,7 +158,8 @@ void log_request(const Request& req, int status, double latency_ms) {
 
 /// Feeds the parser what `buffer` holds, consuming what it used. need_more: the request is not
 /// complete yet (or nothing is buffered); any other error is the parser's verdict on the request.
-beast::error_code parse_buffered(http::request_parser<http::string_body>& parser, beast::flat_buffer& buffer) {
+beast::error_code parse_buffered(http::request_parser<http::string_body>& parser,
+                                 beast::flat_buffer& buffer) {
   parser.eager(true);  // past the header into the body, as http::async_read does
   beast::error_code ec;
   while (!parser.is_done()) {
@@ -189,9 +189,6 @@ asio::awaitable<void> refuse(beast::tcp_stream& stream, http::request_parser<htt
   if (req.method.empty()) req.method = "GET";
   req.request_id = "-";
   Response resp = error_response(req, error);
-  if (error.code == app::ErrorCode::bad_request && error.message() == "Request Header Fields Too Large") {
-    resp.status = 431;
-  }
   resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
   auto res = to_beast(resp, 11, false, false);
   co_await http::async_write(stream, res, tuple_awaitable);
@@ -256,7 +253,8 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
         // server, says "100 Continue" at once; so do we, once the header is known to be acceptable
         // (a body over the limit was refused above, at the end of the header).
         if (expects_continue(parser.get())) {
-          auto [continue_ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), tuple_awaitable);
+          auto [continue_ec, n] =
+              co_await asio::async_write(stream, asio::buffer(kContinue), tuple_awaitable);
           ec = continue_ec;
         }
         if (!ec) {
@@ -274,7 +272,7 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     }
     if (ec == http::error::header_limit) {
       co_await refuse(stream, parser,
-                      app::Error::make(app::ErrorCode::bad_request, "Request Header Fields Too Large"));
+                      app::Error::make(app::ErrorCode::header_too_large, "Request Header Fields Too Large"));
       break;
     }
     if (ec == beast::error::timeout || ec == asio::error::operation_aborted) break;

@@ -30,6 +30,8 @@ std::string_view code_name(ErrorCode code) {
       return "idempotency_key_reused";
     case ErrorCode::backup_exists:
       return "backup_exists";
+    case ErrorCode::header_too_large:
+      return "header_too_large";
     case ErrorCode::payload_too_large:
       return "payload_too_large";
     case ErrorCode::unauthorized:

@@ -1,7 +1,7 @@
 #pragma once
 // Application errors: what a use case can answer besides success. Each has a stable code (sent to
 // clients as `error.code`) and one or more human messages in the seed's wording. The HTTP status
-// for each code is decided in exactly one place: api/errors.cpp.
+// for each code is decided in exactly one place: http_status() in api/envelope.cpp.
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +23,7 @@ enum class ErrorCode {
   idempotency_key_reused,  // 422
   backup_exists,           // 409: POST /admin/backups to a path that exists
   payload_too_large,       // 413
+  header_too_large,        // 431: the request's header block is over HEADER_BYTES_MAX
   unauthorized,            // 401
   forbidden,               // 403
   rate_limited,            // 429

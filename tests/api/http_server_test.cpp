@@ -62,7 +62,8 @@ TEST_CASE("GET / answers the seed's health envelope") {
   auto body = json::parse(r.body);
   CHECK(body["success"] == true);
   CHECK(std::regex_match(body["timestamp"].get<std::string>(), kIsoMillis));
-  CHECK(body["data"] == json::parse(R"({"status":"healthy","service":"order-management-service","version":"1.0.0"})"));
+  CHECK(body["data"] ==
+        json::parse(R"({"status":"healthy","service":"order-management-service","version":"1.0.0"})"));
   CHECK(body["message"] == "Order Management Service is running");
   // Key order is part of the seed's shape.
   CHECK(r.body.find("\"success\"") < r.body.find("\"timestamp\""));
@@ -97,13 +98,30 @@ TEST_CASE("unknown routes get 404 in the error envelope, and X-Request-Id is ech
   CHECK(json::parse(asset.body)["message"] == "Cannot GET /api/missing.js?v=2");
 }
 
+TEST_CASE("a header block over the limit is 431 in the error envelope, with its own code") {
+  TempDir dir;
+  ServerProcess server({"--data-dir", dir.path(), "--header-bytes-max", "4096"});
+  server.wait_ready();
+  HttpClient client(server.port());
+  auto r = client.request("GET", "/orders?x=1", "", {{"X-Padding", std::string(8000, 'a')}});
+  REQUIRE(r.status == 431);
+  auto body = json::parse(r.body);
+  CHECK(body["statusCode"] == 431);
+  CHECK(body["path"] == "/orders?x=1");
+  CHECK(body["message"] == "Request Header Fields Too Large");
+  CHECK(body["error"]["error"] == "Request Header Fields Too Large");
+  CHECK(body["error"]["statusCode"] == 431);
+  CHECK(body["error"]["code"] == "header_too_large");
+}
+
 TEST_CASE("CORS preflight answers like the seed") {
   TempDir dir;
   ServerProcess server({"--data-dir", dir.path()});
   server.wait_ready();
   HttpClient client(server.port());
   auto r = client.request("OPTIONS", "/orders", "",
-                          {{"Origin", "http://example.com"}, {"Access-Control-Request-Method", "POST"},
+                          {{"Origin", "http://example.com"},
+                           {"Access-Control-Request-Method", "POST"},
                            {"Access-Control-Request-Headers", "content-type,x-request-id"}});
   CHECK(r.status == 204);
   CHECK(r.header("access-control-allow-origin") == "*");
@@ -162,7 +180,8 @@ TEST_CASE("keep-alive: many requests over one connection") {
   ServerProcess server({"--data-dir", dir.path()});
   server.wait_ready();
   int fd = connect_raw(server.port());
-  std::string two = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string two =
+      "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   REQUIRE(send(fd, two.data(), two.size(), 0) == static_cast<ssize_t>(two.size()));
   auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(3000));
   close(fd);
@@ -199,9 +218,10 @@ TEST_CASE("Expect: 100-continue gets 100 Continue before the body is sent, as fr
   const std::string body = R"({"customerId":"not-a-uuid","items":[]})";
   SECTION("an acceptable header: 100 Continue, then the answer to the whole request") {
     int fd = connect_raw(server.port());
-    const std::string header = "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                               "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\n\r\n";
+    const std::string header =
+        "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n";
     REQUIRE(send(fd, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size()));
     // The body is sent only once "100 Continue" arrived (a client without it would wait).
     timeval tv{3, 0};
