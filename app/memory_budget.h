@@ -13,8 +13,10 @@ inline constexpr uint64_t kMemoryBudgetMbMin = 16;  // below this the shares are
 
 struct MemoryShares {
   // RocksDB: blocks, index and filter blocks, and (charged to the same cache by a
-  // WriteBufferManager) the memtables; 70% of the budget.
+  // WriteBufferManager) the memtables; 62% of the budget.
   size_t block_cache_bytes = 0;
+  // RocksDB's cache of whole rows read by point lookups (GET /orders/:id): 8%.
+  size_t row_cache_bytes = 0;
   // Part of block_cache_bytes: memtables flush past this; half of the cache.
   size_t memtable_bytes_max = 0;
   // The committer's stream id -> version cache: 10% of the budget at kStreamHeadEntryBytes each.

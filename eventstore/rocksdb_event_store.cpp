@@ -211,6 +211,7 @@ class RocksDbEventStore final : public app::EventStore {
   // Made once in open() and kept across reopens, so stats() may read them from any thread.
   std::shared_ptr<rocksdb::Cache> block_cache_;
   std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;  // null without memtable_bytes_max
+  std::shared_ptr<rocksdb::Cache> row_cache_;                   // null without row_cache_bytes
   std::atomic<uint64_t> stream_heads_cached_{0};
   // Set by the first failed Write of any writer (the committer, the relay's outbox deletes, the
   // idempotency purge); from then on no writer calls Write on this engine instance (RocksDB's WAL
@@ -352,6 +353,7 @@ std::optional<std::string> check_options(const Options& options) {
 Result<Unit, StoreError> RocksDbEventStore::open() {
   if (auto problem = check_options(options_)) return fail(StoreError{"invalid options: " + *problem});
   block_cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  if (options_.row_cache_bytes > 0) row_cache_ = rocksdb::NewLRUCache(options_.row_cache_bytes);
   if (options_.memtable_bytes_max > 0)
     write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(options_.memtable_bytes_max, block_cache_);
   if (auto opened = open_db(); !opened) return opened;
@@ -368,6 +370,7 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
 
   rocksdb::DBOptions db_options = make_db_options(options_);
   db_options.write_buffer_manager = write_buffers_;
+  db_options.row_cache = row_cache_;
   const auto& cache = block_cache_;
 
   std::vector<std::string> names = {std::string(rocksdb::kDefaultColumnFamilyName)};
@@ -1247,6 +1250,7 @@ app::CommitStats RocksDbEventStore::stats() const {
   s.rejected_overloaded = stat_rejected_overloaded_.load(std::memory_order_relaxed);
   s.write_micros_total = stat_write_micros_.load(std::memory_order_relaxed);
   s.block_cache_bytes = block_cache_ ? block_cache_->GetUsage() : 0;
+  s.row_cache_bytes = row_cache_ ? row_cache_->GetUsage() : 0;
   s.memtable_bytes = write_buffers_ ? write_buffers_->memory_usage() : 0;
   s.stream_heads_cached = stream_heads_cached_.load(std::memory_order_relaxed);
   return s;

@@ -92,6 +92,10 @@ struct Options {
   // filter blocks are charged to it too).
   size_t block_cache_bytes = 64u << 20;
 
+  // Default: 0 (none), unit: bytes. A cache of whole rows found by point lookups (RocksDB's
+  // row_cache): a GET of a recently read order skips the table file's index, filter and block.
+  size_t row_cache_bytes = 0;
+
   // Default: 0 (no bound), unit: bytes. When set, every family's memtables together (mutable and
   // not yet flushed) stay near this: a RocksDB WriteBufferManager flushes the oldest memtable
   // past it, and charges what the memtables hold to the block cache, so block_cache_bytes bounds

@@ -140,6 +140,7 @@ struct CommitStats {
   uint64_t write_micros_total = 0;   // time spent in DB::Write (with fsync when sync is on)
   uint64_t block_cache_bytes = 0;    // held by the block cache now (memtable charges included, if any)
   uint64_t memtable_bytes = 0;       // held by memtables now, every family
+  uint64_t row_cache_bytes = 0;      // held by the row cache now
   uint64_t stream_heads_cached = 0;  // entries of the committer's stream-head cache
 };
 

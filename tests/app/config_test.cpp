@@ -1,4 +1,5 @@
 #include "app/config.h"
+#include "app/memory_budget.h"
 
 #include <catch2/catch.hpp>
 #include <map>
@@ -34,8 +35,10 @@ TEST_CASE("only the exact string true enables a real collaborator, as in the see
     const char* value;
     bool enabled;
   };
-  for (auto row : {Row{"true", true}, Row{"TRUE", false}, Row{"1", false}, Row{"yes", false}, Row{"false", false}}) {
-    g_env = {{"USE_REAL_CUSTOMER_API", row.value}, {"USE_REAL_INVENTORY_API", row.value},
+  for (auto row :
+       {Row{"true", true}, Row{"TRUE", false}, Row{"1", false}, Row{"yes", false}, Row{"false", false}}) {
+    g_env = {{"USE_REAL_CUSTOMER_API", row.value},
+             {"USE_REAL_INVENTORY_API", row.value},
              {"USE_REAL_MESSAGE_BROKER", row.value}};
     auto p = parse_config({}, &fake_getenv);
     INFO(row.value);
@@ -68,10 +71,11 @@ TEST_CASE("bad configuration is refused with a message naming the setting") {
     std::vector<std::string> args;
     const char* expected;
   };
-  for (const auto& row : {Row{{"--port", "70000"}, "--port"}, Row{{"--port", "abc"}, "--port"},
-                          Row{{"--nope", "1"}, "unknown flag --nope"}, Row{{"--log-level", "loud"}, "--log-level"},
-                          Row{{"--sync", "maybe"}, "--sync"}, Row{{"--port"}, "needs a value"},
-                          Row{{"stray"}, "unexpected argument"}, Row{{"--http-threads", "0"}, "--http-threads"}}) {
+  for (const auto& row :
+       {Row{{"--port", "70000"}, "--port"}, Row{{"--port", "abc"}, "--port"},
+        Row{{"--nope", "1"}, "unknown flag --nope"}, Row{{"--log-level", "loud"}, "--log-level"},
+        Row{{"--sync", "maybe"}, "--sync"}, Row{{"--port"}, "needs a value"},
+        Row{{"stray"}, "unexpected argument"}, Row{{"--http-threads", "0"}, "--http-threads"}}) {
     auto p = parse_config(row.args, &fake_getenv);
     INFO(row.expected);
     CHECK_THAT(p.error, Catch::Contains(row.expected));
@@ -87,4 +91,53 @@ TEST_CASE("describe_config lists every setting with its unit") {
   CHECK_THAT(text, Catch::Contains("port = 8000  (port)"));
   CHECK_THAT(text, Catch::Contains("body-bytes-max = 1048576  (bytes)"));
   CHECK_THAT(text, Catch::Contains("sync = true  (bool)"));
+}
+
+// The memory budget's split, and its flag and variable.
+using orderflow::app::MemoryShares;
+using orderflow::app::split_memory_budget;
+
+TEST_CASE("the memory budget is divided 62/8/10/15 with the memtables inside the block cache's share") {
+  const MemoryShares s = split_memory_budget(256);
+  const size_t budget = size_t{256} << 20;
+  CHECK(s.block_cache_bytes == budget * 62 / 100);
+  CHECK(s.row_cache_bytes == budget * 8 / 100);
+  CHECK(s.memtable_bytes_max == s.block_cache_bytes / 2);
+  CHECK(s.stream_heads_max == budget * 10 / 100 / MemoryShares::kStreamHeadEntryBytes);
+  CHECK(s.aggregate_entries_max == budget * 15 / 100 / MemoryShares::kAggregateEntryBytes);
+  // What the shares may hold stays within the budget, 5% left for bookkeeping.
+  const size_t held = s.block_cache_bytes + s.row_cache_bytes +
+                      s.stream_heads_max * MemoryShares::kStreamHeadEntryBytes +
+                      s.aggregate_entries_max * MemoryShares::kAggregateEntryBytes;
+  CHECK(held <= budget * 95 / 100);
+  // Twice the budget, twice every share (to the byte or entry the division rounds off).
+  const MemoryShares d = split_memory_budget(512);
+  auto doubled = [](size_t big, size_t small) { return big >= 2 * small && big <= 2 * small + 1; };
+  CHECK(doubled(d.block_cache_bytes, s.block_cache_bytes));
+  CHECK(doubled(d.row_cache_bytes, s.row_cache_bytes));
+  CHECK(doubled(d.stream_heads_max, s.stream_heads_max));
+  CHECK(doubled(d.aggregate_entries_max, s.aggregate_entries_max));
+  // Below the minimum the split is the minimum's.
+  CHECK(split_memory_budget(1).block_cache_bytes ==
+        split_memory_budget(orderflow::app::kMemoryBudgetMbMin).block_cache_bytes);
+}
+
+TEST_CASE("MEMORY_BUDGET_MB and its flag: default 256, at least 16, flags win") {
+  g_env.clear();
+  auto defaults = parse_config({}, &fake_getenv);
+  REQUIRE(defaults.error.empty());
+  CHECK(defaults.config.memory_budget_mb == 256);
+  g_env = {{"MEMORY_BUDGET_MB", "1024"}};
+  auto from_env = parse_config({}, &fake_getenv);
+  REQUIRE(from_env.error.empty());
+  CHECK(from_env.config.memory_budget_mb == 1024);
+  auto flag = parse_config({"--memory-budget-mb", "64"}, &fake_getenv);
+  REQUIRE(flag.error.empty());
+  CHECK(flag.config.memory_budget_mb == 64);
+  g_env.clear();
+  for (const char* bad : {"15", "0", "-1", "lots", "256MB"}) {
+    INFO(bad);
+    auto p = parse_config({std::string("--memory-budget-mb=") + bad}, &fake_getenv);
+    CHECK(p.error == std::string("invalid value for --memory-budget-mb: '") + bad + "'");
+  }
 }
