@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "domain/json_reader.h"
 #include "domain/order_json.h"
 #include "domain/overloaded.h"
 
@@ -19,6 +20,7 @@ namespace orderflow::domain {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using json::Node;
 
 std::string dump(const Json& value) {
   // Invalid UTF-8 is replaced rather than thrown on: storing an event must not fail on text the
@@ -102,60 +104,56 @@ Json body_json(const OrderDeleted& e) {
 
 class FieldReader {
  public:
+  explicit FieldReader(const json::Document& doc) : doc_(doc) {}
+
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
 
-  const Json* required(const Json& object, std::string_view key) {
-    const Json* value = find(object, key);
+  const Node* required(const Node& object, std::string_view key) {
+    const Node* value = doc_.member(object, key);
     if (value == nullptr) problem(key, "is missing");
     return value;
   }
   // Absent and null both mean "not given".
-  const Json* optional(const Json& object, std::string_view key) {
-    const Json* value = find(object, key);
-    return value != nullptr && !value->is_null() ? value : nullptr;
+  const Node* optional(const Node& object, std::string_view key) {
+    const Node* value = doc_.member(object, key);
+    return value != nullptr && value->kind != Node::Kind::null ? value : nullptr;
   }
 
-  std::string string(const Json& object, std::string_view key) {
-    const Json* value = required(object, key);
-    return value != nullptr ? as_string(*value, key) : std::string();
+  std::string string(const Node& object, std::string_view key) {
+    const Node* value = required(object, key);
+    return value != nullptr ? std::string(as_string(*value, key)) : std::string();
   }
-  std::optional<std::string> optional_string(const Json& object, std::string_view key) {
-    const Json* value = optional(object, key);
+  std::optional<std::string> optional_string(const Node& object, std::string_view key) {
+    const Node* value = optional(object, key);
     if (value == nullptr) return std::nullopt;
-    return as_string(*value, key);
+    return std::string(as_string(*value, key));
   }
 
-  int64_t integer(const Json& object, std::string_view key) {
-    const Json* value = required(object, key);
+  int64_t integer(const Node& object, std::string_view key) {
+    const Node* value = required(object, key);
     if (value == nullptr) return 0;
-    const bool fits = value->is_number_integer() &&
-                      !(value->is_number_unsigned() &&
-                        value->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
-    if (!fits) {
+    if (value->kind != Node::Kind::integer || value->big) {
       problem(key, "must be an integer");
       return 0;
     }
-    return value->get<int64_t>();
+    return value->integer;
   }
 
-  bool boolean(const Json& object, std::string_view key) {
-    const Json* value = required(object, key);
+  bool boolean(const Node& object, std::string_view key) {
+    const Node* value = required(object, key);
     if (value == nullptr) return false;
-    if (!value->is_boolean()) problem(key, "must be a boolean");
-    return value->is_boolean() && value->get<bool>();
+    if (value->kind != Node::Kind::boolean) problem(key, "must be a boolean");
+    return value->kind == Node::Kind::boolean && value->truth;
   }
 
-  Money money(const Json& object, std::string_view key) { return as_money(required(object, key), key); }
-  std::optional<Money> optional_money(const Json& object, std::string_view key) {
-    const Json* value = optional(object, key);
-    if (value == nullptr) return std::nullopt;
-    return as_money(value, key);
-  }
+  Money money(const Node& object, std::string_view key) { return as_money(required(object, key), key); }
 
   template <class IdType>
-  IdType id(const Json& object, std::string_view key, bool allow_empty = false) {
-    const std::string text = string(object, key);
+  IdType id(const Node& object, std::string_view key, bool allow_empty = false) {
+    const Node* value = required(object, key);
+    if (value == nullptr) return IdType();
+    const std::string_view text = as_string(*value, key);
     if (!ok()) return IdType();
     if (allow_empty && text.empty()) return IdType();
     auto parsed = IdType::parse(text);
@@ -163,51 +161,57 @@ class FieldReader {
     return parsed.value_or(IdType());
   }
 
-  OrderStatus status(const Json& object, std::string_view key) {
-    const std::string text = string(object, key);
+  OrderStatus status(const Node& object, std::string_view key) {
+    const Node* value = required(object, key);
+    if (value == nullptr) return OrderStatus::processing;
+    const std::string_view text = as_string(*value, key);
     if (!ok()) return OrderStatus::processing;
     // Stored payloads hold wire names only: the "cancelled" alias is for client input, and an old
     // spelling in the log is the upcasters' job, so that every reader sees one vocabulary.
     for (OrderStatus status : all_statuses) {
       if (text == to_wire(status)) return status;
     }
-    problem(key, "is not a status: " + text);
+    problem(key, "is not a status: " + std::string(text));
     return OrderStatus::processing;
   }
 
-  std::vector<OrderItem> items(const Json& object, std::string_view key) {
+  std::vector<OrderItem> items(const Node& object, std::string_view key) {
     std::vector<OrderItem> items;
-    const Json* list = required(object, key);
+    const Node* list = required(object, key);
     if (list == nullptr) return items;
-    if (!list->is_array()) {
+    if (list->kind != Node::Kind::array) {
       problem(key, "must be an array");
       return items;
     }
     const std::string outer = prefix_;
-    for (std::size_t i = 0; i < list->size() && ok(); ++i) {
-      const std::string path = std::string(key) + "." + std::to_string(i);
-      const Json& line = (*list)[i];
-      if (!line.is_object()) {
-        problem(path, "must be an object");
+    items.reserve(list->count);
+    uint32_t at = doc_.index_of(*list) + 1;
+    for (uint32_t i = 0; i < list->count && ok(); ++i) {
+      const Node& line = doc_.node(at);
+      at = line.end;
+      if (line.kind != Node::Kind::object) {
+        problem(std::string(key) + "." + std::to_string(i), "must be an object");
         break;
       }
-      prefix_ = outer + path + ".";
+      // The path prefix is only built when a problem needs it (see problem()).
+      item_path_ = {key, i};
       OrderItem item;
       item.id = id<ItemId>(line, "id");
       item.product_id = id<ProductId>(line, "productId");
       item.quantity = integer(line, "quantity");
       item.unit_price = money(line, "unitPrice");
+      item_path_.reset();
       items.push_back(std::move(item));
     }
     prefix_ = outer;
     return items;
   }
 
-  ShippingInfo shipping(const Json& object, std::string_view key) {
+  ShippingInfo shipping(const Node& object, std::string_view key) {
     ShippingInfo shipping;
-    const Json* value = required(object, key);
+    const Node* value = required(object, key);
     if (value == nullptr) return shipping;
-    if (!value->is_object()) {
+    if (value->kind != Node::Kind::object) {
       problem(key, "must be an object");
       return shipping;
     }
@@ -222,77 +226,78 @@ class FieldReader {
   }
 
   void problem(std::string_view key, std::string_view what) {
-    if (ok()) error_ = prefix_ + std::string(key) + " " + std::string(what);
+    if (!ok()) return;
+    error_ = prefix_;
+    if (item_path_) error_ += std::string(item_path_->first) + "." + std::to_string(item_path_->second) + ".";
+    error_ += std::string(key) + " " + std::string(what);
   }
 
  private:
-  static const Json* find(const Json& object, std::string_view key) {
-    const auto it = object.find(std::string(key));
-    return it != object.end() ? &*it : nullptr;
-  }
-  std::string as_string(const Json& value, std::string_view key) {
-    if (!value.is_string()) {
+  std::string_view as_string(const Node& value, std::string_view key) {
+    if (value.kind != Node::Kind::string) {
       problem(key, "must be a string");
       return {};
     }
-    return value.get<std::string>();
+    return value.text;
   }
-  Money as_money(const Json* value, std::string_view key) {
+  Money as_money(const Node* value, std::string_view key) {
     if (value == nullptr) return Money();
-    const std::string text = as_string(*value, key);
+    const std::string_view text = as_string(*value, key);
     if (!ok()) return Money();
     auto amount = Money::parse(text);
-    if (!amount) problem(key, "is not an amount: " + text);
+    if (!amount) problem(key, "is not an amount: " + std::string(text));
     return amount.value_or(Money());
   }
 
+  const json::Document& doc_;
   std::string error_;
-  std::string prefix_;  // "items.0." while reading inside a nested value
+  std::string prefix_;  // "shippingInfo." while reading inside a nested value
+  std::optional<std::pair<std::string_view, uint32_t>> item_path_;  // ("items", i) inside an item
 };
 
-void read_body(FieldReader& in, const Json& p, OrderCreated& e) {
+void read_body(FieldReader& in, const Node& p, OrderCreated& e) {
   e.order_id = in.id<OrderId>(p, "orderId");
   e.customer_id = in.id<CustomerId>(p, "customerId");
   e.items = in.items(p, "items");
   e.total = in.money(p, "total");
 }
 
-void read_body(FieldReader& in, const Json& p, InventoryReserved& e) {
+void read_body(FieldReader& in, const Node& p, InventoryReserved& e) {
   e.product_id = in.id<ProductId>(p, "productId");
   e.quantity = in.integer(p, "quantity");
 }
 
-void read_body(FieldReader& in, const Json& p, InventoryReleased& e) {
+void read_body(FieldReader& in, const Node& p, InventoryReleased& e) {
   e.product_id = in.id<ProductId>(p, "productId");
   e.quantity = in.integer(p, "quantity");
 }
 
-void read_body(FieldReader& in, const Json& p, OrderUpdated& e) {
+void read_body(FieldReader& in, const Node& p, OrderUpdated& e) {
   if (in.optional(p, "customerId") != nullptr) e.customer_id = in.id<CustomerId>(p, "customerId");
   if (in.optional(p, "items") != nullptr) e.items = in.items(p, "items");
   e.notes = in.optional_string(p, "notes");
   e.total = in.money(p, "total");
 }
 
-void read_body(FieldReader& in, const Json& p, ShippingInfoUpdated& e) {
+void read_body(FieldReader& in, const Node& p, ShippingInfoUpdated& e) {
   e.shipping = in.shipping(p, "shippingInfo");
 }
 
-void read_body(FieldReader& in, const Json& p, OrderStatusChanged& e) {
+void read_body(FieldReader& in, const Node& p, OrderStatusChanged& e) {
   e.from = in.status(p, "from");
   e.to = in.status(p, "to");
   e.reason = in.optional_string(p, "reason");
 }
 
-void read_body(FieldReader& in, const Json& p, OrderDeleted& e) {
+void read_body(FieldReader& in, const Node& p, OrderDeleted& e) {
   e.previous_status = in.status(p, "previousStatus");
 }
 
 template <class Body>
-Result<EventBody, CodecError> read_as(const Json& payload) {
-  FieldReader in;
+Result<EventBody, CodecError> read_as(const json::Document& doc) {
+  FieldReader in(doc);
   Body body;
-  read_body(in, payload, body);
+  read_body(in, doc.root(), body);
   if (!in.ok()) {
     return fail(
         CodecError{CodecError::Code::malformed_payload, std::string(Body::type_name) + ": " + in.error()});
@@ -305,7 +310,7 @@ Result<EventBody, CodecError> read_as(const Json& payload) {
 struct EventType {
   std::string_view name;
   uint32_t current_version;
-  Result<EventBody, CodecError> (*read)(const Json&);
+  Result<EventBody, CodecError> (*read)(const json::Document&);
 };
 
 template <class... Bodies>
@@ -377,53 +382,98 @@ Result<Event, CodecError> decode(std::string_view type, uint32_t schema_version,
                                " is not supported (current: " + std::to_string(event_type->current_version) +
                                ")"});
   }
-  Json json = Json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
-    return fail(CodecError{CodecError::Code::malformed_payload,
-                           std::string(type) + ": payload is not a JSON object"});
-  }
-  for (uint32_t version = schema_version; version < event_type->current_version; ++version) {
-    const Upcaster* upcaster = find_upcaster(type, version);
-    if (upcaster == nullptr) {
-      return fail(CodecError{CodecError::Code::unsupported_version,
-                             "no upcaster for " + std::string(type) + " v" + std::to_string(version)});
+  // One document a thread, reused: reading a payload then allocates nothing but the event's own
+  // strings.
+  thread_local json::Document doc;
+  const auto not_an_object = [&] {
+    return CodecError{CodecError::Code::malformed_payload,
+                      std::string(type) + ": payload is not a JSON object"};
+  };
+  std::string upcast;  // an older payload, rewritten in the current schema
+  if (schema_version < event_type->current_version) {
+    // Old schema versions (rare: written by an older release) go through the upcasters, which
+    // rewrite the payload as a JSON value, one version at a time.
+    Json old = Json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
+    if (old.is_discarded() || !old.is_object()) return fail(not_an_object());
+    for (uint32_t version = schema_version; version < event_type->current_version; ++version) {
+      const Upcaster* upcaster = find_upcaster(type, version);
+      if (upcaster == nullptr) {
+        return fail(CodecError{CodecError::Code::unsupported_version,
+                               "no upcaster for " + std::string(type) + " v" + std::to_string(version)});
+      }
+      old = upcaster->upcast(std::move(old));
     }
-    json = upcaster->upcast(std::move(json));
+    upcast = dump(old);
+    payload = upcast;
   }
-  auto body = event_type->read(json);
+  if (!doc.parse(payload) || doc.root().kind != json::Node::Kind::object) return fail(not_an_object());
+  auto body = event_type->read(doc);
   if (!body) return fail(body.error());
   return Event{at_ms, std::move(*body)};
 }
 
-bool json_plain(std::string_view s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
-  return true;
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p != end) {
+    // Runs of bytes that need nothing (printable ASCII but '"' and '\\') are copied at once.
+    const auto* run = p;
+    while (p != end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+    out.append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
+    if (p == end) break;
+    const unsigned char c = *p;
+    if (c >= 0x80) {
+      const size_t n = json::utf8_sequence_length(p, end);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no well-formed sequence
+        ++p;
+      } else {
+        out.append(reinterpret_cast<const char*>(p), n);
+        p += n;
+      }
+      continue;
+    }
+    ++p;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+    }
+  }
+  out += '"';
 }
 
 namespace {
 
-bool plain_order(const Order& o) {
-  if (!json_plain(o.id.str()) || !json_plain(o.customer_id.str())) return false;
-  for (const auto& item : o.items)
-    if (!json_plain(item.product_id.str()) || !json_plain(item.id.str())) return false;
-  if (o.shipping) {
-    const auto& s = *o.shipping;
-    if (!json_plain(s.tracking_number) || !json_plain(s.tracking_company)) return false;
-    if (s.estimated_delivery && !json_plain(*s.estimated_delivery)) return false;
-    if (s.shipping_notes && !json_plain(*s.shipping_notes)) return false;
-  }
-  if (o.notes && !json_plain(*o.notes)) return false;
-  if (o.status_reason && !json_plain(*o.status_reason)) return false;
-  return true;
-}
-
 void put_string(std::string& out, std::string_view key, std::string_view value) {
   out += '"';
   out += key;
-  out += "\":\"";
-  out += value;
-  out += '"';
+  out += "\":";
+  append_json_string(out, value);
 }
 
 template <class Int>
@@ -433,13 +483,18 @@ void put_int(std::string& out, Int value) {
   out.append(buf, end);
 }
 
-/// Money as nlohmann prints money_json_number: an integer when whole, else the shortest decimal
-/// that reads back as the same double, which for cents below 2^53 is "units.cc" without a
-/// trailing zero.
+/// totalPrice as the seed's JavaScript prints the number: an integer when the cents are zero
+/// ("100", not "100.00"), else units, '.', and the cents without a trailing zero ("99.98",
+/// "99.9"). Exact for every amount (no double in between).
 void put_money(std::string& out, Money amount) {
-  const int64_t minor = amount.minor();
-  const int64_t units = minor / 100;
-  const int64_t cents = minor % 100;
+  int64_t minor = amount.minor();
+  uint64_t magnitude = static_cast<uint64_t>(minor);
+  if (minor < 0) {
+    out += '-';
+    magnitude = 0 - magnitude;
+  }
+  const uint64_t units = magnitude / 100;
+  const uint64_t cents = magnitude % 100;
   put_int(out, units);
   if (cents == 0) return;
   out += '.';
@@ -450,13 +505,9 @@ void put_money(std::string& out, Money amount) {
 }  // namespace
 
 std::string order_to_json(const Order& order) {
-  // Written directly (the DOM and its dump cost about 15 us an order, the largest part of a
-  // command's CPU); the bytes are those of dump(order_json_value(order)), which tests compare over
-  // a table of orders. Orders whose strings need escaping, and amounts out of the range where the
-  // direct form is exact, take the DOM path.
-  constexpr int64_t kDirectMoneyMax = 1'000'000'000'000;  // far below 2^53 / 100
-  if (!plain_order(order) || order.total.minor() < 0 || order.total.minor() > kDirectMoneyMax)
-    return dump(order_json_value(order));
+  // Written directly: a DOM and its dump cost about 15 us an order, the largest part of a
+  // command's CPU. This is the only writer of the order's JSON (the view rows, the answers, the
+  // message bodies, orderflow-replay's rebuild).
   std::string out;
   out.reserve(320 + 120 * order.items.size());
   out += '{';
@@ -524,7 +575,8 @@ std::string history_line_json(const HistoryLine& line) {
   e["occurredAt"] = format_iso8601(line.occurred_at_ms);
   e["actor"] = std::string(line.actor);
   e["correlationId"] = std::string(line.correlation_id);
-  e["idempotencyKey"] = line.idempotency_key.empty() ? Json(nullptr) : Json(std::string(line.idempotency_key));
+  e["idempotencyKey"] =
+      line.idempotency_key.empty() ? Json(nullptr) : Json(std::string(line.idempotency_key));
   e["data"] = Json::parse(line.data_json);
   if (!line.stream_id.empty()) e["streamId"] = std::string(line.stream_id);
   return dump(e);
@@ -560,11 +612,12 @@ std::string encode_snapshot(const Order& order) {
 }
 
 Result<Order, CodecError> decode_snapshot(std::string_view text) {
-  const Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded() || !json.is_object()) {
+  thread_local json::Document doc;
+  if (!doc.parse(text) || doc.root().kind != json::Node::Kind::object) {
     return fail(CodecError{CodecError::Code::malformed_payload, "snapshot: not a JSON object"});
   }
-  FieldReader in;
+  const json::Node& json = doc.root();
+  FieldReader in(doc);
   if (in.integer(json, "snapshot") != snapshot_format && in.ok()) {
     return fail(CodecError{CodecError::Code::unsupported_version, "snapshot: unsupported format"});
   }

@@ -50,10 +50,11 @@ Result<Event, CodecError> decode(std::string_view type, uint32_t schema_version,
 /// statusReason (absent when none).
 std::string order_to_json(const Order& order);
 
-/// Whether nlohmann's dump writes `s` unchanged between quotes: printable ASCII without '"' and
-/// '\\'. The direct JSON writers (order_to_json, orderflow-replay's renderer) copy such strings
-/// as they are and leave anything else (escapes, UTF-8, invalid bytes) to nlohmann.
-bool json_plain(std::string_view s);
+/// Appends `s` as a JSON string, quoted, the way nlohmann's dump writes it (ensure_ascii off):
+/// '"', '\\' and the control characters escaped (\\b \\f \\n \\r \\t, others as \\u00xx), UTF-8
+/// as it is. A byte that starts no well-formed UTF-8 sequence (none reach an order: its strings
+/// come from parsed JSON) is written as U+FFFD.
+void append_json_string(std::string& out, std::string_view s);
 
 /// One event of an order's audit history, in the shape GET /orders/:id/history and
 /// orderflow-replay's history and export print: {sequence, version, type, occurredAt, actor,

@@ -1,5 +1,7 @@
 #include "domain/decider.h"
 
+#include <type_traits>
+
 #include <string>
 #include <utility>
 
@@ -189,40 +191,67 @@ Result<std::vector<Event>, DomainError> decide(const Order& state, const Command
                     command);
 }
 
-Order evolve(Order state, const Event& event) {
-  std::visit(Overloaded{
-                 [&](const OrderCreated& e) {
-                   state.id = e.order_id;
-                   state.customer_id = e.customer_id;
-                   state.items = e.items;
-                   state.total = e.total;
-                   state.status = OrderStatus::processing;
-                   state.created_at_ms = event.at_ms;
-                   state.shipping.reset();
-                   state.notes.reset();
-                   state.status_reason.reset();
-                   state.exists = true;
-                   state.deleted = false;
-                 },
-                 [](const InventoryReserved&) {},
-                 [](const InventoryReleased&) {},
-                 [&](const OrderUpdated& e) {
-                   if (e.customer_id) state.customer_id = *e.customer_id;
-                   if (e.items) state.items = *e.items;
-                   if (e.notes) state.notes = e.notes;
-                   state.total = e.total;
-                 },
-                 [&](const ShippingInfoUpdated& e) { state.shipping = e.shipping; },
-                 [&](const OrderStatusChanged& e) {
-                   state.status = e.to;
-                   if (e.reason) state.status_reason = e.reason;
-                 },
-                 [&](const OrderDeleted&) { state.deleted = true; },
-             },
-             event.body);
-  state.updated_at_ms = event.at_ms;
+namespace {
+
+/// evolve's one definition: `EventRef` is const Event& (the fields are copied) or Event&& (moved).
+template <class EventRef>
+Order evolve_with(Order state, EventRef&& event) {
+  const TimestampMs at_ms = event.at_ms;
+  // Forwards a field of the event: moved out of an rvalue event, copied from an lvalue one.
+  auto take = [](auto& field) -> decltype(auto) {
+    if constexpr (std::is_rvalue_reference_v<EventRef&&>)
+      return std::move(field);
+    else
+      return static_cast<const std::remove_reference_t<decltype(field)>&>(field);
+  };
+  std::visit(
+      Overloaded{
+          [&](auto& e) {
+            using E = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<E, OrderCreated>) {
+              state.id = take(e.order_id);
+              state.customer_id = take(e.customer_id);
+              state.items = take(e.items);
+              state.total = e.total;
+              state.status = OrderStatus::processing;
+              state.created_at_ms = at_ms;
+              state.shipping.reset();
+              state.notes.reset();
+              state.status_reason.reset();
+              state.exists = true;
+              state.deleted = false;
+            } else if constexpr (std::is_same_v<E, OrderUpdated>) {
+              if (e.customer_id) state.customer_id = take(*e.customer_id);
+              if (e.items) state.items = take(*e.items);
+              if (e.notes) state.notes = take(e.notes);
+              state.total = e.total;
+            } else if constexpr (std::is_same_v<E, ShippingInfoUpdated>) {
+              state.shipping = take(e.shipping);
+            } else if constexpr (std::is_same_v<E, OrderStatusChanged>) {
+              state.status = e.to;
+              if (e.reason) state.status_reason = take(e.reason);
+            } else if constexpr (std::is_same_v<E, OrderDeleted>) {
+              state.deleted = true;
+            } else {
+              static_assert(std::is_same_v<E, InventoryReserved> || std::is_same_v<E, InventoryReleased>,
+                            "evolve must handle every event type");  // stock only: no change
+            }
+          },
+      },
+      event.body);
+  state.updated_at_ms = at_ms;
   ++state.version;
   return state;
+}
+
+}  // namespace
+
+Order evolve(Order state, const Event& event) {
+  return evolve_with(std::move(state), event);
+}
+
+Order evolve(Order state, Event&& event) {
+  return evolve_with(std::move(state), std::move(event));
 }
 
 Order fold(Order state, const std::vector<Event>& events) {

@@ -40,6 +40,9 @@ Result<std::vector<Event>, DomainError> decide(const Order& state, const Command
 /// Applies one event. Every event bumps `version` by one and sets `updated_at_ms` to its time;
 /// inventory events change nothing else. Events are facts: evolve never refuses one.
 Order evolve(Order state, const Event& event);
+/// The same, taking the event's strings and items instead of copying them (a fold that has no
+/// further use for the event). One definition serves both.
+Order evolve(Order state, Event&& event);
 
 /// Folds events onto `state` (by default an empty stream) in order.
 Order fold(Order state, const std::vector<Event>& events);

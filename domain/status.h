@@ -1,6 +1,6 @@
 #pragma once
-// The order state machine, as data: one table that decide, the tests and the OpenAPI document
-// all read, so the rules cannot drift apart.
+// The order state machine, as data: one table that decide (through can_transition) and the
+// exhaustive tests read, so the rules cannot drift apart.
 #include <array>
 #include <vector>
 
