@@ -102,7 +102,6 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   const Config config = parse(argc, argv);
-  replay::tune_allocator_for_bulk_work(argv);  // as orderflow-replay rebuild does
   std::string pattern = config.dir + "/replay-bench-XXXXXX";
   if (config.reuse.empty() && ::mkdtemp(pattern.data()) == nullptr) die("mkdtemp failed under " + config.dir);
   const std::string data_dir = config.reuse.empty() ? pattern + "/db" : config.reuse;

@@ -132,14 +132,15 @@ std::vector<app::KeyValueWrite> projection_rows(const domain::Order& before, con
 
 }  // namespace
 
-std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before, const domain::Order& after,
+std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before,
+                                                            const domain::Order& after,
                                                             const std::string& after_json) const {
   return projection_rows(before, after, [&after_json]() -> const std::string& { return after_json; });
 }
 
 std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
-                                                          const domain::Order& after, Renderer render) {
-  return projection_rows(before, after, [&] { return render(after); });
+                                                          const domain::Order& after) {
+  return projection_rows(before, after, [&] { return domain::order_to_json(after); });
 }
 
 namespace {

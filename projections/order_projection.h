@@ -22,11 +22,9 @@ class OrderProjection final : public app::OrderReadModel {
   std::vector<std::string> families() const override { return family_names(); }
   std::vector<app::KeyValueWrite> writes_for(const domain::Order& before, const domain::Order& after,
                                              const std::string& after_json) const override;
-  /// What writes_for returns; it needs no store, so a rebuild tool can compute rows offline.
-  /// `render` writes the view's JSON: a rebuild passes a faster renderer of the same bytes.
-  using Renderer = std::string (*)(const domain::Order&);
-  static std::vector<app::KeyValueWrite> rows_for(const domain::Order& before, const domain::Order& after,
-                                                  Renderer render = &domain::order_to_json);
+  /// What writes_for returns (the view's JSON rendered by domain::order_to_json); it needs no
+  /// store, so orderflow-replay computes the rows of a rebuild and of a verify with it.
+  static std::vector<app::KeyValueWrite> rows_for(const domain::Order& before, const domain::Order& after);
   Result<std::optional<app::OrderView>, app::Error> find(const domain::OrderId& id) const override;
   Result<app::OrderPage, app::Error> list(const app::OrderListQuery& query) const override;
 

@@ -579,8 +579,6 @@ int cmd_backup(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc < 2) return usage_error("missing command", kMainHelp);
   const std::string command = argv[1];
-  // Only the commands that fold the whole log gain from it (see the function).
-  if (command == "rebuild" || command == "verify") orderflow::replay::tune_allocator_for_bulk_work(argv);
   if (command == "--help" || command == "-h" || command == "help")
     return std::cout << kMainHelp << kExitCodesHelp, kExitOk;
   try {

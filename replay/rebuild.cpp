@@ -1,10 +1,6 @@
 #include "replay/rebuild.h"
 
-#include <gnu/libc-version.h>
-#include <malloc.h>
-#include <sys/auxv.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -118,60 +114,57 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
 
   const auto rows_start = std::chrono::steady_clock::now();
   const double rows_cpu_start = cpu_seconds();
-  ProjectionRows rows = ProjectionRows::unsorted(*folded, threads);
-  const size_t family_count = rows.families.size();
+  const RowTables rows = projection_rows(*folded, threads);
+  report.rows_seconds = seconds_since(rows_start);
+  report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
+  const size_t family_count = rows.size();
   report.events = folded->events;
-  report.orders = folded->orders();
-  report.rows = rows.live_orders() * family_count;
-  if (options.write == RebuildOptions::Write::batches) {
-    for (size_t f = 0; f < family_count; ++f) rows.sort_family(f);  // ingest sorts beside its writes
-    report.rows_seconds = seconds_since(rows_start);
-    report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
-  }
-
+  report.orders = folded->orders.size();
+  for (const auto& table : rows) report.rows += table.size();
   const uint64_t total_rows = report.rows;
   uint64_t written = 0;
   if (options.progress) options.progress("write", 0, total_rows);
   if (options.write == RebuildOptions::Write::ingest) {
     // Each family's sorted rows are cut into parts of consecutive keys, one table file each, about
-    // four parts a thread in all, in proportion to the family's cost (a view row took ~4x the time
-    // of an index row to write, measured), built largest first. A family is ingested as soon as its last part
-    // is built (and the families are re-created), so its ingestion (a MANIFEST write, fsyncs) overlaps the
-    // building of the others. Building ends with an fsync of the file: one builder more than `threads` keeps
-    // the cores busy while one waits for it.
+    // four parts a thread in all, in proportion to the family's bytes, built largest first. A
+    // family is ingested as soon as its last part is built (and the families are re-created), so
+    // its ingestion (a MANIFEST write, fsyncs) overlaps the building of the others. Building ends
+    // with an fsync of the file: one builder more than `threads` keeps the cores busy while one
+    // waits for it.
     struct Part {
-      size_t family;  // index into rows.families
+      size_t family;
       size_t begin, end;
+      double bytes;
       std::string path;
     };
-    auto weight_of = [](size_t family) { return family == 0 ? 4.0 : 1.0; };
-    const size_t n = rows.live_orders();
-    double total_weight = 0;
-    for (size_t f = 0; f < family_count; ++f) total_weight += static_cast<double>(n) * weight_of(f);
+    std::vector<double> family_bytes(family_count, 0);
+    double total_bytes = 0;
+    for (size_t f = 0; f < family_count; ++f) {
+      for (const auto& [key, value] : rows[f])
+        family_bytes[f] += static_cast<double>(key.size() + value.size());
+      total_bytes += family_bytes[f];
+    }
     std::vector<Part> parts;
     std::vector<size_t> parts_left(family_count, 0);
     for (size_t f = 0; f < family_count; ++f) {
-      const double share = total_weight > 0 ? static_cast<double>(n) * weight_of(f) / total_weight : 0;
-      const size_t cuts =
-          std::clamp<size_t>(static_cast<size_t>(share * 4 * threads + 0.5), 1, std::max<size_t>(n, 1));
+      const size_t n = rows[f].size();
+      if (n == 0) continue;
+      const double share = total_bytes > 0 ? family_bytes[f] / total_bytes : 0;
+      const size_t cuts = std::clamp<size_t>(static_cast<size_t>(share * 4 * threads + 0.5), 1, n);
       for (size_t c = 0; c < cuts; ++c) {
         const size_t begin = n * c / cuts, end = n * (c + 1) / cuts;
         if (begin < end) {
-          parts.push_back(Part{f, begin, end, {}});
+          const double bytes = family_bytes[f] * static_cast<double>(end - begin) / static_cast<double>(n);
+          parts.push_back(Part{f, begin, end, bytes, {}});
           ++parts_left[f];
         }
       }
     }
-    std::stable_sort(parts.begin(), parts.end(), [&](const Part& a, const Part& b) {
-      return static_cast<double>(a.end - a.begin) * weight_of(a.family) >
-             static_cast<double>(b.end - b.begin) * weight_of(b.family);
-    });
-
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const Part& a, const Part& b) { return a.bytes > b.bytes; });
     std::mutex mutex;  // guards everything below, the parts' paths and the progress callback
     std::condition_variable changed;
     bool reset_done = false;
-    std::vector<bool> sorted(family_count, false);
-    size_t families_sorted = 0;
     std::optional<AdminError> error;
     std::vector<bool> ingested(family_count, false);
     // The reset thread is already running: it reports through reset_done.
@@ -197,37 +190,19 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
       if (!in && !error) error = in.error();
       ingested[f] = true;  // moved into the family, or removed by the failed ingestion
     };
-    // Tasks: first the families' sorts (the view's first: most of the parts are its), then the
-    // parts, largest first; a part waits for its family's sort.
-    const size_t sort_order[] = {0, 3, 1, 2};
-    std::atomic<size_t> next_task{0};
+    std::atomic<size_t> next_part{0};
     auto build = [&] {
-      std::string scratch, key_scratch;
-      for (size_t t = next_task++; t < family_count + parts.size(); t = next_task++) {
-        if (t < family_count) {
-          const size_t f = family_count == 4 ? sort_order[t] : t;
-          rows.sort_family(f);
-          std::lock_guard lock(mutex);
-          sorted[f] = true;
-          if (++families_sorted == family_count) {
-            report.rows_seconds = seconds_since(rows_start);
-            report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
-          }
-          changed.notify_all();
-          continue;
-        }
-        Part& part = parts[t - family_count];
+      for (size_t t = next_part++; t < parts.size(); t = next_part++) {
+        Part& part = parts[t];
         {
-          std::unique_lock lock(mutex);
-          changed.wait(lock, [&] { return sorted[part.family]; });
+          std::lock_guard lock(mutex);
           if (error) return;
         }
         size_t j = part.begin;
         auto next = [&](std::string_view& key, std::string_view& value) {
           if (j == part.end) return false;
-          rows.prefetch_ahead(part.family, j);
-          key = rows.key(part.family, j, key_scratch);
-          value = rows.value(part.family, j, scratch);
+          key = rows[part.family][j].first;
+          value = rows[part.family][j].second;
           ++j;
           return true;
         };
@@ -246,7 +221,7 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
     for (size_t t = 1; t < threads + 1; ++t) pool.emplace_back(build);
     build();
     for (auto& t : pool) t.join();
-    reset_waiter.join();
+    reset_waiter.join();  // a family without rows has no part: it stays re-created and empty
     if (error) {
       std::error_code ignored;
       for (const auto& part : parts)
@@ -259,10 +234,9 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
     // Without the WAL: the rows become durable by the flush below, and until the final batch the
     // mark says they are incomplete, so nothing is lost by not logging them.
     AdminBatch batch(store);
-    std::string scratch, key_scratch;
-    for (size_t f = 0; f < rows.families.size(); ++f) {
-      for (size_t j = 0; j < rows.rows(f); ++j) {
-        batch.put(families[f], rows.key(f, j, key_scratch), rows.value(f, j, scratch));
+    for (size_t f = 0; f < family_count; ++f) {
+      for (const auto& [key, value] : rows[f]) {
+        batch.put(families[f], key, value);
         if (batch.bytes() >= options.batch_bytes) {
           if (auto w = store.write(batch, {.sync = false, .disable_wal = true}); !w)
             return fail(storage_error(w.error()));
@@ -304,8 +278,9 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
   auto folded = fold_with_progress(store, *last, options.threads, options.progress);
   if (!folded) return fail(folded.error());
   report.events = folded->events;
-  const ProjectionRows expected = projection_rows(*folded, options.threads);
-  report.rows_expected = expected.count();
+  const RowTables expected = projection_rows(*folded, options.threads);
+  const auto family_names = projections::OrderProjection::family_names();
+  for (const auto& table : expected) report.rows_expected += table.size();
 
   auto differ = [&](const std::string& family, std::string_view key, std::optional<std::string_view> want,
                     std::optional<std::string_view> got) {
@@ -319,15 +294,12 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
 
   if (options.progress) options.progress("compare", 0, report.rows_expected);
   uint64_t compared = 0;
-  for (size_t f = 0; f < expected.families.size(); ++f) {
-    const auto& name = expected.families[f];
+  for (size_t f = 0; f < expected.size(); ++f) {
+    const auto& name = family_names[f];
     auto family = store.family(name);
     if (!family) {
-      expected.visit(f, [&](std::string_view k, std::string_view v) {
-        differ(name, k, v, std::nullopt);
-        return true;
-      });
-      compared += expected.rows(f);
+      for (const auto& [k, v] : expected[f]) differ(name, k, v, std::nullopt);
+      compared += expected[f].size();
       continue;
     }
     // A merge of two key-ordered sequences (RocksDB's bytewise order is std::string's order).
@@ -339,7 +311,7 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
       if (have) ++report.rows_found;
     };
     advance();
-    expected.visit(f, [&](std::string_view want_key, std::string_view want_value) {
+    for (const auto& [want_key, want_value] : expected[f]) {
       while (have && key < want_key) {
         differ(name, key, std::nullopt, value);
         advance();
@@ -350,71 +322,16 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
       } else {
         differ(name, want_key, want_value, std::nullopt);
       }
-      return true;
-    });
+    }
     while (have) {
       differ(name, key, std::nullopt, value);
       advance();
     }
     if (auto status = scanner->status(); !status) return fail(storage_error(status.error()));
-    compared += expected.rows(f);
+    compared += expected[f].size();
     if (options.progress) options.progress("compare", compared, report.rows_expected);
   }
   return report;
-}
-
-namespace {
-
-/// glibc's version is at least major.minor.
-bool glibc_at_least(int major, int minor) {
-  int have_major = 0, have_minor = 0;
-  if (std::sscanf(::gnu_get_libc_version(), "%d.%d", &have_major, &have_minor) != 2) return false;
-  return have_major > major || (have_major == major && have_minor >= minor);
-}
-
-}  // namespace
-
-void tune_allocator_for_bulk_work(char** argv) {
-  // The marker's value is GLIBC_TUNABLES as it was before ("=value"), or empty if it was unset.
-  static constexpr char kMarker[] = "ORDERFLOW_BULK_ALLOCATOR";
-  static constexpr char kTunable[] = "glibc.malloc.hugetlb=1";  // madvise(MADV_HUGEPAGE) on the heap
-  if (const char* before = std::getenv(kMarker)) {
-    // This process is the re-executed one: glibc has read the tunable; what it starts gets the
-    // environment the first one had. (Any other value was set by hand: no re-execution, as is.)
-    if (before[0] == '=' || before[0] == '\0') {
-      if (before[0] == '=')
-        ::setenv("GLIBC_TUNABLES", before + 1, 1);
-      else
-        ::unsetenv("GLIBC_TUNABLES");
-      ::unsetenv(kMarker);
-    }
-  } else if (argv != nullptr && glibc_at_least(2, 35)  // the tunable's first release
-             && ::getauxval(AT_SECURE) == 0            // setuid and the like: glibc ignores tunables
-             && ::getauxval(AT_BASE) != 0) {           // started by the kernel through ld.so (not as
-                                                       // `ld.so prog`, where /proc/self/exe is ld.so)
-    const char* tunables = std::getenv("GLIBC_TUNABLES");
-    if (tunables == nullptr || std::strstr(tunables, "glibc.malloc.hugetlb") == nullptr) {
-      // A new environment for the new process; this one's stays as it is if execve fails.
-      std::vector<std::string> entries;
-      for (char** e = environ; *e != nullptr; ++e) {
-        const std::string_view entry(*e);
-        if (!entry.starts_with("GLIBC_TUNABLES=") && !entry.starts_with(std::string(kMarker) + "="))
-          entries.emplace_back(entry);
-      }
-      const std::string previous = tunables != nullptr ? tunables : "";
-      entries.push_back("GLIBC_TUNABLES=" +
-                        (previous.empty() ? std::string(kTunable) : previous + ":" + kTunable));
-      entries.push_back(std::string(kMarker) + "=" + (tunables != nullptr ? "=" + previous : std::string()));
-      std::vector<char*> envp;
-      for (auto& entry : entries) envp.push_back(entry.data());
-      envp.push_back(nullptr);
-      ::execve("/proc/self/exe", argv, envp.data());  // returns only on failure: go on as is
-    }
-  }
-  // glibc caps the mmap threshold at 32 MiB on 64-bit; above it allocations stay mmap'ed.
-  ::mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  ::mallopt(M_TOP_PAD, 64 << 20);
 }
 
 std::string printable(std::string_view bytes, size_t max_chars) {

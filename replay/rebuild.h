@@ -46,8 +46,8 @@ struct RebuildReport {
   uint64_t orders = 0;       // order streams folded (deleted ones included)
   uint64_t rows = 0;         // projection rows written
   double fold_seconds = 0;   // reading and folding the log
-  double rows_seconds = 0;   // building and sorting the rows' keys (table files are built meanwhile)
-  double write_seconds = 0;  // from then on: table files, ingestion, final batch (the drop runs earlier)
+  double rows_seconds = 0;   // the rows of the final states (rendered and sorted)
+  double write_seconds = 0;  // from then on: table files, ingestion, final batch (the drop runs meanwhile)
   // CPU seconds (user + system, every thread of the process) of the same phases: unlike wall
   // time, not inflated when other processes share the cores.
   double fold_cpu_seconds = 0;
@@ -82,18 +82,6 @@ struct VerifyReport {
 };
 
 Result<VerifyReport, ReplayError> verify(const eventstore::AdminStore& store, const VerifyOptions& options);
-
-/// For a process that rebuilds (orderflow-replay, the bench), first thing in main: keep freed
-/// memory in the heap instead of returning it to the OS, and back the heap with transparent huge
-/// pages. A rebuild allocates and frees hundreds of MiB (RocksDB's blocks, order states, rows);
-/// each 4 KiB page of fresh memory costs a page fault, which profiling showed as a large share of
-/// a rebuild. glibc backs its heap with huge pages only when told so at start-up (the
-/// glibc.malloc.hugetlb tunable, read from the environment): so when `argv` is given and the
-/// tunable is not set, the process executes itself again with it set (once: a marker in the
-/// environment says so, and the new process puts the environment back as it was; not when
-/// started setuid or through `ld.so prog`; if execve fails, it goes on as is). Setting
-/// ORDERFLOW_BULK_ALLOCATOR=off prevents it. Process-wide, so never called from the library itself.
-void tune_allocator_for_bulk_work(char** argv = nullptr);
 
 /// A key or value for a terminal: printable ASCII as is, other bytes as \xNN.
 std::string printable(std::string_view bytes, size_t max_chars = 200);

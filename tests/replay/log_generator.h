@@ -20,7 +20,6 @@
 #include "domain/codec.h"
 #include "domain/decider.h"
 #include "projections/order_projection.h"
-#include "replay/fast_render.h"  // the same bytes as domain::order_to_json, cheaper
 
 namespace orderflow::replay_testing {
 
@@ -150,7 +149,7 @@ inline GeneratedLog generate_log(app::EventStore& store, const LogShape& shape) 
         after = evolve(std::move(after), e);
         req.events.push_back(detail::to_new_event(e, n, k++, false));
       }
-      req.writes = projections::OrderProjection::rows_for(state, after, &replay::order_json);
+      req.writes = projections::OrderProjection::rows_for(state, after);
       log.events += events.size();
       p.state = after;
 
@@ -218,7 +217,7 @@ inline GeneratedLog generate_log(app::EventStore& store, const LogShape& shape) 
         after = evolve(std::move(after), *read_back);
         req.events.push_back(std::move(written));
       }
-      req.writes = projections::OrderProjection::rows_for(p.state, after, &replay::order_json);
+      req.writes = projections::OrderProjection::rows_for(p.state, after);
       log.events += p.follow_up.size();
       store.append_async(std::move(req), [&follow_ups](app::AppendResult r) { follow_ups.done(r); });
     }
