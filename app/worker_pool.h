@@ -1,7 +1,8 @@
 #pragma once
-// A fixed set of threads running submitted jobs from a bounded queue. Commands block on their
-// collaborators and on the group commit, so they run here rather than on the HTTP threads; the
-// number of threads bounds the commands in flight, and a full queue refuses at once (503).
+// A fixed set of threads running submitted jobs from a bounded queue: the work that blocks and so
+// must stay off the HTTP threads (commands that call a real Customer or Inventory service over
+// HTTP, folds of a stream for ?version= and history, backups). No job waits for the group commit:
+// a command resumes here once its append is durable. A full queue refuses at once (503).
 #include <condition_variable>
 #include <cstddef>
 #include <deque>

@@ -2,7 +2,7 @@
 # A/B of two orderflow binaries under the same wrk scenario, alternating runs on the same machine
 # (this VM's speed drifts by up to 2x within minutes, so A and B take turns, round after round).
 # Usage: bench/http_ab.sh BIN_A BIN_B SCRIPT [ROUNDS] [DURATION]   e.g. bench/http_ab.sh old/orderflow
-#        build/app/orderflow get.lua 4 4s   (env: CONNECTIONS=64)
+#        build/server/orderflow get.lua 4 4s   (env: CONNECTIONS=64)
 # Both servers run throughout (sync on, LOG_LEVEL=warn, a temp data dir each, a free port each);
 # each first takes 3 s of creates so that get.lua and status.lua have orders (their first 1000
 # ids). Prints wrk's RESULT lines, tagged [A] and [B].

@@ -28,7 +28,7 @@ echo "wrk -t$wrk_threads -c$conns -d$duration"
 pids+=($!)
 ceiling_port=$(wait_port "$work/ceiling.out")
 
-LOG_LEVEL=warn "$build/app/orderflow" --host 127.0.0.1 --port 0 --data-dir "$work/data" > "$work/server.out" 2> "$work/server.log" &
+LOG_LEVEL=warn "$build/server/orderflow" --host 127.0.0.1 --port 0 --data-dir "$work/data" > "$work/server.out" 2> "$work/server.log" &
 pids+=($!)
 port=$(wait_port "$work/server.out")
 

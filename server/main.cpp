@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <algorithm>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -26,11 +25,15 @@
 #include "app/release_queue.h"
 #include "app/worker_pool.h"
 #include "clients/collaborators.h"
+#include "eventstore/admin.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "outbox/publisher.h"
 #include "outbox/relay.h"
 #include "outbox/relay_metrics.h"
 #include "projections/order_projection.h"
+#include "server/idempotency_purge.h"
+#include "server/readiness.h"
+#include "server/server_metrics.h"
 
 namespace {
 
@@ -88,9 +91,10 @@ int main(int argc, char** argv) {
   spdlog::info("{}", app::describe(memory, config.memory_budget_mb));
   store_options.block_cache_bytes = memory.block_cache_bytes;
   store_options.memtable_bytes_max = memory.memtable_bytes_max;
+  store_options.row_cache_bytes = memory.row_cache_bytes;
   store_options.stream_cache_capacity = memory.stream_heads_max;
   store_options.extra_families = projections::OrderProjection::family_names();
-  store_options.extra_families.push_back("health");
+  store_options.extra_families.push_back(server::kHealthFamily);
   store_options.extra_families.push_back(app::ReleaseQueue::family);
   auto opened = eventstore::open_rocksdb_event_store(store_options);
   if (!opened) {
@@ -101,7 +105,9 @@ int main(int argc, char** argv) {
   spdlog::info("event store open in {} at sequence {}", config.data_dir, store->head_sequence());
   // An orderflow-replay rebuild that was interrupted leaves this mark (see eventstore/admin.h):
   // the projections are incomplete, and serving them would answer wrong lists and 404s.
-  if (auto mark = store->get("meta", "projection_rebuild_started"); !mark || mark->has_value()) {
+  if (auto mark =
+          store->get(std::string(eventstore::kMetaFamily), std::string(eventstore::kMetaRebuildStartedKey));
+      !mark || mark->has_value()) {
     spdlog::critical(
         "the projections in '{}' are incomplete: {}; run `orderflow-replay rebuild --data-dir {}` "
         "before starting the server",
@@ -149,24 +155,7 @@ int main(int argc, char** argv) {
     service_options.resume = [&workers](std::function<void()> job) { workers.post(std::move(job)); };
   app::OrderService service(*store, read_model, *collaborators.customers, inventory, clock, service_options);
 
-  // Expired Idempotency-Key records are purged in the background (at least every minute, more
-  // often for short TTLs) so the family does not grow without bound.
-  std::mutex purge_mutex;
-  std::condition_variable purge_wake;
-  bool purge_stop = false;
-  std::thread purger([&] {
-    const auto period =
-        std::chrono::milliseconds(std::clamp<uint64_t>(config.idempotency_ttl_s * 1000 / 2, 500, 60000));
-    std::unique_lock lock(purge_mutex);
-    while (!purge_wake.wait_for(lock, period, [&] { return purge_stop; })) {
-      lock.unlock();
-      if (auto purged = service.purge_expired_idempotency(); !purged)
-        spdlog::warn("idempotency purge failed: {}", purged.error().message());
-      else if (*purged > 0)
-        spdlog::debug("purged {} expired idempotency records", *purged);
-      lock.lock();
-    }
-  });
+  server::IdempotencyPurge purge(service, config.idempotency_ttl_s);
 
   // The outbox relay: rabbitmq-c when USE_REAL_MESSAGE_BROKER=true, else the seed's [MOCK] log
   // lines. An unreachable broker is not a start-up failure: rows wait in the outbox.
@@ -190,64 +179,11 @@ int main(int argc, char** argv) {
   api::add_admin_routes(
       router, api::AdminRouteDeps{[&store_ref](const std::string& dir) { return store_ref.backup_to(dir); },
                                   workers, config.data_dir, [&clock] { return clock.now_ms(); }});
-  metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
-                   [&store_ref] { return static_cast<double>(store_ref.stats().queue_depth); });
-  metrics.gauge_fn("orderflow_commit_queue_capacity", "Append requests the commit queue holds before 503",
-                   [&store_ref] { return static_cast<double>(store_ref.stats().queue_capacity); });
-  metrics.counter_fn("orderflow_commit_overloaded_total", "Appends refused because the commit queue was full",
-                     [&store_ref] { return static_cast<double>(store_ref.stats().rejected_overloaded); });
-  metrics.counter_fn("orderflow_events_committed_total", "Events committed to the log",
-                     [&store_ref] { return static_cast<double>(store_ref.stats().events); });
-  metrics.gauge_fn("orderflow_event_log_head_sequence", "Highest committed global sequence",
-                   [&store_ref] { return static_cast<double>(store_ref.head_sequence()); });
-  metrics.gauge_fn("orderflow_outbox_pending_rows", "Outbox rows not yet published",
-                   [&store_ref] { return static_cast<double>(store_ref.outbox_pending()); });
-  metrics.counter_fn("orderflow_aggregate_cache_hits_total", "Commands that found the order in the cache",
-                     [&service] { return static_cast<double>(service.cache().hits()); });
-  metrics.counter_fn("orderflow_aggregate_cache_misses_total", "Commands that folded the order's stream",
-                     [&service] { return static_cast<double>(service.cache().misses()); });
-  metrics.gauge_fn("orderflow_aggregate_cache_entries", "Order states held by the aggregate cache",
-                   [&service] { return static_cast<double>(service.cache().size()); });
-  metrics.gauge_fn("orderflow_memory_budget_bytes",
-                   "The memory budget (MEMORY_BUDGET_MB) divided among the caches",
-                   [budget = std::max(config.memory_budget_mb, app::kMemoryBudgetMbMin)] {
-                     return static_cast<double>(budget << 20);
-                   });
-  metrics.gauge_fn("orderflow_rocksdb_block_cache_bytes",
-                   "Bytes held by RocksDB's block cache, the memtables charged to it included",
-                   [&store_ref] { return static_cast<double>(store_ref.stats().block_cache_bytes); });
-  metrics.gauge_fn("orderflow_rocksdb_memtable_bytes", "Bytes held by RocksDB's memtables, every family",
-                   [&store_ref] { return static_cast<double>(store_ref.stats().memtable_bytes); });
-  metrics.gauge_fn("orderflow_stream_head_cache_entries", "Entries of the committer's stream-head cache",
-                   [&store_ref] { return static_cast<double>(store_ref.stats().stream_heads_cached); });
-  metrics.gauge_fn("orderflow_command_queue_depth", "Commands waiting for a worker thread",
-                   [&workers] { return static_cast<double>(workers.queued()); });
-  metrics.gauge_fn("process_resident_memory_bytes", "Resident set size of the process", [] {
-    long pages = 0, resident = 0;
-    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-      if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-      std::fclose(f);
-    }
-    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-  });
+  server::add_server_metrics(metrics, store_ref, service, workers, config.memory_budget_mb);
 
   api::add_operability_routes(
-      router, api::OperabilityDeps{
-                  metrics,
-                  [&store_ref, &clock, &relay](std::function<void(std::optional<std::string>)> answer) {
-                    if (!relay.metrics().running) return answer("the outbox relay is not running");
-                    // Writable = a tiny synced write through the committer succeeds.
-                    app::AppendRequest probe;
-                    probe.stream_id = "health";
-                    probe.writes.push_back({"health", "probe", std::to_string(clock.now_ms())});
-                    store_ref.append_async(std::move(probe),
-                                           [answer = std::move(answer)](app::AppendResult r) {
-                                             if (!r)
-                                               return answer("storage is not writable: " + r.error().message);
-                                             answer(std::nullopt);
-                                           });
-                  },
-                  config.swagger_dir});
+      router, api::OperabilityDeps{metrics, server::make_readiness_probe(store_ref, clock, relay),
+                                   config.swagger_dir});
 
   api::ServerOptions options;
   options.host = config.host;
@@ -276,12 +212,7 @@ int main(int argc, char** argv) {
   server.stop(std::chrono::milliseconds(10000));
   workers.stop();
   release_queue.stop();
-  {
-    std::lock_guard lock(purge_mutex);
-    purge_stop = true;
-  }
-  purge_wake.notify_all();
-  purger.join();
+  purge.stop();
   store->drain();
   relay.stop();
   spdlog::info("orderflow stopped");

@@ -1,0 +1,42 @@
+#include "server/idempotency_purge.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "app/order_service.h"
+
+namespace orderflow::server {
+
+IdempotencyPurge::IdempotencyPurge(app::OrderService& service, uint64_t ttl_s)
+    : service_(service),
+      period_ms_(std::clamp<uint64_t>(ttl_s * 1000 / 2, 500, 60000)),
+      thread_([this] { run(); }) {}
+
+IdempotencyPurge::~IdempotencyPurge() {
+  stop();
+}
+
+void IdempotencyPurge::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void IdempotencyPurge::run() {
+  std::unique_lock lock(mutex_);
+  while (!wake_.wait_for(lock, std::chrono::milliseconds(period_ms_), [&] { return stop_; })) {
+    lock.unlock();
+    if (auto purged = service_.purge_expired_idempotency(); !purged)
+      spdlog::warn("idempotency purge failed: {}", purged.error().message());
+    else if (*purged > 0)
+      spdlog::debug("purged {} expired idempotency records", *purged);
+    lock.lock();
+  }
+}
+
+}  // namespace orderflow::server
