@@ -8,8 +8,10 @@
 #include "api/dto.h"
 #include "api/envelope.h"
 #include "api/on_worker.h"
+#include "app/idempotency.h"
 #include "app/logging.h"
-#include "app/order_service.h"
+#include "app/order_commands.h"
+#include "app/order_queries.h"
 #include "app/ports/read_model.h"
 #include "app/worker_pool.h"
 #include "domain/codec.h"
@@ -149,8 +151,9 @@ using Command = std::function<void(app::CommandContext, app::OrderDone)>;
 /// request gets the stored response and appends nothing; a different request gets 422. `respond`
 /// is called once, on whichever thread the command ends. `req` stays valid until then: dispatch
 /// keeps the request alive inside `respond`.
-void run_command(app::OrderService& service, int64_t ttl_ms, const Request& req, app::CommandContext ctx,
-                 const SuccessShape& shape, const Command& command, Respond respond) {
+void run_command(app::IdempotencyRecords& idempotency, int64_t ttl_ms, const Request& req,
+                 app::CommandContext ctx, const SuccessShape& shape, const Command& command,
+                 Respond respond) {
   const Request* request = &req;
   if (ctx.idempotency_key.empty()) {
     command(std::move(ctx),
@@ -162,7 +165,7 @@ void run_command(app::OrderService& service, int64_t ttl_ms, const Request& req,
   }
   const std::string key = "key:" + ctx.idempotency_key;
   std::string fp = fingerprint(req);
-  auto existing = service.find_idempotency(key);
+  auto existing = idempotency.find(key);
   if (!existing) return respond(error_response(req, existing.error()));
   if (existing.value()) return respond(replay_or_refuse(req, existing.value()->value, fp));
   ctx.idempotency = app::IdempotencyIntent{
@@ -214,13 +217,14 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
   // The routes outlive this call; the deps are kept by the router's handlers.
   auto deps_ptr = std::make_shared<const OrderRouteDeps>(deps_in);
   const OrderRouteDeps& deps = *deps_ptr;
-  auto& service = deps.service;
-  auto& read_model = deps.read_model;
+  auto& service = deps.commands;
+  auto& queries = deps.queries;
+  auto& idempotency = deps.idempotency;
   auto& workers = deps.workers;
   const int64_t ttl_ms = deps.idempotency_ttl_ms;
 
   router.add(Route{"GET", "/orders", "listOrders",
-                   [&read_model](const Request& req, const PathParams&, Respond respond) {
+                   [&queries](const Request& req, const PathParams&, Respond respond) {
                      auto q = parse_list_query(req);
                      if (!q) return respond(error_response(req, q.error()));
                      app::OrderListQuery query;
@@ -231,7 +235,7 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                      query.limit = q->limit;
                      query.cursor = q->cursor;
                      query.descending = q->descending;
-                     auto page = read_model.list(query);
+                     auto page = queries.list(query);
                      if (!page) return respond(error_response(req, page.error()));
                      std::string data = "[";
                      for (size_t i = 0; i < page->orders_json.size(); ++i) {
@@ -263,14 +267,14 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
 
   router.add(Route{
       "GET", "/orders/:id", "getOrder",
-      [&read_model, &service, &workers](const Request& req, const PathParams& params, Respond respond) {
+      [&queries, &workers](const Request& req, const PathParams& params, Respond respond) {
         std::string id(params.get("id"));
         auto version = parse_version_param(req);
         if (!version) return respond(error_response(req, version.error()));
         if (version.value()) {
           uint64_t n = *version.value();
-          return on_worker(workers, req, std::move(respond), [&service, req, id, n]() -> Response {
-            auto order = service.load_at(id, n);
+          return on_worker(workers, req, std::move(respond), [&queries, req, id, n]() -> Response {
+            auto order = queries.load_at(id, n);
             if (!order) return error_response(req, order.error());
             if (!order->exists || order->version < n) {
               return error_response(
@@ -283,7 +287,7 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
         auto parsed = domain::OrderId::parse(id);
         std::optional<app::OrderView> view;
         if (parsed) {
-          auto found = read_model.find(*parsed);
+          auto found = queries.find(*parsed);
           if (!found) return respond(error_response(req, found.error()));
           view = std::move(found.value());
         }
@@ -305,10 +309,10 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
 
   router.add(Route{
       "GET", "/orders/:id/history", "getOrderHistory",
-      [&service, &workers](const Request& req, const PathParams& params, Respond respond) {
+      [&queries, &workers](const Request& req, const PathParams& params, Respond respond) {
         on_worker(workers, req, std::move(respond),
-                  [&service, req, id = std::string(params.get("id"))]() -> Response {
-                    auto entries = service.history(id);
+                  [&queries, req, id = std::string(params.get("id"))]() -> Response {
+                    auto entries = queries.history(id);
                     if (!entries) return error_response(req, entries.error());
                     return success_response(200, "Order history retrieved successfully",
                                             history_json(*entries));
@@ -317,150 +321,154 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
       RouteDoc{
           "Every event of an order, deleted orders included", "orders", 200, "", "OrderHistory", {404}}});
 
-  router.add(Route{"POST", "/orders", "createOrder",
-                   [deps_ptr, &service, ttl_ms](const Request& req, const PathParams&, Respond respond) {
-                     auto input = parse_create_order(req.body);
+  router.add(Route{
+      "POST", "/orders", "createOrder",
+      [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams&, Respond respond) {
+        auto input = parse_create_order(req.body);
+        if (!input) return respond(error_response(req, input.error()));
+        auto ctx = context_of(req);
+        if (!ctx) return respond(error_response(req, ctx.error()));
+        auto place = std::make_shared<const app::PlaceOrderInput>(
+            app::PlaceOrderInput{input->customer_id, lines_of(input->items)});
+        start_command(*deps_ptr, req, std::move(respond),
+                      [&service, &idempotency, ttl_ms, &req, place, ctx = *ctx](Respond respond) {
+                        run_command(
+                            idempotency, ttl_ms, req, ctx, {201, "Order created successfully", true, true},
+                            [&service, place](app::CommandContext c, app::OrderDone done) {
+                              service.place(*place, std::move(c), std::move(done));
+                            },
+                            std::move(respond));
+                      });
+      },
+      RouteDoc{"Create an order",
+               "orders",
+               201,
+               "CreateOrder",
+               "Order",
+               {400, 413, 422, 503, 504},
+               {},
+               "",
+               {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+
+  router.add(Route{"PUT", "/orders/:id", "updateOrder",
+                   [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
+                                                              Respond respond) {
+                     auto input = parse_update_order(req.body);
                      if (!input) return respond(error_response(req, input.error()));
                      auto ctx = context_of(req);
                      if (!ctx) return respond(error_response(req, ctx.error()));
-                     auto place = std::make_shared<const app::PlaceOrderInput>(
-                         app::PlaceOrderInput{input->customer_id, lines_of(input->items)});
+                     auto update = std::make_shared<app::UpdateOrderInput>();
+                     update->customer_id = input->customer_id;
+                     if (input->items) update->items = lines_of(*input->items);
+                     update->notes = input->notes;
                      start_command(*deps_ptr, req, std::move(respond),
-                                   [&service, ttl_ms, &req, place, ctx = *ctx](Respond respond) {
+                                   [&service, &idempotency, ttl_ms, &req, id = std::string(params.get("id")),
+                                    update, ctx = *ctx](Respond respond) {
                                      run_command(
-                                         service, ttl_ms, req, ctx,
-                                         {201, "Order created successfully", true, true},
-                                         [&service, place](app::CommandContext c, app::OrderDone done) {
-                                           service.place(*place, std::move(c), std::move(done));
+                                         idempotency, ttl_ms, req, ctx,
+                                         {200, "Order updated successfully", true, false},
+                                         [&service, id, update](app::CommandContext c, app::OrderDone done) {
+                                           service.update(id, *update, std::move(c), std::move(done));
                                          },
                                          std::move(respond));
                                    });
                    },
-                   RouteDoc{"Create an order",
+                   RouteDoc{"Update an order's customer, items or notes",
                             "orders",
-                            201,
-                            "CreateOrder",
+                            200,
+                            "UpdateOrder",
                             "Order",
-                            {400, 413, 422, 503, 504},
+                            {400, 404, 412, 422, 503},
                             {},
                             "",
                             {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
-  router.add(
-      Route{"PUT", "/orders/:id", "updateOrder",
-            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-              auto input = parse_update_order(req.body);
-              if (!input) return respond(error_response(req, input.error()));
-              auto ctx = context_of(req);
-              if (!ctx) return respond(error_response(req, ctx.error()));
-              auto update = std::make_shared<app::UpdateOrderInput>();
-              update->customer_id = input->customer_id;
-              if (input->items) update->items = lines_of(*input->items);
-              update->notes = input->notes;
-              start_command(*deps_ptr, req, std::move(respond),
-                            [&service, ttl_ms, &req, id = std::string(params.get("id")), update,
-                             ctx = *ctx](Respond respond) {
-                              run_command(
-                                  service, ttl_ms, req, ctx, {200, "Order updated successfully", true, false},
-                                  [&service, id, update](app::CommandContext c, app::OrderDone done) {
-                                    service.update(id, *update, std::move(c), std::move(done));
-                                  },
-                                  std::move(respond));
-                            });
-            },
-            RouteDoc{"Update an order's customer, items or notes",
-                     "orders",
-                     200,
-                     "UpdateOrder",
-                     "Order",
-                     {400, 404, 412, 422, 503},
-                     {},
-                     "",
-                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(Route{"PUT", "/orders/:id/shipping", "updateShipping",
+                   [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
+                                                              Respond respond) {
+                     auto input = parse_update_shipping(req.body);
+                     if (!input) return respond(error_response(req, input.error()));
+                     auto ctx = context_of(req);
+                     if (!ctx) return respond(error_response(req, ctx.error()));
+                     start_command(
+                         *deps_ptr, req, std::move(respond),
+                         [&service, &idempotency, ttl_ms, &req, id = std::string(params.get("id")),
+                          shipping = input->shipping, ctx = *ctx](Respond respond) {
+                           run_command(
+                               idempotency, ttl_ms, req, ctx,
+                               {200, "Shipping information updated successfully", true, false},
+                               [&service, id, shipping](app::CommandContext c, app::OrderDone done) {
+                                 service.update_shipping(id, shipping, std::move(c), std::move(done));
+                               },
+                               std::move(respond));
+                         });
+                   },
+                   RouteDoc{"Update shipping information",
+                            "orders",
+                            200,
+                            "UpdateShipping",
+                            "Order",
+                            {400, 404, 412, 422, 503},
+                            {},
+                            "",
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
-  router.add(
-      Route{"PUT", "/orders/:id/shipping", "updateShipping",
-            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-              auto input = parse_update_shipping(req.body);
-              if (!input) return respond(error_response(req, input.error()));
-              auto ctx = context_of(req);
-              if (!ctx) return respond(error_response(req, ctx.error()));
-              start_command(*deps_ptr, req, std::move(respond),
-                            [&service, ttl_ms, &req, id = std::string(params.get("id")),
-                             shipping = input->shipping, ctx = *ctx](Respond respond) {
-                              run_command(
-                                  service, ttl_ms, req, ctx,
-                                  {200, "Shipping information updated successfully", true, false},
-                                  [&service, id, shipping](app::CommandContext c, app::OrderDone done) {
-                                    service.update_shipping(id, shipping, std::move(c), std::move(done));
-                                  },
-                                  std::move(respond));
-                            });
-            },
-            RouteDoc{"Update shipping information",
-                     "orders",
-                     200,
-                     "UpdateShipping",
-                     "Order",
-                     {400, 404, 412, 422, 503},
-                     {},
-                     "",
-                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(Route{"PUT", "/orders/:id/status", "updateStatus",
+                   [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
+                                                              Respond respond) {
+                     auto input = parse_update_status(req.body);
+                     if (!input) return respond(error_response(req, input.error()));
+                     auto ctx = context_of(req);
+                     if (!ctx) return respond(error_response(req, ctx.error()));
+                     start_command(
+                         *deps_ptr, req, std::move(respond),
+                         [&service, &idempotency, ttl_ms, &req, id = std::string(params.get("id")),
+                          to = input->status, reason = input->reason, ctx = *ctx](Respond respond) {
+                           run_command(
+                               idempotency, ttl_ms, req, ctx,
+                               {200, "Order status updated successfully", true, false},
+                               [&service, id, to, reason](app::CommandContext c, app::OrderDone done) {
+                                 service.change_status(id, to, reason, std::move(c), std::move(done));
+                               },
+                               std::move(respond));
+                         });
+                   },
+                   RouteDoc{"Change an order's status",
+                            "orders",
+                            200,
+                            "UpdateStatus",
+                            "Order",
+                            {400, 404, 412, 422, 503},
+                            {},
+                            "",
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 
-  router.add(
-      Route{"PUT", "/orders/:id/status", "updateStatus",
-            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-              auto input = parse_update_status(req.body);
-              if (!input) return respond(error_response(req, input.error()));
-              auto ctx = context_of(req);
-              if (!ctx) return respond(error_response(req, ctx.error()));
-              start_command(*deps_ptr, req, std::move(respond),
-                            [&service, ttl_ms, &req, id = std::string(params.get("id")), to = input->status,
-                             reason = input->reason, ctx = *ctx](Respond respond) {
-                              run_command(
-                                  service, ttl_ms, req, ctx,
-                                  {200, "Order status updated successfully", true, false},
-                                  [&service, id, to, reason](app::CommandContext c, app::OrderDone done) {
-                                    service.change_status(id, to, reason, std::move(c), std::move(done));
-                                  },
-                                  std::move(respond));
-                            });
-            },
-            RouteDoc{"Change an order's status",
-                     "orders",
-                     200,
-                     "UpdateStatus",
-                     "Order",
-                     {400, 404, 412, 422, 503},
-                     {},
-                     "",
-                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
-
-  router.add(
-      Route{"DELETE", "/orders/:id", "deleteOrder",
-            [deps_ptr, &service, ttl_ms](const Request& req, const PathParams& params, Respond respond) {
-              auto ctx = context_of(req);
-              if (!ctx) return respond(error_response(req, ctx.error()));
-              start_command(
-                  *deps_ptr, req, std::move(respond),
-                  [&service, ttl_ms, &req, id = std::string(params.get("id")), ctx = *ctx](Respond respond) {
-                    run_command(
-                        service, ttl_ms, req, ctx, {200, "Order deleted successfully", false, false},
-                        [&service, id](app::CommandContext c, app::OrderDone done) {
-                          service.remove(id, std::move(c), std::move(done));
-                        },
-                        std::move(respond));
-                  });
-            },
-            RouteDoc{"Delete an order (its history stays)",
-                     "orders",
-                     200,
-                     "",
-                     "",
-                     {404, 412, 422, 503},
-                     {},
-                     "",
-                     {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+  router.add(Route{"DELETE", "/orders/:id", "deleteOrder",
+                   [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
+                                                              Respond respond) {
+                     auto ctx = context_of(req);
+                     if (!ctx) return respond(error_response(req, ctx.error()));
+                     start_command(*deps_ptr, req, std::move(respond),
+                                   [&service, &idempotency, ttl_ms, &req, id = std::string(params.get("id")),
+                                    ctx = *ctx](Respond respond) {
+                                     run_command(
+                                         idempotency, ttl_ms, req, ctx,
+                                         {200, "Order deleted successfully", false, false},
+                                         [&service, id](app::CommandContext c, app::OrderDone done) {
+                                           service.remove(id, std::move(c), std::move(done));
+                                         },
+                                         std::move(respond));
+                                   });
+                   },
+                   RouteDoc{"Delete an order (its history stays)",
+                            "orders",
+                            200,
+                            "",
+                            "",
+                            {404, 412, 422, 503},
+                            {},
+                            "",
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
 }
 
 }  // namespace orderflow::api

@@ -21,9 +21,10 @@ struct Config {
   uint64_t connections_max = 4096;       // further connections are refused (CONNECTIONS_MAX)
 
   // Storage
-  std::string data_dir = "./data";     // RocksDB directory (DATA_DIR)
-  bool sync = true;                    // fsync every commit batch; off risks the last batches (SYNC)
-  uint64_t commit_queue_max = 8192;    // queued appends before 503 overloaded (COMMIT_QUEUE_MAX)
+  std::string data_dir = "./data";   // RocksDB directory (DATA_DIR)
+  bool sync = true;                  // fsync every commit batch; off risks the last batches (SYNC)
+  uint64_t commit_queue_max = 8192;  // queued appends before 503 overloaded (COMMIT_QUEUE_MAX)
+  uint64_t order_queue_max = 256;  // commands of one order waiting for its turn, before 503 (ORDER_QUEUE_MAX)
   uint64_t idempotency_ttl_s = 86400;  // how long Idempotency-Key responses are kept (IDEMPOTENCY_TTL_S)
   uint64_t memory_budget_mb = 256;     // RocksDB cache + memtables + in-memory caches, MiB (MEMORY_BUDGET_MB)
 

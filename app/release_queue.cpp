@@ -175,21 +175,13 @@ void ReleaseQueue::run() {
   }
 }
 
-Result<Unit, DependencyError> ReleasingInventory::release(const domain::ProductId& product, int64_t quantity,
-                                                          const domain::OrderId& order) {
-  return release_keyed(product, quantity, order, new_uuid_v4());
-}
-
-Result<Unit, DependencyError> ReleasingInventory::release_keyed(const domain::ProductId& product,
-                                                                int64_t quantity,
-                                                                const domain::OrderId& order,
-                                                                const std::string& key) {
-  auto released = inner_.release_keyed(product, quantity, order, key);
-  if (released) return released;
+void ReleaseQueue::release(const domain::ProductId& product, int64_t quantity, const domain::OrderId& order) {
+  const std::string key = new_uuid_v4();
+  auto released = inventory_.release_keyed(product, quantity, order, key);
+  if (released) return;
   spdlog::warn("release of {} x {} for order {} failed ({}); queued for retry", quantity, product.str(),
                order.str(), released.error().message);
-  queue_.enqueue(PendingRelease{key, product, quantity, order, epoch_ms()});
-  return Unit{};
+  enqueue(PendingRelease{key, product, quantity, order, epoch_ms()});
 }
 
 }  // namespace orderflow::app

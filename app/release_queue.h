@@ -17,6 +17,7 @@
 
 #include "app/ports/collaborators.h"
 #include "app/ports/event_store.h"
+#include "app/ports/stock_releases.h"
 
 namespace orderflow::app {
 
@@ -35,11 +36,11 @@ struct PendingRelease {
   int64_t enqueued_at_ms = 0;  // Unix epoch ms
 };
 
-class ReleaseQueue {
+class ReleaseQueue final : public StockReleases {
  public:
   static constexpr const char* family = "release_queue";  // add to the store's extra_families
 
-  /// `inventory` is the one that really calls the service (not a ReleasingInventory).
+  /// `inventory` is the one that calls the service.
   ReleaseQueue(EventStore& store, Inventory& inventory, ReleaseQueueOptions options = {});
   ~ReleaseQueue();  // stops the retry thread; pending rows stay for the next start
   ReleaseQueue(const ReleaseQueue&) = delete;
@@ -48,6 +49,10 @@ class ReleaseQueue {
   /// Loads the rows left by an earlier process (due at once) and starts the retry thread.
   Result<Unit, StoreError> start();
   void stop();
+
+  /// StockReleases: tries the release now, under a fresh idempotency key; when the inventory does
+  /// not accept it, enqueue()s it under that key.
+  void release(const domain::ProductId& product, int64_t quantity, const domain::OrderId& order) override;
 
   /// Stores the release durably, then schedules it. When the store refuses the row, the release
   /// is still retried from memory (and logged): not durable then, but not dropped either.
@@ -79,29 +84,6 @@ class ReleaseQueue {
   std::thread thread_;
   std::atomic<uint64_t> released_total_{0};
   std::atomic<uint64_t> attempts_total_{0};
-};
-
-/// The Inventory the order service uses when releases must survive outages: every call goes to
-/// `inner`; a release that fails is handed to the queue and reported as done (it will be).
-class ReleasingInventory final : public Inventory {
- public:
-  ReleasingInventory(Inventory& inner, ReleaseQueue& queue) : inner_(inner), queue_(queue) {}
-  ProductLookup find_product(const domain::ProductId& id) override { return inner_.find_product(id); }
-  std::vector<ProductLookup> find_products(const std::vector<domain::ProductId>& ids) override {
-    return inner_.find_products(ids);
-  }
-  Result<ReserveOutcome, DependencyError> reserve(const domain::ProductId& product, int64_t quantity,
-                                                  const domain::OrderId& order) override {
-    return inner_.reserve(product, quantity, order);
-  }
-  Result<Unit, DependencyError> release(const domain::ProductId& product, int64_t quantity,
-                                        const domain::OrderId& order) override;
-  Result<Unit, DependencyError> release_keyed(const domain::ProductId& product, int64_t quantity,
-                                              const domain::OrderId& order, const std::string& key) override;
-
- private:
-  Inventory& inner_;
-  ReleaseQueue& queue_;
 };
 
 }  // namespace orderflow::app

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <chrono>
 
-#include "app/order_service.h"
+#include "app/idempotency.h"
 
 namespace orderflow::server {
 
-IdempotencyPurge::IdempotencyPurge(app::OrderService& service, uint64_t ttl_s)
-    : service_(service),
+IdempotencyPurge::IdempotencyPurge(app::IdempotencyRecords& records, uint64_t ttl_s)
+    : records_(records),
       period_ms_(std::clamp<uint64_t>(ttl_s * 1000 / 2, 500, 60000)),
       thread_([this] { run(); }) {}
 
@@ -31,7 +31,7 @@ void IdempotencyPurge::run() {
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, std::chrono::milliseconds(period_ms_), [&] { return stop_; })) {
     lock.unlock();
-    if (auto purged = service_.purge_expired_idempotency(); !purged)
+    if (auto purged = records_.purge_expired(); !purged)
       spdlog::warn("idempotency purge failed: {}", purged.error().message());
     else if (*purged > 0)
       spdlog::debug("purged {} expired idempotency records", *purged);

@@ -7,7 +7,7 @@
 #include <thread>
 
 namespace orderflow::app {
-class OrderService;
+class IdempotencyRecords;
 }
 
 namespace orderflow::server {
@@ -15,7 +15,7 @@ namespace orderflow::server {
 class IdempotencyPurge {
  public:
   /// Starts the thread. `ttl_s`: how long records are kept (IDEMPOTENCY_TTL_S).
-  IdempotencyPurge(app::OrderService& service, uint64_t ttl_s);
+  IdempotencyPurge(app::IdempotencyRecords& records, uint64_t ttl_s);
   /// Stops and joins the thread (a purge under way finishes first).
   ~IdempotencyPurge();
   IdempotencyPurge(const IdempotencyPurge&) = delete;
@@ -26,7 +26,7 @@ class IdempotencyPurge {
  private:
   void run();
 
-  app::OrderService& service_;
+  app::IdempotencyRecords& records_;
   const uint64_t period_ms_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -17,10 +17,12 @@
 #include "api/router.h"
 #include "api/system_routes.h"
 #include "app/config.h"
+#include "app/idempotency.h"
 #include "app/logging.h"
 #include "app/memory_budget.h"
 #include "app/metrics.h"
-#include "app/order_service.h"
+#include "app/order_commands.h"
+#include "app/order_queries.h"
 #include "app/ports/clock.h"
 #include "app/release_queue.h"
 #include "app/worker_pool.h"
@@ -136,7 +138,6 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot read the release queue: {}", started.error().message);
     return 1;
   }
-  app::ReleasingInventory inventory(*collaborators.inventory, release_queue);
   clients::add_metrics(metrics, collaborators, release_queue);
   // Commands start on the HTTP threads when both collaborators are the in-process fakes, which
   // answer at once; the HTTP clients block, so with them commands run on the worker pool. Either
@@ -145,17 +146,21 @@ int main(int argc, char** argv) {
   const bool commands_inline = !config.use_real_customer_api && !config.use_real_inventory_api;
   app::WorkerPool workers(config.command_threads, config.commit_queue_max);
   app::Executor http_executor;  // the HTTP server's threads; set below, before the server starts
-  app::OrderServiceOptions service_options;
+  app::OrderCommandsOptions service_options;
   service_options.aggregate_cache_entries = memory.aggregate_entries_max;
+  service_options.queued_per_order_max = static_cast<size_t>(config.order_queue_max);
   if (commands_inline) {
     service_options.resume = [&http_executor](std::function<void()> job) { http_executor(std::move(job)); };
     // A command started on an HTTP thread resumes on that thread, where its connection lives.
     service_options.resume_here = [] { return api::HttpServer::executor_here(); };
   } else
     service_options.resume = [&workers](std::function<void()> job) { workers.post(std::move(job)); };
-  app::OrderService service(*store, read_model, *collaborators.customers, inventory, clock, service_options);
+  app::OrderCommands commands(*store, read_model, *collaborators.customers, *collaborators.inventory,
+                              release_queue, clock, service_options);
+  const app::OrderQueries queries(*store, read_model);
+  app::IdempotencyRecords idempotency(*store, clock);
 
-  server::IdempotencyPurge purge(service, config.idempotency_ttl_s);
+  server::IdempotencyPurge purge(idempotency, config.idempotency_ttl_s);
 
   // The outbox relay: rabbitmq-c when USE_REAL_MESSAGE_BROKER=true, else the seed's [MOCK] log
   // lines. An unreachable broker is not a start-up failure: rows wait in the outbox.
@@ -172,14 +177,14 @@ int main(int argc, char** argv) {
   api::Router router;
   api::add_system_routes(router);
   api::add_order_routes(
-      router, api::OrderRouteDeps{service, read_model, workers,
+      router, api::OrderRouteDeps{commands, queries, idempotency, workers,
                                   static_cast<int64_t>(config.idempotency_ttl_s) * 1000, commands_inline});
 
   app::EventStore& store_ref = *store;
   api::add_admin_routes(
       router, api::AdminRouteDeps{[&store_ref](const std::string& dir) { return store_ref.backup_to(dir); },
                                   workers, config.data_dir, [&clock] { return clock.now_ms(); }});
-  server::add_server_metrics(metrics, store_ref, service, workers, config.memory_budget_mb);
+  server::add_server_metrics(metrics, store_ref, commands, workers, config.memory_budget_mb);
 
   api::add_operability_routes(
       router, api::OperabilityDeps{metrics, server::make_readiness_probe(store_ref, clock, relay),

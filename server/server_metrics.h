@@ -6,14 +6,14 @@
 namespace orderflow::app {
 class MetricsRegistry;
 class EventStore;
-class OrderService;
+class OrderCommands;
 class WorkerPool;
 }  // namespace orderflow::app
 
 namespace orderflow::server {
 
 void add_server_metrics(app::MetricsRegistry& metrics, const app::EventStore& store,
-                        const app::OrderService& service, const app::WorkerPool& workers,
+                        const app::OrderCommands& service, const app::WorkerPool& workers,
                         uint64_t memory_budget_mb);
 
 }  // namespace orderflow::server

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "app/order_service.h"
+#include "app/order_gate.h"
 
 using orderflow::app::OrderGate;
 
@@ -38,14 +38,14 @@ TEST_CASE("order gate: a second command on the same order waits for the first, a
 
 TEST_CASE("order gate: commands from many threads on one order run one at a time, each exactly once",
           "[app][gate]") {
-  OrderGate gate;
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 200;
+  OrderGate gate(kThreads * kPerThread);  // every job may wait: this test is about order, not the bound
   std::mutex handoff_mutex;
   std::vector<std::function<void()>> handoffs;  // jobs handed over by leave(), run by the main thread
   std::atomic<int> running{0};
   std::atomic<int> max_running{0};
   std::atomic<int> done{0};
-  constexpr int kThreads = 8;
-  constexpr int kPerThread = 200;
   // A job "runs" the command, then ends it: leave() hands the next queued job over.
   std::function<void()> job = [&] {
     const int now = ++running;
@@ -83,4 +83,17 @@ TEST_CASE("order gate: commands from many threads on one order run one at a time
   CHECK(done.load() == kThreads * kPerThread);
   CHECK(max_running.load() == 1);
   CHECK(gate.busy_keys() == 0);
+}
+
+TEST_CASE("order gate: beyond its bound a job of a busy order is refused and never run", "[app][gate]") {
+  OrderGate gate(2);
+  std::vector<int> ran;
+  CHECK(gate.enter("a", [&] { ran.push_back(1); }) == OrderGate::Entry::ran);
+  CHECK(gate.enter("a", [&] { ran.push_back(2); }) == OrderGate::Entry::queued);
+  CHECK(gate.enter("a", [&] { ran.push_back(3); }) == OrderGate::Entry::queued);
+  CHECK(gate.enter("a", [&] { ran.push_back(4); }) == OrderGate::Entry::refused);
+  CHECK(gate.enter("b", [&] { ran.push_back(5); }) == OrderGate::Entry::ran);  // other orders unaffected
+  while (auto next = gate.leave("a")) next();
+  CHECK(ran == std::vector<int>{1, 5, 2, 3});
+  CHECK(gate.enter("a", [&] { ran.push_back(6); }) == OrderGate::Entry::ran);  // room again
 }

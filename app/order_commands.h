@@ -1,31 +1,34 @@
 #pragma once
-// Command side of the order service. Each command: load the order (cache, or fold its stream),
-// ask the Customer/Inventory services what the command needs, `decide`, reserve stock the events
-// claim (compensating on failure), append the events with the expected version together with the
-// read-model rows and outbox messages, then release stock the events gave back. A version
-// conflict without If-Match is retried a bounded number of times; with If-Match it is a 412.
+// Command handling of the order service. Each command: take the order's turn (OrderGate), load
+// the order (cache, or fold its stream through OrderQueries), ask the Customer/Inventory
+// services what the command needs (prices, the customer), `decide`, reserve the stock the events
+// claim (StockReservation), append the events with the expected version together with the
+// read-model rows and outbox messages, then release the stock the events gave back. A version
+// conflict without If-Match is retried a bounded number of times, its reservations given back
+// first; with If-Match it is a 412. Errors of the layers below are mapped in error_mapping.h.
 //
 // Commands are asynchronous: no thread waits for the group commit. A command runs on the caller's
 // thread up to its append; the rest (cache, releases, the answer) runs wherever
-// OrderServiceOptions::resume puts it once the append completes. So the HTTP threads can start
+// OrderCommandsOptions::resume puts it once the append completes. So the HTTP threads can start
 // commands themselves when the collaborators answer at once (the in-process fakes), and a worker
 // pool is needed only for collaborators that block (HTTP clients).
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "app/aggregate_cache.h"
 #include "app/errors.h"
+#include "app/order_gate.h"
+#include "app/order_queries.h"
 #include "app/ports/clock.h"
 #include "app/ports/collaborators.h"
 #include "app/ports/event_store.h"
 #include "app/ports/read_model.h"
+#include "app/ports/stock_releases.h"
+#include "app/stock_reservation.h"
 #include "domain/commands.h"
 #include "domain/errors.h"
 #include "domain/events.h"
@@ -48,12 +51,6 @@ struct CommandContext {
   std::string idempotency_key;      // empty = none (recorded in the events' metadata)
   std::optional<IdempotencyIntent> idempotency;
   std::optional<uint64_t> if_match;  // expected order version (If-Match), if any
-};
-
-/// One event of an order's history, decoded (and upcast) for the audit API.
-struct HistoryEntry {
-  RecordedEvent record;
-  std::string data_json;  // the payload in the current schema version
 };
 
 struct LineInput {
@@ -85,9 +82,11 @@ struct CommandOutcome {
 /// How a command ends: called exactly once, with its outcome or the error.
 using OrderDone = std::function<void(Result<CommandOutcome, Error>)>;
 
-struct OrderServiceOptions {
+struct OrderCommandsOptions {
   int conflict_retries_max = 8;             // attempts after a version conflict without If-Match
   size_t aggregate_cache_entries = 100000;  // order states kept in memory (a share of the memory budget)
+  // Commands of one order waiting for its running one; beyond it a command is refused (503).
+  size_t queued_per_order_max = OrderGate::kQueuedPerOrderMaxDefault;
   // Where a command continues once its append completed (the append completes on the event
   // store's committer thread, which must not be held up), and where the next queued command of
   // the same order starts. Empty = right there, on the committer thread (tests).
@@ -98,27 +97,12 @@ struct OrderServiceOptions {
   std::function<Executor()> resume_here;
 };
 
-/// Commands on one order run one at a time in this process, in arrival order, so writers without
-/// If-Match queue instead of failing their version check (the check and the retry loop remain for
-/// writers in other processes). No thread blocks while a command waits for its turn.
-class OrderGate {
+class OrderCommands {
  public:
-  /// Runs `job` now (on this thread) when no command of `key` is running; otherwise queues it to
-  /// be returned by the leave() of the command before it.
-  void enter(const std::string& key, std::function<void()> job);
-  /// The running command of `key` ended: returns the next queued job to run (empty if none).
-  std::function<void()> leave(const std::string& key);
-  size_t busy_keys() const;
-
- private:
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::deque<std::function<void()>>> running_;  // key -> waiting jobs
-};
-
-class OrderService {
- public:
-  OrderService(EventStore& store, const OrderReadModel& read_model, CustomerDirectory& customers,
-               Inventory& inventory, const Clock& clock, OrderServiceOptions options = {});
+  /// `inventory` answers prices and reservations; stock given back goes to `releases`.
+  OrderCommands(EventStore& store, const OrderReadModel& read_model, CustomerDirectory& customers,
+                Inventory& inventory, StockReleases& releases, const Clock& clock,
+                OrderCommandsOptions options = {});
 
   // The commands. Each calls `done` exactly once: on this thread when it fails before its
   // append, otherwise through options.resume. They never throw.
@@ -130,21 +114,6 @@ class OrderService {
                      CommandContext ctx, OrderDone done);
   /// Deletes (an OrderDeleted event; the history stays). Answers the final state.
   void remove(std::string order_id, CommandContext ctx, OrderDone done);
-
-  /// The order folded from its stream up to `version` (0 = the head). Deleted orders included.
-  Result<domain::Order, Error> load_at(const std::string& order_id, uint64_t version) const;
-
-  /// Every event of the order in version order (deleted orders included); not found when the
-  /// stream is empty.
-  Result<std::vector<HistoryEntry>, Error> history(const std::string& order_id) const;
-
-  /// The live (unexpired) idempotency record under `key`, if any. An expired record is purged
-  /// (with every other expired one) so the key can be used again.
-  Result<std::optional<IdempotencyRecord>, Error> find_idempotency(const std::string& key);
-  /// Removes every expired idempotency record; returns how many.
-  Result<size_t, Error> purge_expired_idempotency();
-
-  static std::string stream_of(const domain::OrderId& id) { return "order-" + id.str(); }
 
   const AggregateCache& cache() const { return cache_; }
   /// Orders with a command running (and maybe more queued behind it).
@@ -175,23 +144,17 @@ class OrderService {
   Result<domain::Order, Error> on_appended(const domain::Order& state, domain::Order after,
                                            AppendResult result, bool& conflict);
   Result<std::vector<domain::OrderItem>, Error> price_lines(const std::vector<LineInput>& lines);
-  Result<Unit, Error> reserve_all(const domain::Order& state, const std::vector<domain::Event>& events,
-                                  bool reactivation,
-                                  std::vector<std::pair<domain::ProductId, int64_t>>& reserved);
-  void release_all(const domain::OrderId& order,
-                   const std::vector<std::pair<domain::ProductId, int64_t>>& lines);
 
   EventStore& store_;
   const OrderReadModel& read_model_;
+  const OrderQueries queries_;
   CustomerDirectory& customers_;
   Inventory& inventory_;
+  StockReservation stock_;
   const Clock& clock_;
-  OrderServiceOptions options_;
+  OrderCommandsOptions options_;
   mutable AggregateCache cache_;
   OrderGate gate_;
 };
-
-/// Maps a domain refusal to an application error (same code name and message).
-Error from_domain(const domain::DomainError& e);
 
 }  // namespace orderflow::app
