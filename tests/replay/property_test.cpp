@@ -19,6 +19,7 @@
 
 #include "app/order_commands.h"
 #include "app/order_queries.h"
+#include "app/release_queue.h"
 #include "clients/fakes.h"
 #include "domain/codec.h"
 #include "eventstore/admin.h"
@@ -38,17 +39,6 @@ class SteppingClock final : public app::Clock {
  public:
   int64_t now_ms() const override { return now; }
   int64_t now = 1'767'225'600'000;  // 2026-01-01
-};
-
-class DirectReleases final : public app::StockReleases {
- public:
-  explicit DirectReleases(app::Inventory& inventory) : inventory_(inventory) {}
-  void release(const domain::ProductId& product, int64_t quantity, const domain::OrderId& order) override {
-    REQUIRE(inventory_.release(product, quantity, order));
-  }
-
- private:
-  app::Inventory& inventory_;
 };
 
 const std::vector<std::string> kProducts = {
@@ -204,12 +194,14 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
     options.data_dir = data_dir;
     options.sync = false;
     options.extra_families = projections::OrderProjection::family_names();
+    options.extra_families.push_back(app::ReleaseQueue::family);
     auto store = eventstore::open_rocksdb_event_store(options);
     REQUIRE(store);
     projections::OrderProjection read_model(**store);
     clients::FakeCustomerDirectory customers;
     clients::FakeInventory inventory;
-    DirectReleases releases(inventory);
+    app::ReleaseQueue releases(**store, inventory);
+    REQUIRE(releases.start());
     SteppingClock clock;
     app::OrderCommands commands(**store, read_model, customers, inventory, releases, clock);
     app::OrderQueries queries(**store, read_model);
@@ -271,6 +263,8 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
     }
     rows_before = rows_of(**store);
     lists_before = list_answers(queries);
+    CHECK(releases.pending() == 0);  // the fake inventory takes every release at once
+    releases.stop();
     (*store)->drain();
   }
 
@@ -294,6 +288,7 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
     eventstore::Options options;
     options.data_dir = data_dir;
     options.extra_families = projections::OrderProjection::family_names();
+    options.extra_families.push_back(app::ReleaseQueue::family);
     auto store = eventstore::open_rocksdb_event_store(options);
     REQUIRE(store);
     CHECK(rows_of(**store) == rows_before);
