@@ -46,6 +46,7 @@ int http_status(app::ErrorCode code) {
     case C::rate_limited:
       return 429;
     case C::internal:
+    case C::storage_corrupt:
       return 500;
     case C::overloaded:
     case C::dependency_unavailable:

@@ -46,7 +46,21 @@ Error from_append(const AppendError& e) {
 }
 
 Error from_store(const StoreError& e) {
-  return Error::make(ErrorCode::storage_unavailable, e.message, 5);
+  using C = StoreError::Code;
+  switch (e.code) {
+    case C::unavailable:
+      return Error::make(ErrorCode::storage_unavailable, "Storage is unavailable: " + e.message, 5);
+    case C::full:
+      // Space is freed by an operator, not in a second: ask for a longer wait.
+      return Error::make(ErrorCode::storage_unavailable, "Storage is full: " + e.message, 30);
+    case C::closed:
+      return Error::make(ErrorCode::storage_unavailable, "The service is shutting down; retry later", 1);
+    case C::corrupt:
+      return Error::make(ErrorCode::storage_corrupt, "Stored data is corrupt: " + e.message);
+    case C::invalid:
+      break;
+  }
+  return Error::make(ErrorCode::internal, "Internal server error (storage: " + e.message + ")");
 }
 
 Error internal_error(const char* where, const std::exception& e) {

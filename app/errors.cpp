@@ -48,6 +48,8 @@ std::string_view code_name(ErrorCode code) {
       return "dependency_timeout";
     case ErrorCode::storage_unavailable:
       return "storage_unavailable";
+    case ErrorCode::storage_corrupt:
+      return "storage_corrupt";
     case ErrorCode::not_ready:
       return "not_ready";
     case ErrorCode::internal:

@@ -31,6 +31,7 @@ enum class ErrorCode {
   dependency_unavailable,  // 503 + Retry-After
   dependency_timeout,      // 504
   storage_unavailable,     // 503 + Retry-After
+  storage_corrupt,         // 500: stored bytes do not decode (an operator must look)
   not_ready,               // 503: /health/ready when storage or the relay is not usable
   internal,                // 500
 };

@@ -63,7 +63,13 @@ std::string_view view(const rocksdb::Slice& s) {
 }
 
 StoreError store_error(std::string_view what, const rocksdb::Status& s) {
-  return StoreError{std::string(what) + ": " + s.ToString()};
+  using Code = StoreError::Code;
+  const Code code = s.IsCorruption()           ? Code::corrupt
+                    : s.IsNoSpace()            ? Code::full
+                    : s.IsShutdownInProgress() ? Code::closed
+                    : s.IsInvalidArgument()    ? Code::invalid
+                                               : Code::unavailable;
+  return StoreError{std::string(what) + ": " + s.ToString(), code};
 }
 
 AppendError append_error(AppendError::Code code, std::string message) {
@@ -351,7 +357,8 @@ std::optional<std::string> check_options(const Options& options) {
 }
 
 Result<Unit, StoreError> RocksDbEventStore::open() {
-  if (auto problem = check_options(options_)) return fail(StoreError{"invalid options: " + *problem});
+  if (auto problem = check_options(options_))
+    return fail(StoreError{"invalid options: " + *problem, StoreError::Code::invalid});
   block_cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
   if (options_.row_cache_bytes > 0) row_cache_ = rocksdb::NewLRUCache(options_.row_cache_bytes);
   if (options_.memtable_bytes_max > 0)
@@ -415,7 +422,7 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
     if (!it->status().ok()) return fail(store_error("recover: scan events", it->status()));
     if (it->Valid()) {
       if (it->key().size() != codec::kSequenceKeyBytes)
-        return fail(StoreError{"recover: malformed event key"});
+        return fail(StoreError{"recover: malformed event key", StoreError::Code::corrupt});
       last_sequence = codec::get_u64_be(view(it->key()));
     }
   }
@@ -424,11 +431,12 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
   if (s.ok()) {
     if (checkpoint.size() != codec::kSequenceKeyBytes || codec::get_u64_be(checkpoint) != last_sequence)
       return fail(StoreError{"recover: checkpoint meta:last_sequence disagrees with the last event " +
-                             std::to_string(last_sequence)});
+                                 std::to_string(last_sequence),
+                             StoreError::Code::corrupt});
   } else if (!s.IsNotFound()) {
     return fail(store_error("recover: read checkpoint", s));
   } else if (last_sequence != 0) {
-    return fail(StoreError{"recover: events present but no checkpoint"});
+    return fail(StoreError{"recover: events present but no checkpoint", StoreError::Code::corrupt});
   }
   next_sequence_ = last_sequence + 1;
   head_sequence_.store(last_sequence, std::memory_order_release);
@@ -955,7 +963,8 @@ Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_stre
         break;
       if (version != expected_version || it->value().size() != codec::kSequenceKeyBytes)
         return fail(
-            StoreError{"corrupt stream index for '" + stream_id + "' at version " + std::to_string(version)});
+            StoreError{"corrupt stream index for '" + stream_id + "' at version " + std::to_string(version),
+                       StoreError::Code::corrupt});
       ++expected_version;
       keys.emplace_back(it->value().data(), it->value().size());
     }
@@ -974,7 +983,8 @@ Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_stre
     const uint64_t sequence = codec::get_u64_be(keys[i]);
     if (!statuses[i].ok()) return fail(store_error("read event " + std::to_string(sequence), statuses[i]));
     if (!codec::decode_event(view(values[i]), sequence, out[i]) || out[i].stream_id != stream_id)
-      return fail(StoreError{"corrupt event record at sequence " + std::to_string(sequence)});
+      return fail(StoreError{"corrupt event record at sequence " + std::to_string(sequence),
+                             StoreError::Code::corrupt});
   }
   return out;
 }
@@ -1005,16 +1015,19 @@ Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_all(
   uint64_t expected = from;
   for (it->Seek(rocksdb::Slice(lower, sizeof lower)); it->Valid(); it->Next()) {
     if (it->key().size() != codec::kSequenceKeyBytes || codec::get_u64_be(view(it->key())) != expected)
-      return fail(StoreError{"gap or corrupt key in the event log at sequence " + std::to_string(expected)});
+      return fail(StoreError{"gap or corrupt key in the event log at sequence " + std::to_string(expected),
+                             StoreError::Code::corrupt});
     app::RecordedEvent& e = out.emplace_back();
     if (!codec::decode_event(view(it->value()), expected, e))
-      return fail(StoreError{"corrupt event record at sequence " + std::to_string(expected)});
+      return fail(StoreError{"corrupt event record at sequence " + std::to_string(expected),
+                             StoreError::Code::corrupt});
     ++expected;
   }
   if (!it->status().ok()) return fail(store_error("read_all", it->status()));
   if (expected != last + 1)
     return fail(StoreError{"event log ends at " + std::to_string(expected - 1) +
-                           ", before the published head " + std::to_string(last)});
+                               ", before the published head " + std::to_string(last),
+                           StoreError::Code::corrupt});
   return out;
 }
 
@@ -1043,7 +1056,8 @@ Result<std::optional<std::string>, StoreError> RocksDbEventStore::get(const std:
   std::shared_lock db_lock(db_mutex_);
   if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   auto* cf = family(family_name);
-  if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
+  if (cf == nullptr)
+    return fail(StoreError{"unknown family '" + family_name + "'", StoreError::Code::invalid});
   std::string value;
   const auto s = db_->Get(rocksdb::ReadOptions(), cf, slice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>{};
@@ -1056,7 +1070,8 @@ Result<std::vector<std::optional<std::string>>, StoreError> RocksDbEventStore::m
   std::shared_lock db_lock(db_mutex_);
   if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   auto* cf = family(family_name);
-  if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
+  if (cf == nullptr)
+    return fail(StoreError{"unknown family '" + family_name + "'", StoreError::Code::invalid});
   std::vector<std::optional<std::string>> out(keys.size());
   if (keys.empty()) return out;
   std::vector<rocksdb::Slice> slices;
@@ -1080,7 +1095,8 @@ Result<std::vector<app::KeyValue>, StoreError> RocksDbEventStore::scan(const std
   std::shared_lock db_lock(db_mutex_);
   if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
   auto* cf = family(family_name);
-  if (cf == nullptr) return fail(StoreError{"unknown family '" + family_name + "'"});
+  if (cf == nullptr)
+    return fail(StoreError{"unknown family '" + family_name + "'", StoreError::Code::invalid});
   std::vector<app::KeyValue> out;
   if (limit == 0) return out;
   rocksdb::ReadOptions ro;
@@ -1118,7 +1134,7 @@ Result<std::optional<app::IdempotencyRecord>, StoreError> RocksDbEventStore::fin
   app::IdempotencyRecord record;
   record.key = key;
   if (!codec::decode_idempotency(raw, record.expires_at_ms, record.value))
-    return fail(StoreError{"corrupt idempotency record"});
+    return fail(StoreError{"corrupt idempotency record", StoreError::Code::corrupt});
   return std::optional<app::IdempotencyRecord>{std::move(record)};
 }
 
@@ -1150,7 +1166,7 @@ Result<size_t, StoreError> RocksDbEventStore::purge_idempotency(int64_t now_ms) 
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     int64_t expires_at_ms = 0;
     if (!codec::decode_idempotency_expiry(view(it->value()), expires_at_ms))
-      return fail(StoreError{"corrupt idempotency record"});
+      return fail(StoreError{"corrupt idempotency record", StoreError::Code::corrupt});
     if (expires_at_ms >= now_ms) continue;
     batch.Delete(idempotency_cf_, it->key());
     ++purged;
@@ -1173,11 +1189,13 @@ Result<std::vector<app::OutboxRow>, StoreError> RocksDbEventStore::read_outbox(u
   codec::put_u64_be(start, from_sequence);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_cf_));
   for (it->Seek(rocksdb::Slice(start, sizeof start)); it->Valid() && out.size() < max_count; it->Next()) {
-    if (it->key().size() != codec::kSequenceKeyBytes) return fail(StoreError{"corrupt outbox key"});
+    if (it->key().size() != codec::kSequenceKeyBytes)
+      return fail(StoreError{"corrupt outbox key", StoreError::Code::corrupt});
     app::OutboxRow& row = out.emplace_back();
     row.sequence = codec::get_u64_be(view(it->key()));
     if (!codec::decode_outbox(view(it->value()), row.message))
-      return fail(StoreError{"corrupt outbox row at sequence " + std::to_string(row.sequence)});
+      return fail(StoreError{"corrupt outbox row at sequence " + std::to_string(row.sequence),
+                             StoreError::Code::corrupt});
   }
   if (!it->status().ok()) return fail(store_error("read_outbox", it->status()));
   return out;

@@ -1,5 +1,7 @@
 #include "projections/order_projection.h"
 
+#include "app/error_mapping.h"
+
 #include <algorithm>
 
 #include "domain/codec.h"
@@ -81,7 +83,7 @@ std::string id_of(const std::string& key) {
 }
 
 app::Error storage_error(const app::StoreError& e) {
-  return app::Error::make(app::ErrorCode::storage_unavailable, "storage read failed: " + e.message, 1);
+  return app::from_store(e);
 }
 
 app::Error bad_cursor() {

@@ -108,8 +108,18 @@ struct AppendError {
 
 using AppendResult = Result<AppendSuccess, AppendError>;
 
+/// A read or maintenance call the store could not serve. The code says what a caller can do
+/// about it; app/error_mapping.h turns it into the client's answer.
 struct StoreError {
+  enum class Code {
+    unavailable,  // the engine failed or is reopening after a failed write: retry later
+    corrupt,      // stored bytes do not decode (a record, an index, a key): not retryable
+    full,         // the disk or a quota is full: retry once space is freed
+    closed,       // the store is shutting down
+    invalid,      // the call itself was wrong (an unknown family): a bug of the caller
+  };
   std::string message;
+  Code code = Code::unavailable;
 };
 
 struct BackupError {

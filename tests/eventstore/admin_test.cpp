@@ -156,3 +156,28 @@ TEST_CASE("wait_for_background_work returns once RocksDB has compacted what the 
   }
   CHECK(level0_files(false) == 0);
 }
+
+TEST_CASE("the event store's reads say corrupt, with the sequence, for a record that does not decode",
+          "[eventstore][errors]") {
+  TempDir dir;
+  const auto options = options_for(dir);
+  write_and_damage(options, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* events) {
+    REQUIRE(db.Put(rocksdb::WriteOptions(), events, sequence_key(3), "\x7f not a record").ok());
+  });
+  auto store = open_store(options);
+  auto all = store->read_all(1, 10);
+  REQUIRE_FALSE(all);
+  CHECK(all.error().code == app::StoreError::Code::corrupt);
+  CHECK(all.error().message == "corrupt event record at sequence 3");
+  auto stream = store->read_stream("s", 1, 10);
+  REQUIRE_FALSE(stream);
+  CHECK(stream.error().code == app::StoreError::Code::corrupt);
+  // The records before it still read.
+  auto first = store->read_all(1, 2);
+  REQUIRE(first);
+  CHECK(first->size() == 2);
+  // A call the store cannot make sense of is the caller's bug, not an outage.
+  auto unknown = store->get("no_such_family", "k");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().code == app::StoreError::Code::invalid);
+}
