@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/wait_until.h"
+
 extern char** environ;
 
 namespace orderflow::testing {
@@ -223,17 +225,18 @@ bool RabbitBroker::answers() const {
 void RabbitBroker::start(std::chrono::seconds timeout) {
   if (running()) return;
   pid_ = spawn({sbin_ + "/rabbitmq-server"}, environment(), dir_ + "/log/console.out", true, nullptr);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("rabbitmq-server exited during start-up (status " + std::to_string(status) +
-                               "); log:\n" + log_tail());
-    }
-    if (answers()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  const bool up = wait_until(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          throw std::runtime_error("rabbitmq-server exited during start-up (status " +
+                                   std::to_string(status) + "); log:\n" + log_tail());
+        }
+        return answers();
+      },
+      timeout, std::chrono::milliseconds(100));
+  if (up) return;
   stop();
   throw std::runtime_error("rabbitmq-server did not answer on port " + std::to_string(amqp_port_) +
                            " within " + std::to_string(timeout.count()) + " s; log:\n" + log_tail());
@@ -242,28 +245,18 @@ void RabbitBroker::start(std::chrono::seconds timeout) {
 void RabbitBroker::stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   int status = 0;
-  bool exited = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const bool exited =
+      wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(30));
   if (!exited) {
     ::kill(-pid_, SIGKILL);  // the whole session: script, beam, erl_child_setup
     ::waitpid(pid_, &status, 0);
   }
   // Stragglers of the node's session (beam exits just after the script) get a moment, then KILL.
-  for (int i = 0; i < 100 && ::kill(-pid_, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (::kill(-pid_, 0) == 0) ::kill(-pid_, SIGKILL);
+  if (!wait_until([&] { return ::kill(-pid_, 0) != 0; }, std::chrono::seconds(5))) ::kill(-pid_, SIGKILL);
   pid_ = -1;
   // The AMQP port must be free again before a restart can bind it.
-  for (int i = 0; i < 100 && !port_free(amqp_port_); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  wait_until([&] { return port_free(amqp_port_); }, std::chrono::seconds(5));
 }
 
 int RabbitBroker::ctl(const std::vector<std::string>& args, std::string* output) const {
