@@ -10,6 +10,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow::testing;
 using nlohmann::json;
@@ -271,14 +272,23 @@ TEST_CASE("Idempotency-Key records expire after the configured time and the key 
   ServerProcess server({"--data-dir", dir.path(), "--idempotency-ttl-s", "1"});
   server.wait_ready();
   HttpClient c(server.port());
+  const auto first_sent = std::chrono::steady_clock::now();
   auto first = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
   REQUIRE(first.status == 201);
   auto repeat = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
   REQUIRE(repeat.status == 201);
   CHECK(json::parse(repeat.body)["data"]["id"] == json::parse(first.body)["data"]["id"]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
-  auto later = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
-  REQUIRE(later.status == 201);
-  CHECK(json::parse(later.body)["data"]["id"] != json::parse(first.body)["data"]["id"]);
+  // Until the record expires, the same key replays the first answer; then it creates a new order.
+  const auto first_id = json::parse(first.body)["data"]["id"];
+  REQUIRE(wait_until(
+      [&] {
+        auto later = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
+        REQUIRE(later.status == 201);
+        return json::parse(later.body)["data"]["id"] != first_id;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)));
+  // Not before the TTL: the record was stored after the first request was sent (the margin is for
+  // the server's wall clock against this steady one).
+  CHECK(std::chrono::steady_clock::now() - first_sent >= std::chrono::milliseconds(950));
   CHECK(json::parse(c.get("/orders").body)["data"].size() == 2);
 }

@@ -76,6 +76,7 @@ TEST_CASE("crash under load: SIGKILL loses no acknowledged change and leaves the
         }
       });
     }
+    // The subject: SIGKILL at a random moment of the load, not at a state the test waited for.
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(150, 600)(rng)));
     server.kill_hard();
     stop = true;
