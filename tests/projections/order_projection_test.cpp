@@ -582,3 +582,34 @@ TEST_CASE("list: a tampered or garbage cursor is a validation error naming curso
   CHECK(pop.rig.projection.list(Query().status(S::processing).limit(1).cursor(by_status.next_cursor)).ok());
   CHECK(pop.rig.projection.list(Query().customer(1).limit(1).cursor(by_customer.next_cursor)).ok());
 }
+
+TEST_CASE(
+    "list: a sparse customer and status filter stops at scan_rows_max with a cursor, and paging goes on") {
+  Rig rig;
+  // One customer's orders, all processing except two shipped ones: one near the start, one past
+  // the scan bound.
+  constexpr int kOrders = static_cast<int>(projections::OrderProjection::scan_rows_max) + 100;
+  std::vector<app::KeyValueWrite> writes;
+  std::vector<std::string> shipped;
+  for (int n = 1; n <= kOrders; ++n) {
+    const Order o = placed(n, 7, 1000 + n);
+    Order last = o;
+    if (n == 5 || n == kOrders - 50) {
+      last = after(o, domain::ChangeStatus{S::shipped, std::nullopt, 1000 + n});
+      shipped.push_back(domain::order_to_json(last));
+    }
+    for (auto& w : projections::OrderProjection::rows_for(domain::initial_state(o.id), last))
+      writes.push_back(std::move(w));
+    if (writes.size() > 8000) rig.write(std::exchange(writes, {}));
+  }
+  rig.write(std::move(writes));
+
+  const auto first = rig.list(Query().customer(7).status(S::shipped).limit(10));
+  CHECK(first.orders_json == std::vector{shipped.front()});  // short page: the bound was reached
+  REQUIRE(first.next_cursor);
+  const auto second = rig.list(Query().customer(7).status(S::shipped).limit(10).cursor(first.next_cursor));
+  CHECK(second.orders_json == std::vector{shipped.back()});
+  CHECK_FALSE(second.next_cursor);
+  // Without the status filter nothing is skipped, so the bound does not shorten pages.
+  CHECK(rig.list(Query().customer(7).limit(1000)).orders_json.size() == 1000);
+}
