@@ -10,6 +10,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow::testing;
 using nlohmann::json;
@@ -19,9 +20,8 @@ namespace {
 constexpr const char* kCustomer = "123e4567-e89b-12d3-a456-426614174001";
 constexpr const char* kPlenty = "123e4567-e89b-12d3-a456-426614174000";
 
-const std::string kCreateBody = json{{"customerId", kCustomer},
-                                     {"items", {{{"productId", kPlenty}, {"quantity", 2}}}}}
-                                    .dump();
+const std::string kCreateBody =
+    json{{"customerId", kCustomer}, {"items", {{{"productId", kPlenty}, {"quantity", 2}}}}}.dump();
 
 struct Server {
   TempDir dir;
@@ -53,20 +53,24 @@ json history(HttpClient& c, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("history lists every event with contiguous versions, metadata and data, and time travel folds to it") {
+TEST_CASE(
+    "history lists every event with contiguous versions, metadata and data, and time travel folds to it") {
   Server server;
   HttpClient c(server.port());
   auto r = c.request("POST", "/orders", kCreateBody, {{"X-Request-Id", "req-create"}, {"X-Actor", "alice"}});
   REQUIRE(r.status == 201);
   std::string id = json::parse(r.body)["data"]["id"];
-  REQUIRE(c.request("PUT", "/orders/" + id, R"({"notes":"leave at door"})", {{"X-Request-Id", "req-update"}}).status ==
+  REQUIRE(c.request("PUT", "/orders/" + id, R"({"notes":"leave at door"})", {{"X-Request-Id", "req-update"}})
+              .status == 200);
+  REQUIRE(
+      c.put("/orders/" + id + "/shipping", R"({"trackingNumber":"1Z9","trackingCompany":"UPS"})").status ==
+      200);
+  REQUIRE(c.put("/orders/" + id + "/status", R"({"status":"shipped","statusReason":"picked up"})").status ==
           200);
-  REQUIRE(c.put("/orders/" + id + "/shipping", R"({"trackingNumber":"1Z9","trackingCompany":"UPS"})").status == 200);
-  REQUIRE(c.put("/orders/" + id + "/status", R"({"status":"shipped","statusReason":"picked up"})").status == 200);
   REQUIRE(c.put("/orders/" + id + "/status", R"({"status":"delivered"})").status == 200);
 
   auto h = history(c, id);
-  const std::vector<std::string> types = {"OrderCreated", "InventoryReserved", "OrderUpdated",
+  const std::vector<std::string> types = {"OrderCreated",        "InventoryReserved",  "OrderUpdated",
                                           "ShippingInfoUpdated", "OrderStatusChanged", "OrderStatusChanged"};
   REQUIRE(h.size() == types.size());
   for (size_t i = 0; i < h.size(); ++i) {
@@ -184,7 +188,8 @@ TEST_CASE("without If-Match, 20 clients x 10 updates all succeed and none is los
     threads.emplace_back([&, i] {
       HttpClient mine(server.port());
       for (int j = 0; j < 10; ++j) {
-        auto r = mine.put("/orders/" + id, json{{"notes", std::to_string(i) + "/" + std::to_string(j)}}.dump());
+        auto r =
+            mine.put("/orders/" + id, json{{"notes", std::to_string(i) + "/" + std::to_string(j)}}.dump());
         if (r.status == 200) ++ok;
       }
     });
@@ -231,17 +236,20 @@ TEST_CASE("Idempotency-Key: 50 concurrent retries of a POST create exactly one o
   CHECK(history(c, id)[0]["idempotencyKey"] == "order-42");
 
   // Same key, different body: 422, nothing appended.
-  auto reused = c.request("POST", "/orders",
-                          json{{"customerId", kCustomer}, {"items", {{{"productId", kPlenty}, {"quantity", 3}}}}}.dump(),
-                          {{"Idempotency-Key", "order-42"}});
+  auto reused = c.request(
+      "POST", "/orders",
+      json{{"customerId", kCustomer}, {"items", {{{"productId", kPlenty}, {"quantity", 3}}}}}.dump(),
+      {{"Idempotency-Key", "order-42"}});
   CHECK(reused.status == 422);
   CHECK(json::parse(reused.body)["error"]["code"] == "idempotency_key_reused");
   CHECK(json::parse(c.get("/orders").body)["data"].size() == 1);
 
   // A keyed status change replays too, and appends once.
-  auto first = c.request("PUT", "/orders/" + id + "/status", R"({"status":"shipped"})", {{"Idempotency-Key", "ship-1"}});
+  auto first = c.request("PUT", "/orders/" + id + "/status", R"({"status":"shipped"})",
+                         {{"Idempotency-Key", "ship-1"}});
   REQUIRE(first.status == 200);
-  auto again = c.request("PUT", "/orders/" + id + "/status", R"({"status":"shipped"})", {{"Idempotency-Key", "ship-1"}});
+  auto again = c.request("PUT", "/orders/" + id + "/status", R"({"status":"shipped"})",
+                         {{"Idempotency-Key", "ship-1"}});
   CHECK(again.status == 200);  // not "Invalid status transition from shipped to shipped"
   CHECK(again.header("idempotent-replayed") == "true");
   CHECK(json::parse(again.body)["data"] == json::parse(first.body)["data"]);
@@ -255,7 +263,8 @@ TEST_CASE("Idempotency-Key: 50 concurrent retries of a POST create exactly one o
   CHECK(json::parse(replay.body)["data"]["id"] == id);
   CHECK(json::parse(c2.get("/orders").body)["data"].size() == 1);
   CHECK(history(c2, id).size() == events);
-  CHECK(c2.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", std::string(300, 'k')}}).status == 400);
+  CHECK(c2.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", std::string(300, 'k')}}).status ==
+        400);
 }
 
 TEST_CASE("Idempotency-Key records expire after the configured time and the key can be used again") {
@@ -263,14 +272,23 @@ TEST_CASE("Idempotency-Key records expire after the configured time and the key 
   ServerProcess server({"--data-dir", dir.path(), "--idempotency-ttl-s", "1"});
   server.wait_ready();
   HttpClient c(server.port());
+  const auto first_sent = std::chrono::steady_clock::now();
   auto first = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
   REQUIRE(first.status == 201);
   auto repeat = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
   REQUIRE(repeat.status == 201);
   CHECK(json::parse(repeat.body)["data"]["id"] == json::parse(first.body)["data"]["id"]);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
-  auto later = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
-  REQUIRE(later.status == 201);
-  CHECK(json::parse(later.body)["data"]["id"] != json::parse(first.body)["data"]["id"]);
+  // Until the record expires, the same key replays the first answer; then it creates a new order.
+  const auto first_id = json::parse(first.body)["data"]["id"];
+  REQUIRE(wait_until(
+      [&] {
+        auto later = c.request("POST", "/orders", kCreateBody, {{"Idempotency-Key", "short-lived"}});
+        REQUIRE(later.status == 201);
+        return json::parse(later.body)["data"]["id"] != first_id;
+      },
+      std::chrono::seconds(10), std::chrono::milliseconds(50)));
+  // Not before the TTL: the record was stored after the first request was sent (the margin is for
+  // the server's wall clock against this steady one).
+  CHECK(std::chrono::steady_clock::now() - first_sent >= std::chrono::milliseconds(950));
   CHECK(json::parse(c.get("/orders").body)["data"].size() == 2);
 }

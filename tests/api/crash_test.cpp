@@ -76,6 +76,7 @@ TEST_CASE("crash under load: SIGKILL loses no acknowledged change and leaves the
         }
       });
     }
+    // The subject: SIGKILL at a random moment of the load, not at a state the test waited for.
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(150, 600)(rng)));
     server.kill_hard();
     stop = true;
@@ -101,7 +102,8 @@ TEST_CASE("crash under load: SIGKILL loses no acknowledged change and leaves the
       if (history[i]["version"] != i + 1) ++gaps;
     if (history.size() != order["version"].get<uint64_t>()) ++gaps;
     // The projection equals the fold of the log at the head.
-    auto folded = json::parse(c.get("/orders/" + id + "?version=" + std::to_string(history.size())).body)["data"];
+    auto folded =
+        json::parse(c.get("/orders/" + id + "?version=" + std::to_string(history.size())).body)["data"];
     if (folded != order) ++view_mismatch;
   }
   CHECK(lost == 0);

@@ -202,6 +202,7 @@ TEST_CASE("a request that arrives in pieces is answered once it is whole") {
       body.substr(10)};
   for (const auto& piece : pieces) {
     REQUIRE(send(fd, piece.data(), piece.size(), 0) == static_cast<ssize_t>(piece.size()));
+    // The pause is the subject: each piece must reach the server on its own, as a partial read.
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
   }
   auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(3000));
@@ -274,7 +275,8 @@ TEST_CASE("an answer larger than the socket takes at once reaches a slow reader 
   for (int i = 0; i < kCopies; ++i) requests += "GET /api/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n";
   requests += "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   REQUIRE(send(fd, requests.data(), requests.size(), 0) == static_cast<ssize_t>(requests.size()));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // not reading yet
+  // The subject: a reader that does not read yet, so the server's writes find the socket full.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto [got, closed] = read_until_closed(fd, std::chrono::milliseconds(10000));
   close(fd);
   CHECK(closed);

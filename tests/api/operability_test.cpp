@@ -14,6 +14,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow::testing;
 using nlohmann::json;
@@ -151,10 +152,13 @@ TEST_CASE("/metrics passes promtool and its counters move with requests") {
   // The outbox relay's metrics: it runs, and it publishes the create's two events (the log
   // publisher in this mode) shortly after the commit.
   CHECK(metric_value(second, "orderflow_outbox_relay_running") == 1);
-  for (int i = 0; i < 100 && metric_value(second, "orderflow_outbox_published_total") < 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    second = c.get("/metrics").body;
-  }
+  CHECK(wait_until(
+      [&] {
+        if (metric_value(second, "orderflow_outbox_published_total") >= 2) return true;
+        second = c.get("/metrics").body;
+        return false;
+      },
+      std::chrono::seconds(5)));
   CHECK(metric_value(second, "orderflow_outbox_published_total") >= 2);
   CHECK(second.find("orderflow_outbox_oldest_row_age_seconds") != std::string::npos);
 
@@ -232,7 +236,13 @@ TEST_CASE("SIGTERM during a load of creates loses no acknowledged order and exit
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // SIGTERM once the load is on: enough creates acknowledged, and the clients still sending.
+  REQUIRE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return acknowledged.size() > 50;
+      },
+      std::chrono::seconds(20)));
   int code = server->terminate();
   stop = true;
   for (auto& t : clients) t.join();

@@ -20,6 +20,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow::testing;
 using nlohmann::json;
@@ -162,15 +163,15 @@ TEST_CASE("overload: a connection flood is shed at the door, memory stays bounde
 
   // Recovered: once the flood is gone, requests are served (the held connections' slots are freed
   // as the server sees them close).
-  bool served = false;
-  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
-    try {
-      HttpClient client(server.port());
-      served = client.get("/").status == 200 && client.post("/orders", kCreateBody).status == 201;
-    } catch (const std::exception&) {
-    }
-    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  CHECK(served);
+  CHECK(wait_until(
+      [&] {
+        try {
+          HttpClient client(server.port());
+          return client.get("/").status == 200 && client.post("/orders", kCreateBody).status == 201;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      std::chrono::seconds(5), std::chrono::milliseconds(50)));
   CHECK(server.terminate() == 0);
 }

@@ -19,6 +19,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow::testing;
 using nlohmann::json;
@@ -93,7 +94,6 @@ TEST_CASE("storage full: commands get 503, reads keep working, nothing acknowled
       CHECK(refusal["error"]["code"] == "storage_unavailable");
       CHECK_FALSE(r.header("retry-after").empty());
       ++refused;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     REQUIRE(refused == 3);
     // Reads keep working, and readiness says why it is not ready.
@@ -109,18 +109,17 @@ TEST_CASE("storage full: commands get 503, reads keep working, nothing acknowled
 
     // Space returns: the store reopens by itself and commands succeed again, without a restart.
     std::filesystem::remove(fs.path("filler"));
-    bool resumed = false;
-    for (int i = 0; i < 100 && !resumed; ++i) {
-      auto r = client.post("/orders", kCreateBody);
-      if (r.status == 201) {
-        acknowledged.insert(json::parse(r.body)["data"]["id"].get<std::string>());
-        resumed = true;
-      } else {
-        REQUIRE(r.status == 503);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-    }
-    REQUIRE(resumed);
+    REQUIRE(wait_until(
+        [&] {
+          auto r = client.post("/orders", kCreateBody);
+          if (r.status != 201) {
+            REQUIRE(r.status == 503);
+            return false;
+          }
+          acknowledged.insert(json::parse(r.body)["data"]["id"].get<std::string>());
+          return true;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(50)));
     CHECK(client.get("/health/ready").status == 200);
     CHECK(server.terminate() == 0);
   }

@@ -212,6 +212,8 @@ TEST_CASE("the circuit opens after N failed attempts, fails fast, and closes aft
   CHECK(service.stats().short_circuited == 1);
 
   stub.clear_faults();
+  // The cool-down (300 ms) runs on the breaker's own clock and only a call observes its end (a
+  // call during it would be short-circuited and counted), so a sleep past it is the condition.
   std::this_thread::sleep_for(std::chrono::milliseconds(350));
   REQUIRE(service.call(get));
   CHECK(service.stats().circuit == CircuitState::closed);

@@ -16,6 +16,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/stub_service.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow::testing;
 using nlohmann::json;
@@ -35,14 +36,10 @@ std::string order_body(const std::vector<std::pair<std::string, int>>& items,
   return body.dump();
 }
 
-/// Polls `done` every 20 ms for at most `limit_ms`.
-bool eventually(const std::function<bool()>& done, int limit_ms = 5000) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(limit_ms);
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
+/// `done` within `limit` (tests/support/wait_until.h).
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  return wait_until(done, limit);
 }
 
 /// The stubs and the server under test. Short timeouts keep the failure paths fast; the breaker
@@ -492,7 +489,7 @@ TEST_CASE("the circuit opens after N failures, fails fast with Retry-After, show
         status = rig.create(order_body({{kProductA, 1}})).status;
         return status == 201;
       },
-      5000));
+      std::chrono::seconds(5)));
   CHECK(rig.customer_service.count("GET", "/customers/") == 4);
   CHECK(rig.circuit("customer") == 0);
   CHECK(rig.orders_listed() == 1);

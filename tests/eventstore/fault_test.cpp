@@ -12,12 +12,14 @@
 #include <thread>
 
 #include "tests/eventstore/test_support.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow;
 using namespace orderflow::eventstore;
 using namespace orderflow::eventstore::test;
 using app::AppendError;
 using app::ExpectedVersion;
+using orderflow::testing::wait_until;
 
 namespace {
 
@@ -27,12 +29,16 @@ class WalFaultEnv final : public rocksdb::EnvWrapper {
   const char* Name() const override { return "WalFaultEnv"; }
 
   std::atomic<bool> fail_wal_appends{false};
+  // WAL files created so far: the engine makes a new one at each open, so a reopen shows here.
+  std::atomic<int> wal_files_created{0};
 
   rocksdb::Status NewWritableFile(const std::string& name, std::unique_ptr<rocksdb::WritableFile>* result,
                                   const rocksdb::EnvOptions& options) override {
     auto s = target()->NewWritableFile(name, result, options);
-    if (s.ok() && name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0)
+    if (s.ok() && name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0) {
       *result = std::make_unique<File>(std::move(*result), this);
+      ++wal_files_created;
+    }
     return s;
   }
 
@@ -141,23 +147,36 @@ TEST_CASE("after a failed write the store reopens once the storage works again, 
         store->append(make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "ghost-1")}));
     REQUIRE_FALSE(failed.ok());
     CHECK(failed.error().code == AppendError::Code::storage_failed);
-    // Still failing after a reopen: refused again; reads keep working meanwhile.
-    std::this_thread::sleep_for(std::chrono::milliseconds(80));
-    auto still =
-        store->append(make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "ghost-2")}));
-    REQUIRE_FALSE(still.ok());
-    CHECK(still.error().code == AppendError::Code::storage_failed);
+    // Still failing after a reopen: refused again; reads keep working meanwhile. A reopen is tried
+    // by an append once the interval has passed, so append until the env has seen the new WAL.
+    const int wal_files_before = env.wal_files_created.load();
+    int ghosts = 1;
+    REQUIRE(wait_until(
+        [&] {
+          auto still = store->append(make_append(
+              "s", ExpectedVersion::exact(1), {make_event("t", "{}", "ghost-" + std::to_string(++ghosts))}));
+          REQUIRE_FALSE(still.ok());
+          CHECK(still.error().code == AppendError::Code::storage_failed);
+          return env.wal_files_created.load() > wal_files_before;
+        },
+        std::chrono::seconds(10)));
     auto read = store->read_all(1, 10);
     REQUIRE(read.ok());
     CHECK(read->size() == 1);
     CHECK(store->stream_version("s") == 1);
 
-    // The storage works again: after the reopen interval appends are accepted at the next number.
+    // The storage works again: after the reopen interval appends are accepted at the next number
+    // (the ones refused before that leave nothing behind).
     env.fail_wal_appends = false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(80));
-    auto resumed =
-        store->append(make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "good-2")}));
-    REQUIRE(resumed.ok());
+    app::AppendResult resumed = app::AppendSuccess{};
+    REQUIRE(wait_until(
+        [&] {
+          resumed =
+              store->append(make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "good-2")}));
+          if (!resumed.ok()) CHECK(resumed.error().code == AppendError::Code::storage_failed);
+          return resumed.ok();
+        },
+        std::chrono::seconds(10)));
     CHECK(resumed->first_sequence == 2);
     CHECK(resumed->stream_version == 2);
     REQUIRE(

@@ -22,6 +22,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/rabbitmq_broker.h"
 #include "tests/support/server_process.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow::testing;
 using nlohmann::json;
@@ -223,11 +224,6 @@ size_t check_all_delivered(const std::vector<ReceivedMessage>& got, uint64_t hea
   return repeats;
 }
 
-void wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-}
-
 // 1000 orders through the API reach a real AMQP consumer exactly as the contract says.
 void contract_scenario(RabbitBroker& broker) {
   BoundQueue queue(broker, "contract");
@@ -335,7 +331,7 @@ void contract_scenario(RabbitBroker& broker) {
       CHECK(history[v]["correlationId"] == m.string_headers.at("correlation-id"));
     }
   }
-  wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 5s);
+  CHECK(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 5s));
   CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
   CHECK(metric(server.port(), "orderflow_event_log_head_sequence") == double(expected));
   CHECK(server.terminate() == 0);
@@ -361,25 +357,27 @@ void broker_restart_scenario(RabbitBroker& broker) {
                            {"items", {{{"productId", kProducts[t]}, {"quantity", 1}}}}};
         const auto r = client.post("/orders", body.dump());
         (r.status == 201 ? created : failures).fetch_add(1);
-        std::this_thread::sleep_for(20ms);
+        std::this_thread::sleep_for(20ms);  // pacing: steady traffic (the load is the subject)
       }
     });
   }
-  wait_until([&] { return created.load() >= 100; }, 20s);
+  REQUIRE(wait_until([&] { return created.load() >= 100; }, 20s));
   broker.stop();  // while the relay is publishing
   const int at_stop = created.load();
-  wait_until([&] { return created.load() >= at_stop + 100; }, 20s);
+  CHECK(wait_until([&] { return created.load() >= at_stop + 100; }, 20s));
   // Commands do not depend on the broker: they kept succeeding, and their rows wait.
   CHECK(created.load() >= at_stop + 100);
   CHECK(metric(server.port(), "orderflow_outbox_pending_rows") > 0);
   broker.start();
-  std::this_thread::sleep_for(500ms);
+  // Traffic goes on after the broker is back: more creates acknowledged with the relay reconnected.
+  const int at_start = created.load();
+  CHECK(wait_until([&] { return created.load() >= at_start + 50; }, 20s));
   stop = true;
   for (auto& t : clients) t.join();
   REQUIRE(failures.load() == 0);
 
   const uint64_t head = static_cast<uint64_t>(created.load()) * 2;
-  wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 30s);
+  REQUIRE(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 30s));
   REQUIRE(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
   const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), head, 30s);
   const size_t repeats = check_all_delivered(got, head, FirstCopies::in_order);
@@ -399,7 +397,7 @@ void server_crash_scenario(RabbitBroker& broker) {
     ServerProcess server({"--data-dir", dir.path()}, broker_env(broker));
     server.wait_ready();
     created += create_orders(server.port(), 50, 4, "before").size();
-    wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 10s);
+    CHECK(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 10s));
     // The broker's AMQP side goes away (the node stays up: a cheaper outage than a restart).
     REQUIRE(broker.ctl({"stop_app"}) == 0);
     created += create_orders(server.port(), 200, 4, "behind").size();
@@ -411,7 +409,7 @@ void server_crash_scenario(RabbitBroker& broker) {
   server.wait_ready();
   created += create_orders(server.port(), 50, 4, "after").size();
   const uint64_t head = created * 2;
-  wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 30s);
+  REQUIRE(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 30s));
   REQUIRE(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
   const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), head, 30s);
   const size_t repeats = check_all_delivered(got, head, FirstCopies::in_order);
@@ -429,11 +427,11 @@ void returned_and_nacked_scenario(RabbitBroker& broker) {
     create_orders(server.port(), 3, 1, "unrouted");
     // Routed nowhere: sent again (at least twice) and the rows stay until a queue is bound.
     const std::string retried = "a message was routed to no queue; reconnecting";
-    wait_until([&] { return count_of(read_file(server.log_path()), retried) >= 2; }, 15s);
+    CHECK(wait_until([&] { return count_of(read_file(server.log_path()), retried) >= 2; }, 15s));
     CHECK(count_of(read_file(server.log_path()), retried) >= 2);
     CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 6);
     BoundQueue queue(broker, "late");
-    wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 20s);
+    REQUIRE(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 20s));
     REQUIRE(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
     const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), 6, 10s);
     const size_t repeats = check_all_delivered(got, 6, FirstCopies::any_order);
@@ -444,7 +442,7 @@ void returned_and_nacked_scenario(RabbitBroker& broker) {
     create_orders(server.port(), 5, 1, "full");
     // The queue took 4; the broker nacks the rest, and they are sent again (at least twice).
     const std::string retried = "the broker nacked a message; reconnecting";
-    wait_until([&] { return count_of(read_file(server.log_path()), retried) >= 2; }, 15s);
+    CHECK(wait_until([&] { return count_of(read_file(server.log_path()), retried) >= 2; }, 15s));
     CHECK(count_of(read_file(server.log_path()), retried) >= 2);
     // The 6 the queue refused stay in the outbox. The 4 it took are deleted once their confirms are
     // seen; a confirm still in flight when a nack makes the relay reconnect is lost with the
@@ -492,7 +490,7 @@ TEST_CASE("without a broker the relay logs the seed's MOCK lines and removes the
     ServerProcess server({"--data-dir", dir.path()});
     server.wait_ready();
     orders = create_orders(server.port(), 10, 2, "mock");
-    wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 10s);
+    CHECK(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 10s));
     CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
     CHECK(server.terminate() == 0);
     const std::string log = read_file(server.log_path());
@@ -524,6 +522,7 @@ TEST_CASE("without a broker the relay logs the seed's MOCK lines and removes the
   ServerProcess server({"--data-dir", dir.path()});
   server.wait_ready();
   CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
+  // A deliberate pause to show that nothing is published: the relay's idle poll runs in it.
   std::this_thread::sleep_for(200ms);
   CHECK(server.terminate() == 0);
   CHECK(count_of(read_file(server.log_path()), "[MOCK] Published message") == 0);
@@ -565,14 +564,12 @@ TEST_CASE(
     });
   }
   const auto enough = [&](size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard lock(mu);
-        if (acknowledged.size() >= n) return true;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
+    return wait_until(
+        [&] {
+          std::lock_guard lock(mu);
+          return acknowledged.size() >= n;
+        },
+        5s);
   };
   REQUIRE(enough(200));
   std::vector<std::string> before_backup;
@@ -612,9 +609,7 @@ TEST_CASE(
     }
   }
   // Its relay publishes what the backup held unconfirmed; then nothing is pending.
-  for (int i = 0; i < 500 && metric(restored->port(), "orderflow_outbox_pending_rows") != 0; ++i)
-    std::this_thread::sleep_for(20ms);
-  CHECK(metric(restored->port(), "orderflow_outbox_pending_rows") == 0);
+  CHECK(wait_until([&] { return metric(restored->port(), "orderflow_outbox_pending_rows") == 0; }, 10s));
   // verify recomputes the projections from the restored log: no difference.
   const auto verified =
       orderflow::replay_testing::run_replay({"verify", "--data-dir", backup, "--progress", "none"});

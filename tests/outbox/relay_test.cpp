@@ -18,6 +18,7 @@
 #include "outbox/relay.h"
 #include "outbox/relay_metrics.h"
 #include "tests/support/server_process.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow;
 
@@ -119,17 +120,15 @@ TEST_CASE("the relay with the log publisher removes every row in order and count
   outbox::add_relay_metrics(registry, relay);
   CHECK(relay.describe() == "log");
   relay.start();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (store->outbox_pending() > 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  REQUIRE(store->outbox_pending() == 0);
+  REQUIRE(testing::wait_until([&] { return store->outbox_pending() == 0; }, std::chrono::seconds(10),
+                              std::chrono::milliseconds(5)));
   auto rows = store->read_outbox(0, 10);
   REQUIRE(rows.ok());
   CHECK(rows->empty());
 
   // published_total is counted after the delete; give the relay thread a moment to get there.
-  while (relay.metrics().published_total < 2 * kOrders && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(testing::wait_until([&] { return relay.metrics().published_total >= 2 * kOrders; },
+                            std::chrono::seconds(10), std::chrono::milliseconds(5)));
   const outbox::RelayMetrics m = relay.metrics();
   CHECK(m.published_total == 2 * kOrders);
   CHECK(m.rows_pending == 0);
@@ -152,10 +151,8 @@ TEST_CASE("the relay with the log publisher removes every row in order and count
   late.stream_id = "order-late";
   late.events.push_back(order_event("order.created", "{}", "late-1"));
   REQUIRE(store->append(std::move(late)).ok());
-  const auto late_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (relay.metrics().published_total < 2 * kOrders + 1 &&
-         std::chrono::steady_clock::now() < late_deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  CHECK(testing::wait_until([&] { return relay.metrics().published_total >= 2 * kOrders + 1; },
+                            std::chrono::seconds(5), std::chrono::milliseconds(2)));
   CHECK(relay.metrics().published_total == 2 * kOrders + 1);
   relay.stop();
   CHECK_FALSE(relay.metrics().running);

@@ -4,11 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "tests/support/wait_until.h"
 
 namespace orderflow::replay_testing {
 
@@ -49,15 +52,10 @@ inline Run run_replay(const std::vector<std::string>& args, int timeout_s = 60) 
   ::close(out_fd);
   ::close(err_fd);
   int status = 0;
-  for (int waited_ms = 0;; waited_ms += 10) {
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) break;
-    if (waited_ms > timeout_s * 1000) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    ::usleep(10'000);
+  if (!testing::wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; },
+                           std::chrono::seconds(timeout_s))) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
   }
   Run run;
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/wait_until.h"
+
 extern char** environ;
 
 namespace orderflow::testing {
@@ -49,8 +51,9 @@ std::string newest_sbin() {
     if (name.rfind("rabbitmq_server-", 0) == 0 && entry.path().string() > best) best = entry.path().string();
   }
   if (best.empty())
-    throw std::runtime_error("rabbitmq-server is not installed (no /usr/lib/rabbitmq/lib/rabbitmq_server-*); "
-                             "run scripts/install-deps.sh");
+    throw std::runtime_error(
+        "rabbitmq-server is not installed (no /usr/lib/rabbitmq/lib/rabbitmq_server-*); "
+        "run scripts/install-deps.sh");
   return best + "/sbin";
 }
 
@@ -60,7 +63,9 @@ void write_file(const std::string& path, const std::string& text) {
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
-std::string string_of(amqp_bytes_t b) { return std::string(static_cast<const char*>(b.bytes), b.len); }
+std::string string_of(amqp_bytes_t b) {
+  return std::string(static_cast<const char*>(b.bytes), b.len);
+}
 
 void check_reply(amqp_rpc_reply_t r, const std::string& what) {
   if (r.reply_type == AMQP_RESPONSE_NORMAL) return;
@@ -76,8 +81,8 @@ void check_reply(amqp_rpc_reply_t r, const std::string& what) {
 }
 
 // fork + exec with the given environment; stdout+stderr to `log_path` (or a pipe when capture).
-pid_t spawn(const std::vector<std::string>& argv_s, const std::vector<std::string>& env_s, const std::string& log_path,
-            bool own_session, int* capture_fd) {
+pid_t spawn(const std::vector<std::string>& argv_s, const std::vector<std::string>& env_s,
+            const std::string& log_path, bool own_session, int* capture_fd) {
   int pipe_fds[2] = {-1, -1};
   if (capture_fd && ::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
   const pid_t parent = ::getpid();
@@ -169,7 +174,9 @@ RabbitBroker& RabbitBroker::shared() {
   return broker;
 }
 
-std::string RabbitBroker::url() const { return "amqp://guest:guest@127.0.0.1:" + std::to_string(amqp_port_) + "/"; }
+std::string RabbitBroker::url() const {
+  return "amqp://guest:guest@127.0.0.1:" + std::to_string(amqp_port_) + "/";
+}
 
 std::vector<std::string> RabbitBroker::environment() const {
   std::vector<std::string> env;
@@ -207,8 +214,8 @@ bool RabbitBroker::answers() const {
   if (socket && amqp_socket_open_noblock(socket, "127.0.0.1", amqp_port_, &tv) == AMQP_STATUS_OK) {
     amqp_set_handshake_timeout(conn, &tv);
     amqp_set_rpc_timeout(conn, &tv);
-    ok = amqp_login(conn, "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest").reply_type ==
-         AMQP_RESPONSE_NORMAL;
+    ok = amqp_login(conn, "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest")
+             .reply_type == AMQP_RESPONSE_NORMAL;
     if (ok) amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
   }
   amqp_destroy_connection(conn);
@@ -218,45 +225,38 @@ bool RabbitBroker::answers() const {
 void RabbitBroker::start(std::chrono::seconds timeout) {
   if (running()) return;
   pid_ = spawn({sbin_ + "/rabbitmq-server"}, environment(), dir_ + "/log/console.out", true, nullptr);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("rabbitmq-server exited during start-up (status " + std::to_string(status) +
-                               "); log:\n" + log_tail());
-    }
-    if (answers()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  const bool up = wait_until(
+      [&] {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+          pid_ = -1;
+          throw std::runtime_error("rabbitmq-server exited during start-up (status " +
+                                   std::to_string(status) + "); log:\n" + log_tail());
+        }
+        return answers();
+      },
+      timeout, std::chrono::milliseconds(100));
+  if (up) return;
   stop();
-  throw std::runtime_error("rabbitmq-server did not answer on port " + std::to_string(amqp_port_) + " within " +
-                           std::to_string(timeout.count()) + " s; log:\n" + log_tail());
+  throw std::runtime_error("rabbitmq-server did not answer on port " + std::to_string(amqp_port_) +
+                           " within " + std::to_string(timeout.count()) + " s; log:\n" + log_tail());
 }
 
 void RabbitBroker::stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   int status = 0;
-  bool exited = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      exited = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const bool exited =
+      wait_until([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(30));
   if (!exited) {
     ::kill(-pid_, SIGKILL);  // the whole session: script, beam, erl_child_setup
     ::waitpid(pid_, &status, 0);
   }
   // Stragglers of the node's session (beam exits just after the script) get a moment, then KILL.
-  for (int i = 0; i < 100 && ::kill(-pid_, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (::kill(-pid_, 0) == 0) ::kill(-pid_, SIGKILL);
+  if (!wait_until([&] { return ::kill(-pid_, 0) != 0; }, std::chrono::seconds(5))) ::kill(-pid_, SIGKILL);
   pid_ = -1;
   // The AMQP port must be free again before a restart can bind it.
-  for (int i = 0; i < 100 && !port_free(amqp_port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  wait_until([&] { return port_free(amqp_port_); }, std::chrono::seconds(5));
 }
 
 int RabbitBroker::ctl(const std::vector<std::string>& args, std::string* output) const {
@@ -302,8 +302,9 @@ AmqpTestClient::AmqpTestClient(uint16_t port, const std::string& host) : impl_(s
   }
   amqp_set_rpc_timeout(impl_->conn, &tv);
   try {
-    check_reply(amqp_login(impl_->conn, "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"),
-                "login");
+    check_reply(
+        amqp_login(impl_->conn, "/", 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN, "guest", "guest"),
+        "login");
     amqp_channel_open(impl_->conn, 1);
     check_reply(amqp_get_rpc_reply(impl_->conn), "channel.open");
   } catch (...) {
@@ -320,8 +321,8 @@ AmqpTestClient::~AmqpTestClient() {
 }
 
 void AmqpTestClient::declare_exchange(const std::string& exchange) {
-  amqp_exchange_declare(impl_->conn, 1, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("topic"), 0, 1, 0, 0,
-                        amqp_empty_table);
+  amqp_exchange_declare(impl_->conn, 1, amqp_cstring_bytes(exchange.c_str()), amqp_cstring_bytes("topic"), 0,
+                        1, 0, 0, amqp_empty_table);
   check_reply(amqp_get_rpc_reply(impl_->conn), "exchange.declare");
 }
 
@@ -352,7 +353,8 @@ void AmqpTestClient::delete_queue(const std::string& queue) {
 }
 
 uint32_t AmqpTestClient::message_count(const std::string& queue) {
-  auto* ok = amqp_queue_declare(impl_->conn, 1, amqp_cstring_bytes(queue.c_str()), 1, 0, 0, 0, amqp_empty_table);
+  auto* ok =
+      amqp_queue_declare(impl_->conn, 1, amqp_cstring_bytes(queue.c_str()), 1, 0, 0, 0, amqp_empty_table);
   check_reply(amqp_get_rpc_reply(impl_->conn), "queue.declare (passive) " + queue);
   return ok->message_count;
 }
@@ -369,13 +371,15 @@ bool AmqpTestClient::receive(std::vector<ReceivedMessage>& out, size_t until_cou
                              std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out.size() < until_count) {
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     timeval tv{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
     amqp_envelope_t envelope;
     amqp_maybe_release_buffers(impl_->conn);
     amqp_rpc_reply_t r = amqp_consume_message(impl_->conn, &envelope, &tv, 0);
-    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT) return false;
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && r.library_error == AMQP_STATUS_TIMEOUT)
+      return false;
     check_reply(r, "consume");
     ReceivedMessage m;
     m.received_at = std::chrono::steady_clock::now();
