@@ -1,9 +1,10 @@
 #include "projections/order_projection.h"
 
-#include "app/error_mapping.h"
-
 #include <algorithm>
+#include <charconv>
+#include <limits>
 
+#include "app/error_mapping.h"
 #include "domain/codec.h"
 
 namespace orderflow::projections {
@@ -146,11 +147,16 @@ std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& b
 }
 
 namespace {
-std::optional<app::OrderView> parse_view(const std::string& row) {
-  auto nl = row.find('\n');
-  if (nl == std::string::npos) return std::nullopt;
+/// A view row ("version\njson"); a row that is not one is corrupt storage, never "not found".
+Result<app::OrderView, app::Error> parse_view(const std::string& row, std::string_view id) {
+  const auto nl = row.find('\n');
   app::OrderView view;
-  view.version = std::stoull(row.substr(0, nl));
+  const char* end = row.data() + (nl == std::string::npos ? 0 : nl);
+  const auto [parsed_to, ec] = std::from_chars(row.data(), end, view.version);
+  if (nl == std::string::npos || nl == 0 || ec != std::errc() || parsed_to != end) {
+    return fail(storage_error(app::StoreError{"corrupt order_view row for order " + std::string(id),
+                                              app::StoreError::Code::corrupt}));
+  }
   view.json = row.substr(nl + 1);
   return view;
 }
@@ -160,7 +166,9 @@ Result<std::optional<app::OrderView>, app::Error> OrderProjection::find(const do
   auto got = store_.get(kView, id.str());
   if (!got) return fail(storage_error(got.error()));
   if (!got.value()) return std::optional<app::OrderView>{};
-  return parse_view(*got.value());
+  auto view = parse_view(*got.value(), id.str());
+  if (!view) return fail(view.error());
+  return std::optional<app::OrderView>{std::move(*view)};
 }
 
 Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQuery& q) const {
@@ -168,7 +176,10 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
   const std::string& prefix = index.prefix;
   // Bounds of the walk within the prefix: [lower, upper).
   std::string lower = prefix + (q.created_from_ms ? be64(*q.created_from_ms) : std::string());
-  std::string upper = q.created_to_ms ? prefix + be64(*q.created_to_ms + 1) : std::string();
+  // createdTo is inclusive: the bound is the next millisecond (none past the last one).
+  std::string upper = q.created_to_ms && *q.created_to_ms < std::numeric_limits<int64_t>::max()
+                          ? prefix + be64(*q.created_to_ms + 1)
+                          : std::string();
   if (upper.empty() && !prefix.empty()) {
     // Every key of the prefix is below prefix + 0xff... (ids and times never reach it).
     upper = prefix + std::string(9, '\xff');
@@ -181,7 +192,10 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
     std::string key = raw->substr(1);
     if (key.compare(0, prefix.size(), prefix) != 0 || key.size() < prefix.size() + 8 + 36)
       return fail(bad_cursor());
-    after_key = std::move(key);
+    // A cursor outside this query's bounds (from a query with other bounds, or forged) must not
+    // widen them: one before the walk's start is the start itself.
+    const bool before_start = q.descending ? (!upper.empty() && key >= upper) : key < lower;
+    if (!before_start) after_key = std::move(key);
   }
 
   const bool filter_status = q.customer_id && q.status;
@@ -231,10 +245,13 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
   page.orders_json.reserve(ids.size());
   auto views = store_.multi_get(kView, ids);
   if (!views) return fail(storage_error(views.error()));
-  for (auto& row : *views) {
+  for (size_t i = 0; i < views->size(); ++i) {
+    auto& row = (*views)[i];
     // An index row always has its view row (same batch); skip defensively if not.
     if (!row) continue;
-    if (auto view = parse_view(*row)) page.orders_json.push_back(std::move(view->json));
+    auto view = parse_view(*row, ids[i]);
+    if (!view) return fail(view.error());
+    page.orders_json.push_back(std::move(view->json));
   }
   if (more && !last_key.empty()) page.next_cursor = to_hex(std::string(1, index.tag) + last_key);
   return page;

@@ -339,6 +339,24 @@ TEST_CASE("find: an unknown order is nullopt") {
   CHECK_FALSE(found->has_value());
 }
 
+TEST_CASE("find and list: a view row that is not one is corrupt storage, not a missing order") {
+  Rig rig;
+  const Order order = placed(1, 1, 5000);
+  rig.apply(domain::initial_state(order_id(1)), order);
+  for (const std::string& bad : {std::string("no newline"), std::string("12x\n{}"), std::string("\n{}")}) {
+    INFO(bad);
+    rig.write({app::KeyValueWrite{kView, order.id.str(), bad}});
+    auto found = rig.projection.find(order.id);
+    REQUIRE_FALSE(found.ok());
+    CHECK(found.error().code == app::ErrorCode::storage_corrupt);
+    CHECK(found.error().message() ==
+          "Stored data is corrupt: corrupt order_view row for order " + order.id.str());
+    auto page = rig.projection.list(app::OrderListQuery{});
+    REQUIRE_FALSE(page.ok());
+    CHECK(page.error().code == app::ErrorCode::storage_corrupt);
+  }
+}
+
 namespace {
 
 /// A population of orders on 3 customers, in every status, with creation times that tie in
@@ -647,12 +665,10 @@ TEST_CASE("list: descending, a cursor reused on a query with createdTo gives no 
                                    Query().to(1005).limit(3).descending(true));
 }
 
-// Known defect (projections/order_projection.cpp, list()): ascending, the cursor's key is not
-// checked against the createdFrom bound, so the walk starts at the cursor and returns orders
-// created before createdFrom. [!shouldfail] keeps the suite green and turns red once list()
-// refuses or clamps such a cursor: then drop the tag.
+// A cursor before createdFrom starts the walk at createdFrom (it once started at the cursor and
+// returned orders created before the bound).
 TEST_CASE("list: ascending, a cursor reused on a query with createdFrom gives no order before it",
-          "[!shouldfail]") {
+          "[projections][list]") {
   Population pop(60);
   check_reused_cursor_stays_within(pop, Query().limit(2), Query().from(1015).limit(3));
 }
