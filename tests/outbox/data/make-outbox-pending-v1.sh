@@ -1,9 +1,8 @@
 #!/bin/sh
 # Makes outbox-pending-v1.tar.gz: a data directory written by the release before the relay tails
 # the log (the release this script was committed with, and the ones before), with every outbox
-# row still pending (the broker was
-# unreachable the whole time). For the upgrade-in-place test of issue 18; run it with that
-# release's binary:  make-outbox-pending-v1.sh path/to/orderflow OUT.tar.gz
+# row still pending (the broker was unreachable the whole time). For the upgrade-in-place test of
+# issue 18; run it with that release's binary:  make-outbox-pending-v1.sh path/to/orderflow OUT.tar.gz
 set -eu
 bin=$1; out=$2
 work=$(mktemp -d); trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
