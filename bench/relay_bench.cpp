@@ -171,12 +171,12 @@ void fill_store(app::EventStore& store, size_t orders) {
 std::vector<outbox::OutboundMessage> read_messages(const app::EventStore& store) {
   std::vector<outbox::OutboundMessage> out;
   for (uint64_t from = 1;;) {
-    auto rows = store.read_outbox(from, 4096);
     auto events = store.read_all(from, 4096);
-    if (!rows || !events) throw std::runtime_error("read");
-    if (rows->empty()) break;
-    for (size_t i = 0; i < rows->size(); ++i) out.push_back(outbox::make_outbound((*rows)[i], (*events)[i]));
-    from = rows->back().sequence + 1;
+    if (!events) throw std::runtime_error("read");
+    if (events->empty()) break;
+    for (const auto& e : *events)
+      if (e.message) out.push_back(outbox::make_outbound(*e.message, e));
+    from = events->back().sequence + 1;
   }
   return out;
 }

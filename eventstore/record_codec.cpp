@@ -69,8 +69,9 @@ void encode_event(std::string& out, std::string_view stream_id, uint64_t stream_
   // One reservation instead of several reallocations as the fields are appended.
   out.reserve(out.size() + 64 + stream_id.size() + event.type.size() + m.event_id.size() +
               m.correlation_id.size() + m.causation_id.size() + m.actor.size() + m.idempotency_key.size() +
-              event.payload.size());
-  out.push_back(kFormatV1);
+              event.payload.size() +
+              (event.outbox ? event.outbox->routing_key.size() + event.outbox->body.size() : 0));
+  out.push_back(event.outbox ? kFormatEventWithMessage : kFormatV1);
   put_str(out, stream_id);
   put_varint(out, stream_version);
   put_str(out, event.type);
@@ -82,6 +83,10 @@ void encode_event(std::string& out, std::string_view stream_id, uint64_t stream_
   put_str(out, m.actor);
   put_str(out, m.idempotency_key);
   put_str(out, event.payload);
+  if (event.outbox) {
+    put_str(out, event.outbox->routing_key);
+    put_str(out, event.outbox->body);
+  }
 }
 
 bool decode_event(std::string_view in, uint64_t sequence, app::RecordedEvent& out) {

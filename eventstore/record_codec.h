@@ -12,12 +12,17 @@
 //   outbox       u64 sequence
 //   idempotency  the caller's key as is
 //   meta         ASCII names, e.g. "last_sequence"           -> value: u64
+//                "checkpoint:" + name (e.g. checkpoint:relay) -> value: u64
 //
 // Values:
 //   event        u8 format(=1), str stream_id, var stream_version, str type, var schema_version,
 //                str event_id, zigzag-var occurred_at_ms, str correlation_id, str causation_id,
 //                str actor, str idempotency_key, str payload
-//   outbox       u8 format(=1), str routing_key, then the body up to the end (no length: last)
+//                format 2: the same, then str routing_key, str body (the message the relay
+//                publishes; format 1 records have none)
+//   outbox       u8 format(=1), str routing_key, then the body up to the end (no length: last);
+//                written by releases before the message moved into the record, read to publish
+//                what such a directory still holds
 //   idempotency  u8 format(=1), zigzag-var expires_at_ms, then the value up to the end
 //   where str = varint length + bytes, var = LEB128 varint.
 #include <cstdint>
@@ -31,6 +36,7 @@ namespace orderflow::eventstore::codec {
 inline constexpr size_t kSequenceKeyBytes = 8;
 inline constexpr char kStreamKeySeparator = '\0';
 inline constexpr std::string_view kMetaLastSequenceKey = "last_sequence";
+inline constexpr std::string_view kMetaCheckpointPrefix = "checkpoint:";
 
 /// Writes v as 8 big-endian bytes into out[0..8).
 void put_u64_be(char* out, uint64_t v);

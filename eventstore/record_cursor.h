@@ -9,8 +9,10 @@
 
 namespace orderflow::eventstore::codec {
 
-/// The only record format so far; the first byte of every value.
+/// The first byte of every value: its format.
 inline constexpr char kFormatV1 = 1;
+/// Event records only: format 1 followed by the relay's message (routing key, body).
+inline constexpr char kFormatEventWithMessage = 2;
 /// A varint of a u64 never takes more than 10 bytes; more means corruption.
 inline constexpr int kVarintBytesMax = 10;
 

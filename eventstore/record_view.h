@@ -23,6 +23,9 @@ struct EventRecordView {
   std::string_view actor;
   std::string_view idempotency_key;
   std::string_view payload;
+  bool has_message = false;  // format 2: the relay's message follows
+  std::string_view routing_key;
+  std::string_view message_body;
 };
 
 /// Reads a record written by codec::encode_event. False when the bytes are truncated, overlong

@@ -166,6 +166,8 @@ class RocksDbEventStore final : public app::EventStore {
                                                               size_t max_count) const override;
   Result<Unit, StoreError> delete_outbox(const std::vector<uint64_t>& sequences) override;
   uint64_t outbox_pending() const override;
+  Result<std::optional<uint64_t>, StoreError> read_checkpoint(const std::string& name) const override;
+  Result<Unit, StoreError> write_checkpoint(const std::string& name, uint64_t position) override;
 
   app::CommitStats stats() const override;
   Result<uint64_t, app::BackupError> backup_to(const std::string& dir) override;
@@ -272,7 +274,14 @@ class RocksDbEventStore final : public app::EventStore {
 
   // --- published by the committer, read by anyone -------------------------------------------
   std::atomic<uint64_t> head_sequence_{0};
-  std::atomic<int64_t> outbox_pending_{0};  // signed: a delete may be counted before its insert
+  // Outbox rows left by an earlier release (this one writes none); signed: a delete is counted
+  // once per row that existed, but keep the subtraction safe.
+  std::atomic<int64_t> outbox_pending_{0};
+  // The relay checkpoint as last written (read by outbox_pending() from any thread).
+  std::atomic<uint64_t> relay_checkpoint_{0};
+  /// At open: reads the relay checkpoint, or starts it (see app::kRelayCheckpoint); refuses one
+  /// ahead of the head.
+  Result<Unit, StoreError> recover_relay_checkpoint(uint64_t first_outbox_row);
   std::atomic<uint64_t> stat_batches_{0};
   std::atomic<uint64_t> stat_appends_{0};
   std::atomic<uint64_t> stat_events_{0};
@@ -442,12 +451,53 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
   head_sequence_.store(last_sequence, std::memory_order_release);
 
   int64_t outbox_rows = 0;
+  uint64_t first_outbox_row = 0;
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_cf_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) ++outbox_rows;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (outbox_rows++ == 0 && it->key().size() == codec::kSequenceKeyBytes)
+        first_outbox_row = codec::get_u64_be(view(it->key()));
+    }
     if (!it->status().ok()) return fail(store_error("recover: count outbox", it->status()));
   }
   outbox_pending_.store(outbox_rows);
+  return recover_relay_checkpoint(first_outbox_row);
+}
+
+Result<Unit, StoreError> RocksDbEventStore::recover_relay_checkpoint(uint64_t first_outbox_row) {
+  const uint64_t head = next_sequence_ - 1;
+  const std::string key = std::string(codec::kMetaCheckpointPrefix) + app::kRelayCheckpoint;
+  std::string raw;
+  auto s = db_->Get(rocksdb::ReadOptions(), meta_cf_, slice(key), &raw);
+  if (s.ok()) {
+    if (raw.size() != codec::kSequenceKeyBytes)
+      return fail(StoreError{"recover: malformed relay checkpoint", StoreError::Code::corrupt});
+    const uint64_t checkpoint = codec::get_u64_be(raw);
+    if (checkpoint > head) {
+      return fail(StoreError{"the relay checkpoint (" + std::to_string(checkpoint) +
+                                 ") is ahead of the event log's head (" + std::to_string(head) +
+                                 "): the log is older than the checkpoint (a partial restore?); refusing "
+                                 "to start rather than skip the events in between",
+                             StoreError::Code::corrupt});
+    }
+    relay_checkpoint_.store(checkpoint);
+    return Unit{};
+  }
+  if (!s.IsNotFound()) return fail(store_error("recover: read relay checkpoint", s));
+  // None yet: a new directory (head 0), or one of a release that kept each message in an outbox
+  // row until published. Its rows are a suffix of the log (deleted in confirmed-prefix order), so
+  // everything before the first one was published.
+  const uint64_t start = first_outbox_row > 0 ? first_outbox_row - 1 : head;
+  char value[codec::kSequenceKeyBytes];
+  codec::put_u64_be(value, start);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db_->Put(wo, meta_cf_, slice(key), rocksdb::Slice(value, sizeof value));
+  if (!s.ok()) return fail(store_error("recover: start the relay checkpoint", s));
+  relay_checkpoint_.store(start);
+  if (first_outbox_row > 0)
+    spdlog::info("eventstore: {} outbox rows of an earlier release pending; the relay starts after {}",
+                 outbox_pending_.load(), start);
   return Unit{};
 }
 
@@ -791,11 +841,6 @@ AppendResult RocksDbEventStore::decide_and_stage(const AppendRequest& r, uint64_
     codec::append_stream_key(scratch_key_, r.stream_id, version);
     batch_.Put(streams_cf_, slice(scratch_key_), seq_slice);
 
-    if (event.outbox) {
-      scratch_value_.clear();
-      codec::encode_outbox(scratch_value_, *event.outbox);
-      batch_.Put(outbox_cf_, seq_slice, slice(scratch_value_));
-    }
     if (success.first_sequence == 0) success.first_sequence = sequence;
     success.last_sequence = sequence;
   }
@@ -879,12 +924,6 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
       stat_appends_.fetch_add(accepted, std::memory_order_relaxed);
       stat_events_.fetch_add(events, std::memory_order_relaxed);
       stat_write_micros_.fetch_add(write_micros, std::memory_order_relaxed);
-      size_t outbox_rows = 0;
-      for (size_t i = begin; i < end; ++i) {
-        if (!batch_results_[i - begin].ok()) continue;
-        for (const auto& e : group[i].request.events) outbox_rows += e.outbox.has_value();
-      }
-      outbox_pending_.fetch_add(static_cast<int64_t>(outbox_rows), std::memory_order_relaxed);
     } else {
       // Roll back: the sequences and heads staged above were never published (next_sequence_,
       // stream_heads_ untouched), so nothing of the batch is visible and the log keeps no gap.
@@ -1244,14 +1283,54 @@ Result<Unit, StoreError> RocksDbEventStore::delete_outbox(const std::vector<uint
 }
 
 uint64_t RocksDbEventStore::outbox_pending() const {
-  return static_cast<uint64_t>(std::max<int64_t>(0, outbox_pending_.load(std::memory_order_relaxed)));
+  const uint64_t head = head_sequence_.load(std::memory_order_acquire);
+  const uint64_t confirmed = relay_checkpoint_.load(std::memory_order_acquire);
+  return head > confirmed ? head - confirmed : 0;
+}
+
+Result<std::optional<uint64_t>, StoreError> RocksDbEventStore::read_checkpoint(
+    const std::string& name) const {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
+  std::string raw;
+  const auto s = db_->Get(rocksdb::ReadOptions(), meta_cf_,
+                          slice(std::string(codec::kMetaCheckpointPrefix) + name), &raw);
+  if (s.IsNotFound()) return std::optional<uint64_t>{};
+  if (!s.ok()) return fail(store_error("read_checkpoint " + name, s));
+  if (raw.size() != codec::kSequenceKeyBytes)
+    return fail(StoreError{"malformed checkpoint '" + name + "'", StoreError::Code::corrupt});
+  return std::optional<uint64_t>{codec::get_u64_be(raw)};
+}
+
+Result<Unit, StoreError> RocksDbEventStore::write_checkpoint(const std::string& name, uint64_t position) {
+  std::shared_lock db_lock(db_mutex_);
+  if (db_ == nullptr) return fail(StoreError{"the store is reopening after a storage failure"});
+  const uint64_t head = head_sequence_.load(std::memory_order_acquire);
+  if (position > head) {
+    return fail(StoreError{"checkpoint '" + name + "' at " + std::to_string(position) +
+                               " is beyond the head " + std::to_string(head),
+                           StoreError::Code::invalid});
+  }
+  if (write_failed_.load())
+    return fail(StoreError{"write_checkpoint: the store stopped after a failed write"});
+  char value[codec::kSequenceKeyBytes];
+  codec::put_u64_be(value, position);
+  // As durable as the commits: a checkpoint lost in a power loss only means publishing again.
+  const auto s = db_->Put(write_options_, meta_cf_, slice(std::string(codec::kMetaCheckpointPrefix) + name),
+                          rocksdb::Slice(value, sizeof value));
+  if (!s.ok()) {
+    note_write_failure("checkpoint write", s);
+    return fail(store_error("write_checkpoint " + name, s));
+  }
+  if (name == app::kRelayCheckpoint) relay_checkpoint_.store(position, std::memory_order_release);
+  return Unit{};
 }
 
 Result<uint64_t, app::BackupError> RocksDbEventStore::backup_to(const std::string& dir) {
   // Shared: appends go on meanwhile; only a reopen after a failed write (exclusive) waits.
   std::shared_lock db_lock(db_mutex_);
   if (db_ == nullptr) return fail(app::BackupError{false, "the store is not open: " + failure_message()});
-  auto written = write_checkpoint(*db_, dir);
+  auto written = eventstore::write_checkpoint(*db_, dir);
   if (!written) return fail(app::BackupError{written.error().exists, written.error().message});
   spdlog::info("eventstore: backup of {} written to {} (up to sequence {})", options_.data_dir, dir,
                written.value());

@@ -4,11 +4,11 @@
 
 namespace orderflow::outbox {
 
-OutboundMessage make_outbound(const app::OutboxRow& row, const app::RecordedEvent& event) {
+OutboundMessage make_outbound(const app::OutboxMessage& message, const app::RecordedEvent& event) {
   OutboundMessage m;
-  m.sequence = row.sequence;
-  m.routing_key = row.message.routing_key;
-  m.body = row.message.body;
+  m.sequence = event.sequence;
+  m.routing_key = message.routing_key;
+  m.body = message.body;
   m.event_id = event.metadata.event_id;
   const std::string_view stream = event.stream_id;
   m.order_id =

@@ -1,7 +1,8 @@
 #pragma once
-// How an outbox row becomes a message: the row gives the routing key and the body; the event record
-// of the same sequence gives the metadata. And how that metadata maps onto message properties
-// (CONTRACT.md "Message metadata"), as plain values, so the mapping is testable without a broker.
+// How an event becomes a message: its record holds the routing key and the body (or, in a data
+// directory of an earlier release, an outbox row of the same sequence does) and the metadata. And how that
+// metadata maps onto message properties (CONTRACT.md "Message metadata"), as plain values, so the mapping is
+// testable without a broker.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,8 +20,8 @@ inline constexpr std::string_view kContentType = "application/json";
 inline constexpr std::string_view kCloudEventsSource = "/orderflow";
 inline constexpr std::string_view kOrderStreamPrefix = "order-";
 
-/// Joins a row with the event recorded at the same sequence (the caller checks they match).
-OutboundMessage make_outbound(const app::OutboxRow& row, const app::RecordedEvent& event);
+/// The message of `event`: `message` is the event's own (RecordedEvent::message) or its outbox row's.
+OutboundMessage make_outbound(const app::OutboxMessage& message, const app::RecordedEvent& event);
 
 /// ce-type: "orderflow." + routing key ("orderflow.order.created"). Derived from the routing key,
 /// not the event type name, so it always agrees with the AMQP `type` property (two event types,

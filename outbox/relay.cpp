@@ -27,11 +27,10 @@ constexpr auto kWarnEvery = std::chrono::seconds(30);
 constexpr auto kHealthyConnection = std::chrono::seconds(10);
 // While the window is full, how long one poll waits for a confirm before the loop looks around.
 constexpr int kFullWindowPollMs = 50;
-// Without a hint from outbox_pending(), the relay still reads the outbox this often (the counter is
-// only a hint: a delete may be counted before its insert).
+// Without a hint from outbox_pending(), the relay still reads the log this often.
 constexpr auto kForcedReadEvery = std::chrono::milliseconds(100);
-// While busy, confirmed rows are deleted at least this often (or once read_batch of them gathered).
-constexpr auto kDeleteEvery = std::chrono::milliseconds(20);
+// While busy, the checkpoint is written at least this often (or once read_batch events passed).
+constexpr auto kCheckpointEvery = std::chrono::milliseconds(20);
 
 }  // namespace
 
@@ -49,6 +48,14 @@ Relay::~Relay() {
 }
 
 void Relay::start() {
+  // The store starts the checkpoint at open (see app::kRelayCheckpoint); without one (a store
+  // that keeps none), from the beginning.
+  auto checkpoint = store_.read_checkpoint(app::kRelayCheckpoint);
+  if (!checkpoint) spdlog::warn("outbox relay: cannot read its checkpoint: {}", checkpoint.error().message);
+  confirmed_ = checkpoint && checkpoint->has_value() ? **checkpoint : 0;
+  checkpointed_ = confirmed_;
+  cursor_ = confirmed_ + 1;
+  delete_legacy_rows_upto(confirmed_);  // rows a crash left behind the checkpoint
   running_ = true;
   thread_ = std::thread([this] { loop(); });
 }
@@ -118,15 +125,16 @@ void Relay::loop() {
       if (!connect_with_backoff()) continue;
       last_confirm_at_ = Clock::now();
     }
-    // Deletes go in batches (one RocksDB write per batch), unless the relay has nothing else to
-    // do: a row confirmed but not yet deleted is at worst published again after a crash.
-    if (to_delete_.size() >= options_.read_batch || (ready_.empty() && in_flight_.empty()) ||
-        Clock::now() - last_flush_at_ >= kDeleteEvery)
-      flush_deletes();
+    // The checkpoint is written now and then (one small write), unless the relay has nothing
+    // else to do: an event confirmed but not yet checkpointed is at worst published again after
+    // a crash.
+    if (confirmed_ - checkpointed_ >= options_.read_batch || (ready_.empty() && in_flight_.empty()) ||
+        Clock::now() - last_flush_at_ >= kCheckpointEvery)
+      flush_checkpoint();
 
-    // Read more rows when there is room and either the store's counter says rows are waiting
+    // Read more events when there is room and either the store's counter says events are waiting
     // beyond what the relay holds, or the forced-read period passed.
-    const size_t held = ready_.size() + in_flight_.size() + to_delete_.size();
+    const size_t held = ready_.size() + in_flight_.size() + static_cast<size_t>(confirmed_ - checkpointed_);
     const bool room = ready_.size() + in_flight_.size() < 2 * options_.confirm_window;
     if (room && (store_has_more_ || store_.outbox_pending() > held ||
                  Clock::now() - last_read_at >= kForcedReadEvery)) {
@@ -155,7 +163,7 @@ void Relay::loop() {
         !ready_.empty() ? kFullWindowPollMs : (store_has_more_ ? 0 : options_.idle_poll_ms);
     poll_confirms(timeout_ms);
   }
-  flush_deletes();
+  flush_checkpoint();
   if (connected_) publisher_->disconnect();
   connected_ = false;
   connected_metric_ = false;
@@ -164,7 +172,7 @@ void Relay::loop() {
 
 bool Relay::caught_up() const {
   return ready_.empty() && in_flight_.empty() && !store_has_more_ &&
-         store_.outbox_pending() <= to_delete_.size();
+         store_.outbox_pending() <= confirmed_ - checkpointed_;
 }
 
 bool Relay::connect_with_backoff() {
@@ -203,42 +211,49 @@ bool Relay::connect_with_backoff() {
 }
 
 bool Relay::fill() {
-  // Deletes that keep failing must not let the relay run arbitrarily far ahead of the store.
-  if (to_delete_.size() >= 4 * options_.confirm_window) return true;
+  // Checkpoint writes that keep failing must not let the relay run arbitrarily far ahead.
+  if (confirmed_ - checkpointed_ >= 4 * options_.confirm_window) return true;
   const size_t want = options_.read_batch;
-  auto rows = store_.read_outbox(cursor_, want);
-  if (!rows) {
-    warn_storage("read_outbox", rows.error().message);
-    return false;
-  }
-  if (rows->empty()) {
-    store_has_more_ = false;
-    return true;
-  }
-  const uint64_t first = rows->front().sequence;
-  // Rows are dense (one per event, deleted in prefix order); a sparse stretch reads a bounded span.
-  const uint64_t span = std::min<uint64_t>(rows->back().sequence - first + 1, 4 * want);
-  auto events = store_.read_all(first, static_cast<size_t>(span));
+  auto events = store_.read_all(cursor_, want);
   if (!events) {
     warn_storage("read_all", events.error().message);
     return false;
   }
-  const bool was_empty = ready_.empty() && in_flight_.empty();
-  size_t taken = 0;
-  for (const auto& row : *rows) {
-    // read_all stops at the published head; a row beyond it is read again next time.
-    if (row.sequence - first >= events->size()) break;
-    const auto& event = (*events)[row.sequence - first];
-    if (event.sequence != row.sequence) {
-      warn_storage("read_all", "event " + std::to_string(event.sequence) + " where " +
-                                   std::to_string(row.sequence) + " was expected");
-      break;
-    }
-    ready_.push_back(make_outbound(row, event));
-    cursor_ = row.sequence + 1;
-    ++taken;
+  if (events->empty()) {
+    store_has_more_ = false;
+    return true;
   }
-  store_has_more_ = taken == rows->size() && rows->size() == want;
+  // Outbox rows of an earlier release, for the events that carry no message of their own.
+  std::vector<app::OutboxRow> legacy;
+  if (legacy_rows_) {
+    auto rows = store_.read_outbox(cursor_, want);
+    if (!rows) {
+      warn_storage("read_outbox", rows.error().message);
+      return false;
+    }
+    if (rows->empty()) legacy_rows_ = false;  // none beyond the cursor: the store writes no more
+    legacy = std::move(*rows);
+  }
+  const bool was_empty = ready_.empty() && in_flight_.empty();
+  size_t next_legacy = 0;
+  for (const auto& event : *events) {
+    while (next_legacy < legacy.size() && legacy[next_legacy].sequence < event.sequence) ++next_legacy;
+    const app::OutboxRow* row = next_legacy < legacy.size() && legacy[next_legacy].sequence == event.sequence
+                                    ? &legacy[next_legacy]
+                                    : nullptr;
+    if (event.message) {
+      ready_.push_back(make_outbound(*event.message, event));
+    } else if (row) {
+      ready_.push_back(make_outbound(row->message, event));
+    } else {
+      OutboundMessage nothing;  // no routing key: passed over
+      nothing.sequence = event.sequence;
+      nothing.occurred_at_ms = event.metadata.occurred_at_ms;
+      ready_.push_back(std::move(nothing));
+    }
+    cursor_ = event.sequence + 1;
+  }
+  store_has_more_ = events->size() == want;
   if (was_empty && !ready_.empty()) oldest_occurred_at_ms_ = ready_.front().occurred_at_ms;
   return true;
 }
@@ -246,6 +261,13 @@ bool Relay::fill() {
 bool Relay::publish_ready() {
   while (!ready_.empty() && in_flight_.size() < options_.confirm_window) {
     const OutboundMessage& m = ready_.front();
+    if (m.routing_key.empty()) {
+      // Nothing to publish for this event: confirmed with the prefix before it.
+      in_flight_.push_back(InFlight{m.sequence, m.occurred_at_ms, true});
+      ready_.pop_front();
+      remove_confirmed_prefix();
+      continue;
+    }
     if (auto sent = publisher_->publish(m); !sent) {
       reset("publish failed: " + sent.error().message);
       return false;
@@ -302,7 +324,7 @@ bool Relay::poll_confirms(int timeout_ms) {
 
 void Relay::remove_confirmed_prefix() {
   while (!in_flight_.empty() && in_flight_.front().acked) {
-    to_delete_.push_back(in_flight_.front().sequence);
+    confirmed_ = in_flight_.front().sequence;
     in_flight_.pop_front();
   }
   if (!in_flight_.empty())
@@ -313,33 +335,50 @@ void Relay::remove_confirmed_prefix() {
     oldest_occurred_at_ms_ = 0;
 }
 
-void Relay::flush_deletes() {
+void Relay::flush_checkpoint() {
   last_flush_at_ = Clock::now();
-  if (to_delete_.empty()) return;
-  if (auto deleted = store_.delete_outbox(to_delete_); !deleted) {
-    // Kept and retried: a confirmed row that is not deleted is at worst published again after a
+  if (confirmed_ == checkpointed_) return;
+  if (auto written = store_.write_checkpoint(app::kRelayCheckpoint, confirmed_); !written) {
+    // Retried: a confirmed event not yet checkpointed is at worst published again after a
     // restart, which at-least-once delivery allows.
-    warn_storage("delete_outbox", deleted.error().message);
+    warn_storage("write_checkpoint", written.error().message);
     return;
   }
-  published_total_.fetch_add(to_delete_.size(), std::memory_order_relaxed);
-  to_delete_.clear();
+  if (legacy_rows_behind_) delete_legacy_rows_upto(confirmed_);
+  published_total_.fetch_add(confirmed_ - checkpointed_, std::memory_order_relaxed);
+  checkpointed_ = confirmed_;
+}
+
+void Relay::delete_legacy_rows_upto(uint64_t last) {
+  // Outbox rows of an earlier release that the checkpoint passed are not needed any more.
+  for (;;) {
+    auto rows = store_.read_outbox(0, options_.read_batch);
+    if (!rows) return warn_storage("read_outbox", rows.error().message);
+    std::vector<uint64_t> passed;
+    for (const auto& r : *rows)
+      if (r.sequence <= last) passed.push_back(r.sequence);
+    if (rows->empty() && !legacy_rows_) legacy_rows_behind_ = false;  // all gone
+    if (passed.empty()) return;
+    if (auto deleted = store_.delete_outbox(passed); !deleted)
+      return warn_storage("delete_outbox", deleted.error().message);  // harmless: behind the checkpoint
+    if (passed.size() < rows->size()) return;
+  }
 }
 
 void Relay::reset(const std::string& why) {
   publisher_->disconnect();
-  // The confirmed prefix is deleted now, not after the reconnect, so a crash while the broker is
-  // away does not publish it again.
-  flush_deletes();
+  // The confirmed prefix is checkpointed now, not after the reconnect, so a crash while the
+  // broker is away does not publish it again.
+  flush_checkpoint();
   connected_ = false;
   connected_metric_ = false;
   if (Clock::now() - connected_at_ >= kHealthyConnection)
     failures_ = 1;
   else
     ++failures_;
-  // Everything after the confirmed prefix goes again, in order, from the first unconfirmed row:
-  // rows acked out of order behind it are not deleted yet, so they are sent again too, and the
-  // last copy of every message still arrives in sequence order.
+  // Everything after the confirmed prefix goes again, in order, from the first unconfirmed event:
+  // events acked out of order behind it are not checkpointed yet, so they are sent again too, and
+  // the last copy of every message still arrives in sequence order.
   uint64_t restart = cursor_;
   if (!ready_.empty()) restart = ready_.front().sequence;
   if (!in_flight_.empty()) restart = in_flight_.front().sequence;
@@ -353,11 +392,9 @@ void Relay::reset(const std::string& why) {
 }
 
 void Relay::refresh_oldest() {
-  // While disconnected the relay holds no rows; read the first one so the age metric stays true.
+  // While disconnected the relay holds no events; read the first one so the age metric stays true.
   if (oldest_occurred_at_ms_.load() != 0 || store_.outbox_pending() == 0) return;
-  auto rows = store_.read_outbox(cursor_, 1);
-  if (!rows || rows->empty()) return;
-  auto events = store_.read_all(rows->front().sequence, 1);
+  auto events = store_.read_all(confirmed_ + 1, 1);
   if (!events || events->empty()) return;
   oldest_occurred_at_ms_ = events->front().metadata.occurred_at_ms;
 }

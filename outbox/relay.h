@@ -1,12 +1,14 @@
 #pragma once
-// The outbox relay: one thread that moves committed events from the outbox to a Publisher.
+// The outbox relay: one thread that follows the event log from its durable checkpoint
+// (app::kRelayCheckpoint) and publishes each event's message (stored in the event's record) to a
+// Publisher. No row is written or deleted per message: the checkpoint moves.
 //
 // What it promises:
-//   * Rows are published in global sequence order, so the events of one order leave in version
+//   * Messages are published in global sequence order, so the events of one order leave in version
 //     order. At most `confirm_window` messages are unconfirmed at any time.
-//   * A row is deleted only after the broker acked it AND every row before it was acked (the
-//     confirmed prefix). Nothing is ever dropped: a nack, a lost connection or a confirm timeout
-//     makes the relay reconnect and publish again from the first unconfirmed row, in order. The
+//   * The checkpoint passes an event only after the broker acked it AND every event before it was
+//     acked (the confirmed prefix). Nothing is ever dropped: a nack, a lost connection or a confirm timeout
+//     makes the relay reconnect and publish again from the first unconfirmed event, in order. The
 //     only duplicates are repeats of a message (same message_id); the last copy of every message
 //     still arrives in sequence order. The first copies do too when the broker went away (it kept
 //     a prefix of what was sent), but not always after a nack or a return: version k refused
@@ -21,8 +23,10 @@
 //     metrics (rows pending, oldest age, returned_total) show it. A catch-all queue, or an
 //     alternate exchange set by broker policy, keeps an unbound key from ever stalling the relay.
 //
-// The relay reads a row's metadata from the event record of the same sequence (read_all), so the
-// store must hold the events of every outbox row it writes (the RocksDB store does, same batch).
+// A data directory of an earlier release may still hold outbox rows (each message in a row of its
+// own until published): their events carry no message, so the relay takes the row's, deletes the
+// rows it passed, and from the last one on the checkpoint alone rules. An event without a message
+// is passed over.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -107,7 +111,7 @@ class Relay {
   bool publish_ready();
   bool poll_confirms(int timeout_ms);
   void remove_confirmed_prefix();
-  void flush_deletes();
+  void flush_checkpoint();
   void reset(const std::string& why);
   void refresh_oldest();
   void tick_rate();
@@ -120,11 +124,19 @@ class Relay {
   const std::string publisher_description_;
 
   // Relay thread only.
-  std::deque<OutboundMessage> ready_;  // read, not yet published; sequences ascending
-  std::deque<InFlight> in_flight_;     // published, not yet in the confirmed prefix; ascending
-  std::vector<uint64_t> to_delete_;    // confirmed prefix not yet deleted from the store
+  // Read, not yet published; sequences ascending. An empty routing key: an event with no message,
+  // passed over (confirmed as soon as everything before it is).
+  std::deque<OutboundMessage> ready_;
+  std::deque<InFlight> in_flight_;  // published, not yet in the confirmed prefix; ascending
+  uint64_t confirmed_ = 0;          // the confirmed prefix ends here (the checkpoint, once flushed)
+  uint64_t checkpointed_ = 0;       // the checkpoint as stored
+  // Outbox rows of an earlier release: some may remain beyond the cursor (to read), and some
+  // behind it (to delete once the checkpoint passes them).
+  bool legacy_rows_ = true;
+  bool legacy_rows_behind_ = true;
+  void delete_legacy_rows_upto(uint64_t last);
   std::vector<Confirm> confirms_;
-  uint64_t cursor_ = 0;             // next outbox sequence to read
+  uint64_t cursor_ = 0;             // next event sequence to read
   uint64_t highest_published_ = 0;  // highest sequence ever published, to count resends
   uint32_t failures_ = 0;           // consecutive failures, for the backoff
   bool connected_ = false;

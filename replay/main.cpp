@@ -18,6 +18,7 @@
 #include "domain/codec.h"
 #include "domain/time.h"
 #include "eventstore/admin.h"
+#include "eventstore/record_codec.h"
 #include "eventstore/record_view.h"
 #include "projections/order_projection.h"
 #include "replay/rebuild.h"
@@ -53,7 +54,7 @@ constexpr const char* kMainHelp =
     "            works beside a running server)\n"
     "  history   print one order's events as JSON lines (the shape of GET /orders/:id/history)\n"
     "  export    print the log's events from a sequence on as JSON lines\n"
-    "  stats     events, streams, orders by status, outbox rows pending, disk size\n"
+    "  stats     events, streams, orders by status, relay checkpoint and lag, disk size\n"
     "  backup    write a consistent copy of the data directory into a new directory (server stopped;\n"
     "            a running server takes one with POST /admin/backups)\n"
     "\n"
@@ -104,8 +105,8 @@ constexpr const char* kStatsHelp =
     "Usage: orderflow-replay stats [--data-dir D] [--json]\n"
     "\n"
     "Prints the events in the log, the streams, live orders by status (from the projections),\n"
-    "the outbox rows not yet published, and the data dir's size on disk. Read-only (secondary\n"
-    "instance). --json prints one JSON object instead of text.\n\n";
+    "the relay's checkpoint and lag (events not yet confirmed by the broker), and the data dir's\n"
+    "size on disk. Read-only (secondary instance). --json prints one JSON object instead of text.\n\n";
 
 constexpr const char* kBackupHelp =
     "Usage: orderflow-replay backup --to DIR [--data-dir D]\n"
@@ -509,12 +510,24 @@ int cmd_stats(int argc, char** argv) {
   if (!events) return admin_failure(events.error());
   auto streams = store.count_streams();
   if (!streams) return admin_failure(streams.error());
-  uint64_t outbox = 0;
+  // The relay's checkpoint (every event up to it is confirmed by the broker). A directory of an
+  // earlier release has none yet: its outbox rows say what is pending (the server starts the
+  // checkpoint before the first of them).
+  uint64_t outbox_rows = 0;
   if (auto f = store.family(eventstore::kOutboxFamily)) {
     auto rows = store.count_rows(*f);
     if (!rows) return admin_failure(rows.error());
-    outbox = *rows;
+    outbox_rows = *rows;
   }
+  std::optional<uint64_t> checkpoint;
+  if (auto f = store.family(eventstore::kMetaFamily)) {
+    auto raw = store.get(*f, std::string(eventstore::codec::kMetaCheckpointPrefix) + app::kRelayCheckpoint);
+    if (!raw) return admin_failure(raw.error());
+    if (raw->has_value() && (*raw)->size() == eventstore::codec::kSequenceKeyBytes)
+      checkpoint = eventstore::codec::get_u64_be(**raw);
+  }
+  const uint64_t relay_at = checkpoint ? *checkpoint : (*events >= outbox_rows ? *events - outbox_rows : 0);
+  const uint64_t relay_lag = *events > relay_at ? *events - relay_at : 0;
   // Live orders by status: the values of orders_by_created are status wire names.
   nlohmann::ordered_json by_status = nlohmann::ordered_json::object();
   for (auto status : domain::all_statuses) by_status[std::string(domain::to_wire(status))] = 0;
@@ -536,7 +549,9 @@ int cmd_stats(int argc, char** argv) {
     out["streams"] = *streams;
     out["orders"] = orders;
     out["ordersByStatus"] = by_status;
-    out["outboxPending"] = outbox;
+    out["relayCheckpoint"] = relay_at;
+    out["relayLag"] = relay_lag;
+    out["outboxRowsOfEarlierRelease"] = outbox_rows;
     out["diskBytes"] = disk;
     std::cout << out.dump() << "\n";
   } else {
@@ -545,8 +560,12 @@ int cmd_stats(int argc, char** argv) {
                 static_cast<unsigned long long>(orders));
     for (auto& [status, n] : by_status.items())
       std::printf("  %-13s %llu\n", status.c_str(), static_cast<unsigned long long>(n.get<uint64_t>()));
-    std::printf("outbox pending  %llu\ndisk bytes      %llu\n", static_cast<unsigned long long>(outbox),
-                static_cast<unsigned long long>(disk));
+    std::printf("relay at        %llu (lag %llu events)\n", static_cast<unsigned long long>(relay_at),
+                static_cast<unsigned long long>(relay_lag));
+    if (outbox_rows > 0)
+      std::printf("outbox rows     %llu (of an earlier release, not yet published)\n",
+                  static_cast<unsigned long long>(outbox_rows));
+    std::printf("disk bytes      %llu\n", static_cast<unsigned long long>(disk));
   }
   return kExitOk;
 }

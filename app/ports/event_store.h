@@ -23,7 +23,9 @@ struct EventMetadata {
   friend bool operator==(const EventMetadata&, const EventMetadata&) = default;
 };
 
-/// A message the outbox relay publishes once the event is committed (same batch).
+/// The message the relay publishes for an event. Stored inside the event's record (one write, in
+/// the same batch), so the log alone says what is to be published: the relay follows the log from
+/// its checkpoint.
 struct OutboxMessage {
   std::string routing_key;  // e.g. "order.created"
   std::string body;         // JSON text, exactly as published
@@ -36,7 +38,7 @@ struct NewEvent {
   uint32_t schema_version = 1;
   std::string payload;
   EventMetadata metadata;
-  std::optional<OutboxMessage> outbox;  // written as an outbox row keyed by the event's sequence
+  std::optional<OutboxMessage> outbox;  // stored in the event's record; the relay publishes it
 };
 
 /// An event as stored: global sequence (1, 2, 3, ... with no gaps) and stream version (1, 2, ...).
@@ -48,6 +50,7 @@ struct RecordedEvent {
   uint32_t schema_version = 1;
   std::string payload;
   EventMetadata metadata;
+  std::optional<OutboxMessage> message;  // what the relay publishes for it, if anything
   friend bool operator==(const RecordedEvent&, const RecordedEvent&) = default;
 };
 
@@ -133,7 +136,8 @@ struct KeyValue {
   std::string value;
 };
 
-/// An outbox row: the event's global sequence and the message to publish.
+/// An outbox row of an earlier release (which kept each event's message in a row of its own until
+/// published): read and deleted only to publish what such a data directory still holds.
 struct OutboxRow {
   uint64_t sequence = 0;
   OutboxMessage message;
@@ -153,6 +157,11 @@ struct CommitStats {
   uint64_t row_cache_bytes = 0;      // held by the row cache now
   uint64_t stream_heads_cached = 0;  // entries of the committer's stream-head cache
 };
+
+/// The relay's checkpoint: every event up to it is confirmed by the broker. A store that has none
+/// (a new data directory, or one of a release that kept outbox rows) starts it at open: before
+/// the first pending outbox row, else at the head.
+inline constexpr const char* kRelayCheckpoint = "relay";
 
 class EventStore {
  public:
@@ -198,11 +207,19 @@ class EventStore {
   /// Removes idempotency records that expired before now_ms; returns how many.
   virtual Result<size_t, StoreError> purge_idempotency(int64_t now_ms) = 0;
 
-  /// Outbox rows with sequence >= from_sequence, in order, at most max_count.
+  /// A durable named position in the log (the relay's: kRelayCheckpoint). nullopt: never written.
+  virtual Result<std::optional<uint64_t>, StoreError> read_checkpoint(const std::string& name) const = 0;
+  /// Stores `position` under `name` (durable as the store's commits are). A position beyond the
+  /// head is refused (invalid): a checkpoint never runs ahead of the log.
+  virtual Result<Unit, StoreError> write_checkpoint(const std::string& name, uint64_t position) = 0;
+
+  /// Outbox rows of an earlier release with sequence >= from_sequence, in order, at most max_count
+  /// (see OutboxRow; the store writes none).
   virtual Result<std::vector<OutboxRow>, StoreError> read_outbox(uint64_t from_sequence,
                                                                  size_t max_count) const = 0;
-  /// Deletes outbox rows once their messages are confirmed.
+  /// Deletes such rows once their messages are confirmed.
   virtual Result<Unit, StoreError> delete_outbox(const std::vector<uint64_t>& sequences) = 0;
+  /// Committed events the relay has not yet confirmed: head_sequence() - the relay checkpoint.
   virtual uint64_t outbox_pending() const = 0;
 
   virtual CommitStats stats() const = 0;

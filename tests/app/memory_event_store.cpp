@@ -45,7 +45,7 @@ app::AppendResult MemoryEventStore::commit(app::AppendRequest& request) {
     r.schema_version = e.schema_version;
     r.payload = std::move(e.payload);
     r.metadata = std::move(e.metadata);
-    if (e.outbox) outbox_[r.sequence] = std::move(*e.outbox);
+    r.message = std::move(e.outbox);
     if (ok.first_sequence == 0) ok.first_sequence = r.sequence;
     ok.last_sequence = r.sequence;
     indexes.push_back(log_.size());
@@ -227,7 +227,24 @@ Result<Unit, app::StoreError> MemoryEventStore::delete_outbox(const std::vector<
 
 uint64_t MemoryEventStore::outbox_pending() const {
   std::lock_guard lock(mutex_);
-  return outbox_.size();
+  auto it = checkpoints_.find(app::kRelayCheckpoint);
+  return log_.size() - (it == checkpoints_.end() ? 0 : it->second);
+}
+
+Result<std::optional<uint64_t>, app::StoreError> MemoryEventStore::read_checkpoint(
+    const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = checkpoints_.find(name);
+  if (it == checkpoints_.end()) return std::optional<uint64_t>{};
+  return std::optional<uint64_t>{it->second};
+}
+
+Result<Unit, app::StoreError> MemoryEventStore::write_checkpoint(const std::string& name, uint64_t position) {
+  std::lock_guard lock(mutex_);
+  if (position > log_.size())
+    return fail(app::StoreError{"checkpoint beyond the head", app::StoreError::Code::invalid});
+  checkpoints_[name] = position;
+  return Unit{};
 }
 
 Result<uint64_t, app::BackupError> MemoryEventStore::backup_to(const std::string& dir) {

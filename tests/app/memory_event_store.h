@@ -59,6 +59,8 @@ class MemoryEventStore final : public app::EventStore {
                                                                    size_t max_count) const override;
   Result<Unit, app::StoreError> delete_outbox(const std::vector<uint64_t>& sequences) override;
   uint64_t outbox_pending() const override;
+  Result<std::optional<uint64_t>, app::StoreError> read_checkpoint(const std::string& name) const override;
+  Result<Unit, app::StoreError> write_checkpoint(const std::string& name, uint64_t position) override;
   app::CommitStats stats() const override { return {}; }
   Result<uint64_t, app::BackupError> backup_to(const std::string& dir) override;
   void drain() override {}
@@ -71,7 +73,8 @@ class MemoryEventStore final : public app::EventStore {
   std::map<std::string, std::vector<size_t>> streams_;  // stream -> indexes into log_
   std::map<std::string, std::map<std::string, std::string>> families_;
   std::map<std::string, app::IdempotencyRecord> idempotency_;
-  std::map<uint64_t, app::OutboxMessage> outbox_;
+  std::map<uint64_t, app::OutboxMessage> outbox_;  // rows of an "earlier release": none are written
+  std::map<std::string, uint64_t> checkpoints_;
   std::deque<std::pair<app::AppendRequest, std::function<void(app::AppendResult)>>> held_;
   uint64_t appends_committed_ = 0;
 };

@@ -181,3 +181,31 @@ TEST_CASE("the event store's reads say corrupt, with the sequence, for a record 
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().code == app::StoreError::Code::invalid);
 }
+
+TEST_CASE("a relay checkpoint ahead of the log's head is refused at open, not skipped",
+          "[eventstore][outbox]") {
+  TempDir dir;
+  const auto options = options_for(dir);
+  write_and_damage(options, [](rocksdb::DB&, rocksdb::ColumnFamilyHandle*) {});  // 5 events
+  {
+    std::vector<std::string> names;
+    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.data_dir, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), options.data_dir, descriptors, &handles, &db).ok());
+    for (size_t i = 0; i < names.size(); ++i)
+      if (names[i] == kMetaFamily)
+        REQUIRE(db->Put(rocksdb::WriteOptions(), handles[i],
+                        std::string(codec::kMetaCheckpointPrefix) + "relay", sequence_key(9))
+                    .ok());
+    for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  auto opened = open_rocksdb_event_store(options);
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().message ==
+        "the relay checkpoint (9) is ahead of the event log's head (5): the log is older than the checkpoint "
+        "(a partial restore?); refusing to start rather than skip the events in between");
+}

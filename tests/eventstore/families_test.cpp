@@ -10,11 +10,13 @@ using namespace orderflow::eventstore;
 using namespace orderflow::eventstore::test;
 using app::ExpectedVersion;
 
-TEST_CASE("outbox rows are written with their events, read in order and deleted", "[eventstore][outbox]") {
+TEST_CASE("messages live in their events' records, and the relay checkpoint says what is pending",
+          "[eventstore][outbox]") {
   TempDir dir;
   auto options = options_for(dir);
   {
     auto store = open_store(options);
+    CHECK(*store->read_checkpoint(app::kRelayCheckpoint) == std::optional<uint64_t>(0));  // started at open
     for (int i = 0; i < 5; ++i) {
       auto r =
           make_append("s", ExpectedVersion::any(), {make_event("t", "{}", "a"), make_event("t", "{}", "b")});
@@ -22,32 +24,38 @@ TEST_CASE("outbox rows are written with their events, read in order and deleted"
       r.events[1].outbox = app::OutboxMessage{"order.k" + std::to_string(i), "body" + std::to_string(i)};
       REQUIRE(store->append(std::move(r)).ok());
     }
-    CHECK(store->outbox_pending() == 5);
-    auto rows = store->read_outbox(0, 100);
-    REQUIRE(rows.ok());
-    REQUIRE(rows->size() == 5);
-    for (size_t i = 0; i < rows->size(); ++i) {
-      CHECK((*rows)[i].sequence == 2 * i + 2);  // keyed by the event's global sequence
-      CHECK((*rows)[i].message.routing_key == "order.k" + std::to_string(i));
-      CHECK((*rows)[i].message.body == "body" + std::to_string(i));
+    CHECK(store->outbox_pending() == 10);        // every event, until the relay passes it
+    CHECK(store->read_outbox(0, 100)->empty());  // no row of its own
+    auto events = store->read_all(1, 100);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 10);
+    for (size_t i = 0; i < events->size(); ++i) {
+      const auto& e = (*events)[i];
+      if (i % 2 == 0) {
+        CHECK_FALSE(e.message.has_value());
+        continue;
+      }
+      REQUIRE(e.message.has_value());
+      CHECK(e.message->routing_key == "order.k" + std::to_string(i / 2));
+      CHECK(e.message->body == "body" + std::to_string(i / 2));
     }
-    auto from = store->read_outbox(5, 2);
-    REQUIRE(from.ok());
-    REQUIRE(from->size() == 2);
-    CHECK((*from)[0].sequence == 6);
+    CHECK((*store->read_stream("s", 4, 1))[0].message->routing_key == "order.k1");
 
-    // Delete two, one of them twice and one that never existed: the count stays exact.
-    REQUIRE(store->delete_outbox({2, 4, 4, 3}).ok());
-    CHECK(store->outbox_pending() == 3);
-    REQUIRE(store->delete_outbox({2}).ok());
-    CHECK(store->outbox_pending() == 3);
-    auto left = store->read_outbox(0, 100);
-    REQUIRE(left->size() == 3);
-    CHECK(left->front().sequence == 6);
+    REQUIRE(store->write_checkpoint(app::kRelayCheckpoint, 6).ok());
+    CHECK(store->outbox_pending() == 4);
+    REQUIRE(store->write_checkpoint("another-reader", 2).ok());  // names are independent
+    CHECK(store->outbox_pending() == 4);
+    auto beyond = store->write_checkpoint(app::kRelayCheckpoint, 11);
+    REQUIRE_FALSE(beyond.ok());
+    CHECK(beyond.error().code == app::StoreError::Code::invalid);
+    CHECK(*store->read_checkpoint(app::kRelayCheckpoint) == std::optional<uint64_t>(6));
+    CHECK_FALSE(store->read_checkpoint("never-written")->has_value());
   }
   auto store = open_store(options);
-  CHECK(store->outbox_pending() == 3);  // recounted on open
-  CHECK(store->read_outbox(0, 100)->size() == 3);
+  CHECK(*store->read_checkpoint(app::kRelayCheckpoint) == std::optional<uint64_t>(6));
+  CHECK(*store->read_checkpoint("another-reader") == std::optional<uint64_t>(2));
+  CHECK(store->outbox_pending() == 4);
+  CHECK((*store->read_all(10, 1))[0].message->body == "body4");
 }
 
 TEST_CASE("extra family writes commit atomically with the events", "[eventstore][families]") {

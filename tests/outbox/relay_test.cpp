@@ -44,7 +44,7 @@ app::NewEvent order_event(const std::string& key, const std::string& body, const
 
 }  // namespace
 
-TEST_CASE("an outbox row and its event map onto the contract's message properties") {
+TEST_CASE("an event and its message map onto the contract's message properties") {
   app::OutboxRow row{42, {"order.shipped", R"({"order":{"id":"o1"}})"}};
   app::RecordedEvent event;
   event.sequence = 42;
@@ -53,7 +53,7 @@ TEST_CASE("an outbox row and its event map onto the contract's message propertie
   event.metadata.event_id = "0b8a3c1e-1111-4222-8333-444455556666";
   event.metadata.correlation_id = "req-abc";
   event.metadata.occurred_at_ms = 1'700'000'000'123;
-  const outbox::OutboundMessage m = outbox::make_outbound(row, event);
+  const outbox::OutboundMessage m = outbox::make_outbound(row.message, event);
   CHECK(m.sequence == 42);
   CHECK(m.order_id == "5f0c1d7e-0000-4000-8000-000000000001");
   CHECK(m.body == row.message.body);
