@@ -1,8 +1,8 @@
 #pragma once
 // Generates an order event log through the event store's append API (as the server does: domain
-// events encoded by domain::encode, the order projection's rows from writes_for in the same
-// append), for the replay tests and bench/replay_bench. Not hand-written rows: the store assigns
-// sequences, stream versions and the checkpoint.
+// events encoded by domain::encode, each with the message the relay publishes in its record, the
+// order projection's rows from writes_for in the same append), for the replay tests and bench/replay_bench.
+// Not hand-written rows: the store assigns sequences, stream versions and the checkpoint.
 //
 // Each order gets two appends, like two commands: create (OrderCreated + one InventoryReserved per
 // item) and a follow-up whose shape depends on the order number (update with notes or a new
@@ -148,6 +148,7 @@ inline GeneratedLog generate_log(app::EventStore& store, const LogShape& shape) 
       for (const auto& e : events) {
         after = evolve(std::move(after), e);
         req.events.push_back(detail::to_new_event(e, n, k++, false));
+        req.events.back().outbox = app::OutboxMessage{std::string(routing_key(e)), message_body(e, after)};
       }
       req.writes = projections::OrderProjection::rows_for(state, after);
       log.events += events.size();
@@ -215,6 +216,9 @@ inline GeneratedLog generate_log(app::EventStore& store, const LogShape& shape) 
         if (!read_back)
           throw std::runtime_error("generated event does not decode: " + read_back.error().message);
         after = evolve(std::move(after), *read_back);
+        // The message the server stores with the event, as it does (app/order_commands.cpp).
+        written.outbox =
+            app::OutboxMessage{std::string(routing_key(*read_back)), message_body(*read_back, after)};
         req.events.push_back(std::move(written));
       }
       req.writes = projections::OrderProjection::rows_for(p.state, after);
