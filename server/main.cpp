@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -80,8 +81,12 @@ int main(int argc, char** argv) {
                                           "Time in RocksDB Write per batch, fsync included when sync is on",
                                           app::MetricsRegistry::latency_buckets_s());
 
+  // The relay follows the log: each commit wakes it (it polls only as a safety net). Set once the
+  // relay exists, cleared before it goes.
+  std::atomic<outbox::Relay*> relay_to_wake{nullptr};
   eventstore::Options store_options;
   store_options.on_commit = [&](size_t events, size_t appends, uint64_t write_micros) {
+    if (auto* relay = relay_to_wake.load(std::memory_order_acquire)) relay->notify();
     batch_events.observe(static_cast<double>(events));
     batch_appends.observe(static_cast<double>(appends));
     write_seconds.observe(static_cast<double>(write_micros) / 1e6);
@@ -169,7 +174,14 @@ int main(int argc, char** argv) {
     spdlog::critical("AMQP_URL '{}': {}", config.amqp_url, publisher.error().message);
     return 1;
   }
-  outbox::Relay relay(*store, std::move(publisher.value()));
+  outbox::RelayOptions relay_options;
+  relay_options.idle_poll_ms = 50;  // woken by every commit; the poll is only a safety net
+  outbox::Relay relay(*store, std::move(publisher.value()), relay_options);
+  relay_to_wake.store(&relay, std::memory_order_release);
+  struct ForgetRelay {
+    std::atomic<outbox::Relay*>& relay;
+    ~ForgetRelay() { relay.store(nullptr, std::memory_order_release); }
+  } forget_relay{relay_to_wake};
   outbox::add_relay_metrics(metrics, relay);
   spdlog::info("outbox relay publishing to {}", relay.describe());
   relay.start();
