@@ -23,6 +23,23 @@ std::string sequence_key(uint64_t seq) {
   return key;
 }
 
+/// Opens the store's directory with raw RocksDB and hands `change` the DB and the handle of
+/// `family_name`.
+template <class Change>
+void change_family(const Options& options, std::string_view family_name, Change change) {
+  std::vector<std::string> names;
+  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.data_dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), options.data_dir, descriptors, &handles, &db).ok());
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == family_name) change(*db, handles[i]);
+  for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+  delete db;
+}
+
 /// Writes 5 events through the store, then changes the events family directly: `damage` gets the
 /// DB and the events family's handle.
 template <class Damage>
@@ -34,17 +51,7 @@ void write_and_damage(const Options& options, Damage damage) {
           store->append(make_append("s", ExpectedVersion::any(), {make_event("t", "{}", std::to_string(i))}))
               .ok());
   }
-  std::vector<std::string> names;
-  REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.data_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), options.data_dir, descriptors, &handles, &db).ok());
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == kEventsFamily) damage(*db, handles[i]);
-  for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
-  delete db;
+  change_family(options, kEventsFamily, damage);
 }
 
 std::string scanner_error(const AdminStore& store) {
@@ -187,22 +194,11 @@ TEST_CASE("a relay checkpoint ahead of the log's head is refused at open, not sk
   TempDir dir;
   const auto options = options_for(dir);
   write_and_damage(options, [](rocksdb::DB&, rocksdb::ColumnFamilyHandle*) {});  // 5 events
-  {
-    std::vector<std::string> names;
-    REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.data_dir, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), options.data_dir, descriptors, &handles, &db).ok());
-    for (size_t i = 0; i < names.size(); ++i)
-      if (names[i] == kMetaFamily)
-        REQUIRE(db->Put(rocksdb::WriteOptions(), handles[i],
-                        std::string(codec::kMetaCheckpointPrefix) + "relay", sequence_key(9))
-                    .ok());
-    for (auto* h : handles) REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
-  }
+  change_family(options, kMetaFamily, [](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta) {
+    REQUIRE(db.Put(rocksdb::WriteOptions(), meta, std::string(codec::kMetaCheckpointPrefix) + "relay",
+                   sequence_key(9))
+                .ok());
+  });
   auto opened = open_rocksdb_event_store(options);
   REQUIRE_FALSE(opened.ok());
   CHECK(opened.error().message ==
