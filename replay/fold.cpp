@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -166,12 +167,15 @@ struct Share {
 void sort_by_key(std::vector<std::pair<std::string, std::string>>& rows) {
   const size_t n = rows.size();
   if (n < 2) return;
-  size_t common = rows[0].first.size();
+  const std::string& first = rows[0].first;
+  size_t common = first.size();
   for (const auto& row : rows) {
     const std::string& key = row.first;
+    // Most keys share the whole prefix found so far: one memcmp; byte by byte only when it shrinks.
+    if (key.size() >= common && std::memcmp(key.data(), first.data(), common) == 0) continue;
     const size_t limit = std::min(common, key.size());
     size_t i = 0;
-    while (i < limit && key[i] == rows[0].first[i]) ++i;
+    while (i < limit && key[i] == first[i]) ++i;
     common = i;
   }
   struct Entry {
