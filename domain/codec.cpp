@@ -420,7 +420,8 @@ void append_json_string(std::string& out, std::string_view s) {
   while (p != end) {
     // Runs of bytes that need nothing (printable ASCII but '"' and '\\') are copied at once.
     const auto* run = p;
-    while (p != end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+    p = reinterpret_cast<const unsigned char*>(
+        json::skip_plain(reinterpret_cast<const char*>(p), reinterpret_cast<const char*>(end)));
     out.append(reinterpret_cast<const char*>(run), static_cast<size_t>(p - run));
     if (p == end) break;
     const unsigned char c = *p;
