@@ -11,9 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <tuple>
-#include <unordered_map>
 
 #include "domain/codec.h"
 #include "domain/decider.h"
@@ -41,21 +41,75 @@ ReplayError malformed_record(uint64_t sequence) {
 }
 
 /// Order id -> the order's state so far, in `orders` (the states stay where they are folded: the
-/// rows are read from there). The index is looked up with the stream id's suffix, no copy.
-struct OrderStates {
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    size_t operator()(const domain::OrderId& id) const { return std::hash<domain::OrderId>{}(id); }
-  };
-  struct Equal {
-    using is_transparent = void;
-    static std::string_view text(std::string_view s) { return s; }
-    static std::string_view text(const domain::OrderId& id) { return id.view(); }
-    bool operator()(const auto& a, const auto& b) const { return text(a) == text(b); }
-  };
-  std::unordered_map<domain::OrderId, size_t, Hash, Equal> index;
+/// rows are read from there). Every event of the log is looked up here, in an order unrelated to
+/// memory, so the index is an open-addressing table (linear probing, at most half full) of 8-byte
+/// slots: a slot is one cache line to fetch, and prefetch_* let a fold ask for the slot and the
+/// state of an event a few records ahead.
+class OrderStates {
+ public:
+  static constexpr size_t npos = SIZE_MAX;
+
+  explicit OrderStates(size_t orders_expected = 0) {
+    size_t capacity = 16;
+    while (capacity < 2 * orders_expected) capacity *= 2;
+    slots_.resize(capacity);
+    keys_.reserve(orders_expected);
+    orders.reserve(orders_expected);
+  }
+
+  static size_t hash_of(std::string_view id) { return std::hash<std::string_view>{}(id); }
+
+  /// The position in `orders` of the state of `id` (its canonical text), or npos.
+  size_t find(std::string_view id, size_t hash) const {
+    const size_t mask = slots_.size() - 1;
+    for (size_t at = hash & mask;; at = (at + 1) & mask) {
+      const Slot& slot = slots_[at];
+      if (slot.position == 0) return npos;
+      if (slot.tag == tag_of(hash) && keys_[slot.position - 1].view() == id) return slot.position - 1;
+    }
+  }
+  /// Adds initial_state(id) for an id that is not in the table; returns its position.
+  size_t add(const domain::OrderId& id, size_t hash) {
+    if (2 * (keys_.size() + 1) > slots_.size()) grow();
+    if (keys_.size() >= UINT32_MAX - 1) throw std::length_error("more than 2^32 order streams");
+    keys_.push_back(id);
+    orders.push_back(domain::initial_state(id));
+    place(hash, static_cast<uint32_t>(keys_.size()));
+    return keys_.size() - 1;
+  }
+
+  void prefetch_slot(size_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  /// The key and the state the event's first slot points to (where almost every lookup ends).
+  void prefetch_state(size_t hash) const {
+    const Slot& slot = slots_[hash & (slots_.size() - 1)];
+    if (slot.position == 0) return;
+    __builtin_prefetch(&keys_[slot.position - 1]);
+    const domain::Order& order = orders[slot.position - 1];
+    __builtin_prefetch(&order);
+    __builtin_prefetch(&order.version);
+  }
+
   std::vector<domain::Order> orders;
+
+ private:
+  struct Slot {
+    uint32_t tag = 0;       // the hash's high half: most mismatches end without reading the key
+    uint32_t position = 0;  // in keys_ and orders, plus one; 0: an empty slot
+  };
+  static uint32_t tag_of(size_t hash) { return static_cast<uint32_t>(static_cast<uint64_t>(hash) >> 32); }
+  void place(size_t hash, uint32_t position) {
+    const size_t mask = slots_.size() - 1;
+    size_t at = hash & mask;
+    while (slots_[at].position != 0) at = (at + 1) & mask;
+    slots_[at] = Slot{tag_of(hash), position};
+  }
+  void grow() {
+    slots_.assign(slots_.size() * 2, Slot{});
+    for (size_t i = 0; i < keys_.size(); ++i) place(hash_of(keys_[i].view()), static_cast<uint32_t>(i + 1));
+  }
+
+  std::vector<Slot> slots_;
+  std::vector<domain::OrderId> keys_;  // the id each position was added under (the stream's)
 };
 
 /// One event of an order stream applied to its state: the stream's versions must follow each other
@@ -65,19 +119,19 @@ struct OrderStates {
 Result<domain::Order*, ReplayError> fold_event(OrderStates& states, const eventstore::EventRecordView& view,
                                                uint64_t sequence, domain::Order* before) {
   const std::string_view suffix = view.stream_id.substr(kOrderStreamPrefix.size());
-  auto it = states.index.find(suffix);
-  if (it == states.index.end()) {
+  size_t position = states.find(suffix, OrderStates::hash_of(suffix));
+  if (position == OrderStates::npos) {
     // A stream met first, or one whose id is not in canonical form (then parse lowercases it).
     auto id = domain::OrderId::parse(suffix);
     if (!id)
       return fail(ReplayError{
           ReplayError::Code::decode,
           "stream '" + std::string(view.stream_id) + "' does not name an order" + at_sequence(sequence)});
-    bool added = false;
-    std::tie(it, added) = states.index.try_emplace(*id, states.orders.size());
-    if (added) states.orders.push_back(domain::initial_state(std::move(*id)));
+    const size_t hash = OrderStates::hash_of(id->view());
+    position = states.find(id->view(), hash);
+    if (position == OrderStates::npos) position = states.add(*id, hash);
   }
-  domain::Order& state = states.orders[it->second];
+  domain::Order& state = states.orders[position];
   if (view.stream_version != state.version + 1)
     return fail(ReplayError{ReplayError::Code::storage,
                             "stream '" + std::string(view.stream_id) + "' jumps from version " +
@@ -154,6 +208,7 @@ class Channel {
 
 /// What one folding thread ends with.
 struct Share {
+  explicit Share(size_t orders_expected) : states(orders_expected) {}
   Channel channel;
   OrderStates states;
   std::optional<ReplayError> error;
@@ -221,12 +276,9 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
   const unsigned threads = std::clamp(options.threads, 1u, kThreadsMax);
   std::vector<std::unique_ptr<Share>> shares;
   for (unsigned t = 0; t < threads; ++t) {
-    shares.push_back(std::make_unique<Share>());
-    // About 4.5 events an order: an estimate, so that the index rarely rehashes and the states
-    // are rarely moved while folding (reserved, not touched: pages are only mapped as used).
-    const size_t orders_expected = last_sequence / 4 / threads + 16;
-    shares.back()->states.index.reserve(orders_expected);
-    shares.back()->states.orders.reserve(orders_expected);
+    // About 4.5 events an order: an estimate, so that the index rarely grows and the states are
+    // rarely moved while folding (reserved, not touched: pages are only mapped as used).
+    shares.push_back(std::make_unique<Share>(last_sequence * 2 / 9 / threads + 16));
   }
   // The smallest sequence any thread failed at: the reader stops there, since an error found later
   // in the log is not the first.
@@ -236,11 +288,30 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
     }
   };
   auto fold_share = [&](Share& share) {
+    std::vector<size_t> hashes;  // of the batch's stream ids, for the prefetches
     while (Batch* batch = share.channel.receive()) {
-      size_t begin = 0;
-      for (const auto& [sequence, end] : batch->ends) {
-        const std::string_view record(batch->bytes.data() + begin, end - begin);
-        begin = end;
+      const auto& ends = batch->ends;
+      const size_t n = ends.size();
+      auto record_at = [&](size_t i) {
+        const size_t begin = i == 0 ? 0 : ends[i - 1].second;
+        return std::string_view(batch->bytes.data() + begin, ends[i].second - begin);
+      };
+      // The states of an event are asked for a few records ahead (its slot eight ahead, then the
+      // state it points to four ahead), so that folding does not wait on memory at every event.
+      hashes.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        std::string_view stream;
+        hashes[i] = eventstore::read_event_stream_id(record_at(i), stream)
+                        ? OrderStates::hash_of(stream.substr(kOrderStreamPrefix.size()))
+                        : 0;
+      }
+      constexpr size_t slot_ahead = 8, state_ahead = 4;
+      for (size_t i = 0; i < std::min(n, slot_ahead); ++i) share.states.prefetch_slot(hashes[i]);
+      for (size_t i = 0; i < n; ++i) {
+        if (i + slot_ahead < n) share.states.prefetch_slot(hashes[i + slot_ahead]);
+        if (i + state_ahead < n) share.states.prefetch_state(hashes[i + state_ahead]);
+        const uint64_t sequence = ends[i].first;
+        const std::string_view record = record_at(i);
         if (share.error) continue;  // drain: the reader may still send until it sees the failure
         eventstore::EventRecordView view;
         Result<domain::Order*, ReplayError> folded =
