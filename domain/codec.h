@@ -49,6 +49,8 @@ Result<Event, CodecError> decode(std::string_view type, uint32_t schema_version,
 /// estimatedDelivery?, shippingNotes?}), notes (absent until set), then the additive version and
 /// statusReason (absent when none).
 std::string order_to_json(const Order& order);
+/// The same text, appended to `out` (for a caller that writes it after a prefix of its own).
+void append_order_json(std::string& out, const Order& order);
 
 /// Appends `s` as a JSON string, quoted, the way nlohmann's dump writes it (ensure_ascii off):
 /// '"', '\\' and the control characters escaped (\\b \\f \\n \\r \\t, others as \\u00xx), UTF-8

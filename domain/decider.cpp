@@ -195,7 +195,7 @@ namespace {
 
 /// evolve's one definition: `EventRef` is const Event& (the fields are copied) or Event&& (moved).
 template <class EventRef>
-Order evolve_with(Order state, EventRef&& event) {
+void evolve_with(Order& state, EventRef&& event) {
   const TimestampMs at_ms = event.at_ms;
   // Forwards a field of the event: moved out of an rvalue event, copied from an lvalue one.
   auto take = [](auto& field) -> decltype(auto) {
@@ -241,17 +241,22 @@ Order evolve_with(Order state, EventRef&& event) {
       event.body);
   state.updated_at_ms = at_ms;
   ++state.version;
-  return state;
 }
 
 }  // namespace
 
 Order evolve(Order state, const Event& event) {
-  return evolve_with(std::move(state), event);
+  evolve_with(state, event);
+  return state;
 }
 
 Order evolve(Order state, Event&& event) {
-  return evolve_with(std::move(state), std::move(event));
+  evolve_with(state, std::move(event));
+  return state;
+}
+
+void evolve_in_place(Order& state, Event&& event) {
+  evolve_with(state, std::move(event));
 }
 
 Order fold(Order state, const std::vector<Event>& events) {

@@ -43,6 +43,9 @@ Order evolve(Order state, const Event& event);
 /// The same, taking the event's strings and items instead of copying them (a fold that has no
 /// further use for the event). One definition serves both.
 Order evolve(Order state, Event&& event);
+/// The same on a state held by the caller, which it changes (a fold of millions of events keeps
+/// each order's state in place rather than moving it in and out for every event).
+void evolve_in_place(Order& state, Event&& event);
 
 /// Folds events onto `state` (by default an empty stream) in order.
 Order fold(Order state, const std::vector<Event>& events);

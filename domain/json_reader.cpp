@@ -55,6 +55,30 @@ size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
   return 0;
 }
 
+const char* skip_plain(const char* p, const char* end) {
+  constexpr uint64_t ones = 0x0101010101010101ull;
+  constexpr uint64_t highs = 0x8080808080808080ull;
+  while (end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    // A byte of w is flagged (its high bit set) when it is below 0x20, equal to '"' or '\\', or
+    // >= 0x80; the classic "has zero byte" test on w - 0x20.., w ^ '"'.. and w ^ '\\'...
+    const uint64_t below_space = (w - ones * 0x20) & ~w;
+    const uint64_t quote = w ^ (ones * '"');
+    const uint64_t backslash = w ^ (ones * '\\');
+    const uint64_t flagged =
+        (below_space | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | w) & highs;
+    if (flagged != 0) break;
+    p += 8;
+  }
+  while (p != end) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+    ++p;
+  }
+  return p;
+}
+
 void Document::ws() {
   while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
 }
@@ -78,6 +102,7 @@ bool Document::string(std::string_view& out) {
   const char* start = p_;
   std::string* buffer = nullptr;
   while (true) {
+    if (buffer == nullptr) p_ = skip_plain(p_, end_);
     if (p_ == end_) return false;
     const auto c = static_cast<unsigned char>(*p_);
     if (c == '"') {

@@ -34,6 +34,12 @@ struct Node {
 /// U+10FFFF) that starts at `p`, or 0 when none does.
 size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end);
 
+/// The first byte at or after `p` that a JSON string cannot hold as it is: '"', '\\', a control
+/// character or a non-ASCII byte (to be checked as UTF-8). Eight bytes at a time while none of
+/// them is one (ids, names and amounts are plain ASCII), then byte by byte. The reader skips
+/// with it, and the writer (append_json_string) copies such runs at once.
+const char* skip_plain(const char* p, const char* end);
+
 class Document {
  public:
   static constexpr int depth_max = 64;

@@ -14,6 +14,8 @@ using TimestampMs = int64_t;
 /// proleptic Gregorian calendar), as JavaScript's Date.toISOString prints it. Years outside
 /// 0000..9999 use the signed six-digit form ("+012345-...", "-000001-...") as JavaScript does.
 std::string format_iso8601(TimestampMs at_ms);
+/// The same text, appended to `out` (no allocation beyond out's growth).
+void append_iso8601(std::string& out, TimestampMs at_ms);
 
 /// Reads `YYYY-MM-DDTHH:MM[:SS[.f...]](Z|±HH:MM)` and `YYYY-MM-DD` (midnight UTC). Fractions
 /// beyond milliseconds are truncated. Nullopt for anything else, including impossible dates

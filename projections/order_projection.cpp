@@ -35,7 +35,18 @@ std::string status_prefix(domain::OrderStatus s) {
 }
 
 std::string created_key(const domain::Order& o) {
-  return be64(o.created_at_ms) + o.id.str();
+  std::string key = be64(o.created_at_ms);
+  key += o.id.view();
+  return key;
+}
+
+/// `prefix` then `created_key`, in one allocation.
+std::string prefixed_created_key(std::string_view prefix, const std::string& created) {
+  std::string key;
+  key.reserve(prefix.size() + created.size());
+  key += prefix;
+  key += created;
+  return key;
 }
 
 /// Which index a query walks, and the fixed prefix of its keys.
@@ -99,36 +110,47 @@ std::vector<std::string> OrderProjection::family_names() {
 
 namespace {
 
-/// The rows of OrderProjection::rows_for; `view_json()` gives the view's JSON of `after`.
-template <class ViewJson>
+/// The rows of OrderProjection::rows_for; `append_view_json(out)` appends the view's JSON of
+/// `after` to `out`.
+template <class AppendViewJson>
 std::vector<app::KeyValueWrite> projection_rows(const domain::Order& before, const domain::Order& after,
-                                                ViewJson&& view_json) {
+                                                AppendViewJson&& append_view_json) {
   std::vector<app::KeyValueWrite> w;
+  w.reserve(4);
   const bool was = domain::is_live(before);
   const bool is = domain::is_live(after);
-  const std::string id = after.id.str();
+  std::string id = after.id.str();  // moved into the view row, or named by its deletion
   if (was) {
     // Remove index rows whose key changes (status, customer) or that go away (delete).
     const std::string ck = created_key(before);
     if (!is || before.status != after.status)
-      w.push_back({kByStatus, status_prefix(before.status) + ck, std::nullopt});
+      w.push_back({kByStatus, prefixed_created_key(status_prefix(before.status), ck), std::nullopt});
     if (!is || before.customer_id != after.customer_id)
-      w.push_back({kByCustomer, before.customer_id.str() + ck, std::nullopt});
+      w.push_back({kByCustomer, prefixed_created_key(before.customer_id.view(), ck), std::nullopt});
     if (!is) {
       w.push_back({kByCreated, ck, std::nullopt});
       w.push_back({kView, id, std::nullopt});
     }
   }
   if (is) {
-    const std::string ck = created_key(after);
+    std::string ck = created_key(after);
     const std::string status(domain::to_wire(after.status));
-    w.push_back({kView, id, std::to_string(after.version) + '\n' + view_json()});
-    if (!was || before.status != after.status) {
-      w.push_back({kByCreated, ck, status});
-      w.push_back({kByStatus, status_prefix(after.status) + ck, std::string()});
+    std::string view = std::to_string(after.version);
+    view += '\n';
+    append_view_json(view);
+    w.push_back({kView, std::move(id), std::move(view)});
+    // The index keys share `ck`: each is built in one allocation, and `ck` itself moved last.
+    const bool status_rows = !was || before.status != after.status;
+    const bool customer_row = status_rows || before.customer_id != after.customer_id;
+    std::string status_key =
+        status_rows ? prefixed_created_key(status_prefix(after.status), ck) : std::string();
+    std::string customer_key =
+        customer_row ? prefixed_created_key(after.customer_id.view(), ck) : std::string();
+    if (status_rows) {
+      w.push_back({kByCreated, std::move(ck), status});
+      w.push_back({kByStatus, std::move(status_key), std::string()});
     }
-    if (!was || before.status != after.status || before.customer_id != after.customer_id)
-      w.push_back({kByCustomer, after.customer_id.str() + ck, status});
+    if (customer_row) w.push_back({kByCustomer, std::move(customer_key), status});
   }
   return w;
 }
@@ -138,12 +160,13 @@ std::vector<app::KeyValueWrite> projection_rows(const domain::Order& before, con
 std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before,
                                                             const domain::Order& after,
                                                             const std::string& after_json) const {
-  return projection_rows(before, after, [&after_json]() -> const std::string& { return after_json; });
+  return projection_rows(before, after, [&after_json](std::string& out) { out += after_json; });
 }
 
 std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
                                                           const domain::Order& after) {
-  return projection_rows(before, after, [&] { return domain::order_to_json(after); });
+  return projection_rows(before, after,
+                         [&after](std::string& out) { domain::append_order_json(out, after); });
 }
 
 namespace {

@@ -12,10 +12,10 @@
 // writing those directly skips every intermediate row and every JSON rendering but the last (an
 // order has ~4.5 events). tests/replay checks the equivalence (projection_rows_incremental).
 //
-// Parallelism: each of `threads` threads reads the whole log (RocksDB blocks, no copy of the
-// records) and folds the streams of its share (by a hash of the stream id), so every stream is
-// folded by one thread, in log order, with no merge. Reading a record's stream id costs little;
-// decoding is the work, and it is divided.
+// Parallelism: the calling thread reads the log once and hands each order record (copied, in
+// batches of a bounded number) to the one of `threads` threads that folds its stream's share (by a
+// hash of the stream id), so every stream is folded by one thread, in log order, with no merge.
+// Reading a record's stream id costs little; decoding is the work, and it is divided.
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -39,18 +39,21 @@ struct ReplayError {
 };
 
 struct FoldedLog {
-  std::vector<domain::Order> orders;  // the final state of every order stream (deleted ones too)
-  uint64_t last_sequence = 0;         // the log was folded up to here, inclusive
-  uint64_t events = 0;                // events read
-  uint64_t other_events = 0;          // events of streams that are not order streams (skipped)
+  // The final state of every order stream (deleted ones too), in the parts the folding threads
+  // kept them in (no order among them).
+  std::vector<std::vector<domain::Order>> states;
+  uint64_t orders = 0;         // order streams: the states in all parts
+  uint64_t last_sequence = 0;  // the log was folded up to here, inclusive
+  uint64_t events = 0;         // events read
+  uint64_t other_events = 0;   // events of streams that are not order streams (skipped)
 };
 
 struct FoldOptions {
-  // Default: 2, unit: threads. Threads folding a share of the streams each (1..64).
+  // Default: 2, unit: threads. Threads folding a share of the streams each (1..64), besides the
+  // calling thread, which reads the log.
   unsigned threads = 2;
   eventstore::ScanTuning tuning;
-  // Called on the calling thread about ten times a second, with the events read so far by the
-  // slowest thread.
+  // Called on the calling thread about ten times a second, with the events read so far.
   std::function<void(uint64_t events_read)> progress;
 };
 

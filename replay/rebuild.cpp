@@ -114,12 +114,19 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
 
   const auto rows_start = std::chrono::steady_clock::now();
   const double rows_cpu_start = cpu_seconds();
-  const RowTables rows = projection_rows(*folded, threads);
+  RowTables rows = projection_rows(*folded, threads);
   report.rows_seconds = seconds_since(rows_start);
   report.rows_cpu_seconds = cpu_seconds() - rows_cpu_start;
   const size_t family_count = rows.size();
   report.events = folded->events;
-  report.orders = folded->orders.size();
+  report.orders = folded->orders;
+  // The states are not needed past their rows: they are freed (every order's items and strings)
+  // beside the writing, whose builders wait on fsyncs, rather than after it.
+  std::thread free_states([states = std::move(folded->states)]() mutable { states.clear(); });
+  struct JoinFree {
+    std::thread& t;
+    ~JoinFree() { t.join(); }
+  } join_free{free_states};
   for (const auto& table : rows) report.rows += table.size();
   const uint64_t total_rows = report.rows;
   uint64_t written = 0;
@@ -214,7 +221,13 @@ Result<RebuildReport, ReplayError> rebuild(AdminStore& store, const RebuildOptio
           error = file.error();
         written += part.end - part.begin;
         if (options.progress) options.progress("write", written, total_rows);
-        if (--parts_left[part.family] == 0) ingest_family(part.family, lock);
+        if (--parts_left[part.family] == 0) {
+          ingest_family(part.family, lock);
+          lock.unlock();
+          // Every table file of the family is built: its rows are freed here, beside the building
+          // of the others, rather than all at the end.
+          std::vector<std::pair<std::string, std::string>>().swap(rows[part.family]);
+        }
       }
     };
     std::vector<std::thread> pool;

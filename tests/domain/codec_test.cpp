@@ -225,6 +225,11 @@ TEST_CASE("order JSON: the seed's key order, totalPrice as a number, notes absen
         R"("shippingInfo":{"trackingNumber":"1Z999AA10123456784","trackingCompany":"UPS",)"
         R"("estimatedDelivery":"2026-12-01","shippingNotes":"leave at the door"},"notes":"back door",)"
         R"("version":2,"statusReason":"customer request"})");
+
+  // append_order_json writes the same bytes after what the buffer holds (the view row's prefix).
+  std::string row = "2\n";
+  append_order_json(row, order);
+  CHECK(row == "2\n" + order_to_json(order));
 }
 
 /// totalPrice as JavaScript prints the amount: the shortest decimal (12.3 for 12.30, 12 for 12.00).

@@ -399,7 +399,13 @@ TEST_CASE("evolve: versions, times, reasons and the deleted flag", "[decider][ev
     if (!decision.ok()) FAIL("refused: " << decision.error().message);
     for (const Event& event : decision.value()) {
       const uint64_t before = state.version;
+      // The three forms of evolve are one definition: copying the event, moving it, in place.
+      Order moved = evolve(state, Event(event));
+      Order in_place = state;
+      evolve_in_place(in_place, Event(event));
       state = evolve(state, event);
+      CHECK(moved == state);
+      CHECK(in_place == state);
       CHECK(state.version == before + 1);  // contiguous
       CHECK(state.updated_at_ms == event.at_ms);
       history.push_back(event);

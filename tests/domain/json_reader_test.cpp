@@ -85,3 +85,37 @@ TEST_CASE("json reader: a reused document reads each text afresh") {
   CHECK(doc.member(doc.root(), "t")->text == "other \n one");
   CHECK(doc.member(doc.root(), "u")->text == "x\ty");
 }
+
+TEST_CASE("skip_plain stops at the first byte a JSON string cannot hold as it is", "[json]") {
+  // Against a byte-by-byte reference: every length up to 40, and each special byte at each place.
+  auto reference = [](const std::string& s) {
+    size_t i = 0;
+    while (i < s.size()) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') break;
+      ++i;
+    }
+    return i;
+  };
+  const std::string specials = std::string("\"\\\x01\x1f\x7f\x80\xff", 7) + std::string(1, '\0');
+  for (size_t length = 0; length <= 40; ++length) {
+    const std::string plain(length, 'a');
+    CHECK(orderflow::domain::json::skip_plain(plain.data(), plain.data() + plain.size()) - plain.data() ==
+          static_cast<std::ptrdiff_t>(reference(plain)));
+    for (size_t at = 0; at < length; ++at) {
+      for (char special : specials) {
+        std::string s = plain;
+        s[at] = special;
+        INFO("length " << length << " at " << at << " byte "
+                       << static_cast<int>(static_cast<unsigned char>(special)));
+        CHECK(orderflow::domain::json::skip_plain(s.data(), s.data() + s.size()) - s.data() ==
+              static_cast<std::ptrdiff_t>(reference(s)));
+      }
+    }
+  }
+  // Bytes right above and below the limits are plain: ' ' (0x20), '!' (0x21), '#' (0x23), '[' and ']'
+  // (around '\\'), '~' (0x7e).
+  const std::string edges = " !#[]~ !#[]~";
+  CHECK(orderflow::domain::json::skip_plain(edges.data(), edges.data() + edges.size()) ==
+        edges.data() + edges.size());
+}

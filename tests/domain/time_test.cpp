@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+using orderflow::domain::append_iso8601;
 using orderflow::domain::format_iso8601;
 using orderflow::domain::parse_iso8601;
 using orderflow::domain::TimestampMs;
@@ -36,6 +37,27 @@ TEST_CASE("format_iso8601 prints known instants", "[time]") {
   // Outside 0000..9999, JavaScript's six-digit signed years.
   CHECK(format_iso8601(253402300800000) == "+010000-01-01T00:00:00.000Z");
   CHECK(format_iso8601(-62198755200000) == "-000001-01-01T00:00:00.000Z");
+  // Years of seven digits keep all of them (six at least).
+  CHECK(format_iso8601(31494784780800000) == "+1000000-01-01T00:00:00.000Z");
+  CHECK(format_iso8601(-31619119219200000) == "-1000000-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("append_iso8601 appends what format_iso8601 returns, and parse_iso8601 reads it back", "[time]") {
+  std::string out = "at ";
+  append_iso8601(out, 1764044474148);
+  CHECK(out == "at 2025-11-25T04:21:14.148Z");
+  // Every field's digits, over instants from year 0 to 9999 (a fixed pseudo-random walk).
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const TimestampMs at = -62167219200000 + static_cast<TimestampMs>(x % 315569520000000ull);
+    const std::string text = format_iso8601(at);
+    INFO(at << " " << text);
+    REQUIRE(text.size() == 24);
+    CHECK(parse_iso8601(text) == at);
+  }
 }
 
 TEST_CASE("parse_iso8601 reads known instants", "[time]") {

@@ -85,7 +85,7 @@ TEST_CASE(
     auto folded = replay::fold_log(*store, log.events, options);
     REQUIRE(folded);
     CHECK(folded->events == log.events);
-    CHECK(folded->orders.size() == shape.orders);
+    CHECK(folded->orders == shape.orders);
     const replay::RowTables rows = replay::projection_rows(*folded, threads);
     auto incremental = replay::projection_rows_incremental(*store, log.events);
     REQUIRE(incremental);
