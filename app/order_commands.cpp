@@ -171,6 +171,12 @@ Result<Order, Error> OrderCommands::on_appended(const Order& state, Order after,
 }
 
 void OrderCommands::place(PlaceOrderInput input, CommandContext ctx, OrderDone done) {
+  // A new order has no version yet, so a condition on one cannot hold (RFC 9110, 13.1.1).
+  if (ctx.if_match) {
+    return done(
+        fail(Error::make(ErrorCode::version_mismatch, "If-Match " + std::to_string(*ctx.if_match) +
+                                                          " cannot hold: a new order has no version yet")));
+  }
   auto step = std::make_shared<Append>();
   AppendRequest request;
   try {

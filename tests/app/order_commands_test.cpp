@@ -387,6 +387,19 @@ TEST_CASE("If-Match that is not the order's version is refused before any lookup
   CHECK(w.set_status(placed->order.id.str(), domain::OrderStatus::shipped, ctx));
 }
 
+TEST_CASE("If-Match on a create is refused before any lookup: a new order has no version",
+          "[app][commands]") {
+  World w;
+  app::CommandContext ctx;
+  ctx.if_match = 1;
+  auto refused = w.place({line(kA, 1)}, ctx);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::version_mismatch);
+  CHECK(refused.error().message() == "If-Match 1 cannot hold: a new order has no version yet");
+  CHECK(w.inventory.calls.empty());
+  CHECK(w.store.head_sequence() == 0);
+}
+
 TEST_CASE("cancel releases the order's stock once the events are durable, and reactivation reserves it again",
           "[app][commands][saga]") {
   World w;
