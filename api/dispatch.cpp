@@ -1,9 +1,9 @@
 #include "api/dispatch.h"
 
+#include <spdlog/spdlog.h>
 #include <chrono>
 #include <exception>
 #include <memory>
-#include <spdlog/spdlog.h>
 
 #include "api/envelope.h"
 #include "app/logging.h"
@@ -26,6 +26,15 @@ void finish(const Request& request, Response& response) {
 }
 
 }  // namespace
+
+Response refusal(const Router& router, Request& request, const app::Error& error) {
+  auto rid = request.header("x-request-id");
+  request.request_id = rid && valid_request_id(*rid) ? std::string(*rid) : app::new_uuid_v4();
+  Response r = error_response(request, error);
+  finish(request, r);
+  if (router.observer()) router.observer()(request, nullptr, r.status, 0.0);
+  return r;
+}
 
 void dispatch(const Router& router, Request request, Respond respond) {
   const auto started = std::chrono::steady_clock::now();

@@ -180,16 +180,12 @@ bool expects_continue(const http::request<http::string_body>& header) {
 }
 
 /// Answers a request the parser refused (too large, malformed) and closes the connection.
-asio::awaitable<void> refuse(beast::tcp_stream& stream, http::request_parser<http::string_body>& parser,
-                             app::Error error) {
-  Request req;
-  const auto& h = parser.get();
-  req.method = std::string(h.method_string());
-  req.target = std::string(h.target());
+asio::awaitable<void> refuse(beast::tcp_stream& stream, const Router& router,
+                             http::request_parser<http::string_body>& parser, app::Error error) {
+  // The header fields read so far (all of them for a 413; maybe none for a 431).
+  Request req = to_request(parser.get());
   if (req.method.empty()) req.method = "GET";
-  req.request_id = "-";
-  Response resp = error_response(req, error);
-  resp.headers.emplace_back("Access-Control-Allow-Origin", "*");
+  Response resp = refusal(router, req, error);
   auto res = to_beast(resp, 11, false, false);
   co_await http::async_write(stream, res, tuple_awaitable);
   log_request(req, resp.status, 0);
@@ -265,20 +261,21 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     }
     if (ec == http::error::end_of_stream) break;
     if (ec == http::error::body_limit) {
-      co_await refuse(stream, parser,
+      co_await refuse(stream, s.router, parser,
                       app::Error::make(app::ErrorCode::payload_too_large, "request entity too large"));
       co_await linger(stream);
       break;
     }
     if (ec == http::error::header_limit) {
-      co_await refuse(stream, parser,
+      co_await refuse(stream, s.router, parser,
                       app::Error::make(app::ErrorCode::header_too_large, "Request Header Fields Too Large"));
       break;
     }
     if (ec == beast::error::timeout || ec == asio::error::operation_aborted) break;
     if (ec) {
       if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
-        co_await refuse(stream, parser, app::Error::make(app::ErrorCode::bad_request, "Bad Request"));
+        co_await refuse(stream, s.router, parser,
+                        app::Error::make(app::ErrorCode::bad_request, "Bad Request"));
       }
       break;
     }

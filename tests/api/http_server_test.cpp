@@ -112,6 +112,9 @@ TEST_CASE("a header block over the limit is 431 in the error envelope, with its 
   CHECK(body["error"]["error"] == "Request Header Fields Too Large");
   CHECK(body["error"]["statusCode"] == 431);
   CHECK(body["error"]["code"] == "header_too_large");
+  // Like every answer: a request id (a new one: the headers were not all read) and CORS.
+  CHECK(r.header("x-request-id").size() == 36);
+  CHECK(r.header("access-control-allow-origin") == "*");
 }
 
 TEST_CASE("CORS preflight answers like the seed") {
@@ -135,8 +138,17 @@ TEST_CASE("a body over the limit gets 413 in the error envelope") {
   server.wait_ready();
   HttpClient client(server.port());
   std::string big(1024 * 1024 + 1, 'x');
-  auto r = client.post("/orders", big);
+  auto r = client.request("POST", "/orders", big, {{"X-Request-Id", "req-413"}});
   REQUIRE(r.status == 413);
+  CHECK(r.header("x-request-id") == "req-413");  // echoed, as on every answer
+  {
+    HttpClient other(server.port());
+    auto metrics = other.get("/metrics");
+    REQUIRE(metrics.status == 200);
+    CHECK(metrics.body.find(
+              R"(orderflow_http_requests_total{method="POST",route="unmatched",status="413"} 1)") !=
+          std::string::npos);
+  }
   auto body = json::parse(r.body);
   CHECK(body["statusCode"] == 413);
   CHECK(body["error"]["code"] == "payload_too_large");
