@@ -51,13 +51,18 @@ ReleaseQueue::~ReleaseQueue() {
   stop();
 }
 
-Result<Unit, StoreError> ReleaseQueue::start() {
+Result<Unit, StoreError> ReleaseQueue::load_rows() {
   std::string from;
   for (;;) {
     auto rows = store_.scan(family, from, "", kScanChunk);
     if (!rows) return fail(rows.error());
     std::lock_guard lock(mutex_);
     for (const auto& row : *rows) {
+      if (entries_.count(row.key)) continue;
+      if (entries_.size() >= options_.pending_max) {
+        rows_beyond_memory_ = true;  // the rest is loaded once room frees up
+        return Unit{};
+      }
       auto r = decode(row.key, row.value);
       if (!r) {
         spdlog::error("release queue: unreadable row '{}' = '{}' left in place", row.key, row.value);
@@ -65,9 +70,16 @@ Result<Unit, StoreError> ReleaseQueue::start() {
       }
       entries_.emplace(row.key, Entry{std::move(*r), 0, SteadyClock::now()});
     }
-    if (rows->size() < kScanChunk) break;
+    if (rows->size() < kScanChunk) {
+      rows_beyond_memory_ = false;
+      return Unit{};
+    }
     from = rows->back().key + '\0';  // the next key after the last one read
   }
+}
+
+Result<Unit, StoreError> ReleaseQueue::start() {
+  if (auto loaded = load_rows(); !loaded) return loaded;
   {
     std::lock_guard lock(mutex_);
     if (!entries_.empty())
@@ -93,17 +105,27 @@ size_t ReleaseQueue::pending() const {
 }
 
 void ReleaseQueue::enqueue(PendingRelease release) {
+  bool in_memory = true;
   {
     std::lock_guard lock(mutex_);
-    if (entries_.size() >= options_.pending_max) {
-      spdlog::critical("release queue full ({} rows): release of {} x {} for order {} is LOST",
-                       entries_.size(), release.quantity, release.product.str(), release.order.str());
-      return;
-    }
+    in_memory = entries_.size() < options_.pending_max;
   }
   AppendRequest req;
   req.writes.push_back(KeyValueWrite{family, release.key, encode(release)});
   auto stored = store_.append(std::move(req));
+  if (!in_memory) {
+    if (!stored) {
+      spdlog::critical(
+          "release queue full ({} in memory) and its row not stored ({}): release of {} x {} for "
+          "order {} is LOST",
+          options_.pending_max, stored.error().message, release.quantity, release.product.str(),
+          release.order.str());
+      return;
+    }
+    std::lock_guard lock(mutex_);
+    rows_beyond_memory_ = true;  // stored: retried once room frees up
+    return;
+  }
   if (!stored) {
     spdlog::error(
         "release queue: cannot store the release of {} x {} for order {} ({}); retrying it from memory",
@@ -170,6 +192,16 @@ void ReleaseQueue::run() {
                      released.error().message);
       }
       if (stopping_) break;
+    }
+    bool reload = false;
+    {
+      std::lock_guard relock(mutex_);
+      reload = rows_beyond_memory_ && entries_.size() <= options_.pending_max / 2;
+    }
+    // Stored rows that did not fit in memory come in as room frees up.
+    if (reload) {
+      if (auto loaded = load_rows(); !loaded)
+        spdlog::warn("release queue: cannot load stored releases: {}", loaded.error().message);
     }
     lock.lock();
   }

@@ -22,9 +22,11 @@
 namespace orderflow::app {
 
 struct ReleaseQueueOptions {
-  int64_t retry_base_ms = 500;     // delay before the first retry; doubles per failed attempt
-  int64_t retry_max_ms = 60000;    // longest delay between two attempts of one release
-  size_t pending_max = 1'000'000;  // rows kept; beyond it a release is logged as lost (never silent)
+  int64_t retry_base_ms = 500;   // delay before the first retry; doubles per failed attempt
+  int64_t retry_max_ms = 60000;  // longest delay between two attempts of one release
+  // Default: 1,000,000, unit: releases. Releases retried from memory; beyond it a release waits as
+  // its stored row only, and is loaded as room frees up (none is dropped while the store takes it).
+  size_t pending_max = 1'000'000;
 };
 
 /// One release waiting to be accepted by the inventory service.
@@ -73,6 +75,9 @@ class ReleaseQueue final : public StockReleases {
   };
   void run();
   std::chrono::milliseconds delay_after(uint32_t failures);
+  /// Loads stored rows not yet in memory, while there is room; clears rows_beyond_memory_ once
+  /// every row is in memory.
+  Result<Unit, StoreError> load_rows();
 
   EventStore& store_;
   Inventory& inventory_;
@@ -81,6 +86,7 @@ class ReleaseQueue final : public StockReleases {
   std::condition_variable wake_;
   std::map<std::string, Entry> entries_;  // by key
   bool stopping_ = false;
+  bool rows_beyond_memory_ = false;  // stored rows wait that are not in entries_ (pending_max reached)
   std::thread thread_;
   std::atomic<uint64_t> released_total_{0};
   std::atomic<uint64_t> attempts_total_{0};

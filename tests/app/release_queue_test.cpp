@@ -151,3 +151,21 @@ TEST_CASE("release queue: an unreadable row is left in place, the others are rel
   CHECK(rows.size() == 1);
   CHECK(rows.count("bad") == 1);
 }
+
+TEST_CASE("release queue: past its memory bound a release waits as a stored row and is still released",
+          "[app][release_queue]") {
+  testing::MemoryEventStore store;
+  FlakyInventory inventory;
+  inventory.set_up(false);
+  auto options = fast_retries();
+  options.pending_max = 2;
+  app::ReleaseQueue queue(store, inventory, options);
+  REQUIRE(queue.start());
+  for (int i = 1; i <= 5; ++i) queue.release(kProduct, i, kOrder);
+  CHECK(store.family_rows(app::ReleaseQueue::family).size() == 5);  // every one stored
+  CHECK(queue.pending() == 2);                                      // two retried from memory
+  inventory.set_up(true);
+  REQUIRE(eventually([&] { return store.family_rows(app::ReleaseQueue::family).empty(); }));
+  CHECK(inventory.released_now() == 1 + 2 + 3 + 4 + 5);  // none lost, none twice
+  CHECK(queue.released_total() == 5);
+}
