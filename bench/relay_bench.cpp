@@ -458,7 +458,7 @@ int main(int argc, char** argv) {
       const double relay_cpu_us = (process_cpu_s() - cpu0) * 1e6 / static_cast<double>(messages.size());
       relay.push_back(run.events_per_s);
       std::printf(
-          "round %d  (a) relay (store -> confirms -> deletes): %8.0f events/s  (client CPU %.1f us/msg; "
+          "round %d  (a) relay (log -> confirms -> checkpoint): %8.0f events/s  (client CPU %.1f us/msg; "
           "%.0f%% of "
           "the bare loop; reconnects %llu, resent %llu)\n",
           round + 1, run.events_per_s, relay_cpu_us, 100.0 * run.events_per_s / bare.back(),
