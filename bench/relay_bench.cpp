@@ -1,8 +1,8 @@
 // relay_bench: the outbox relay against a private rabbitmq-server (tests/support/rabbitmq_broker),
 // in one run:
-//   (a) relay throughput: a RocksDB store whose outbox holds N events (order.created +
-//       inventory.reserved per order, real-sized bodies), the relay started with the rabbitmq-c
-//       publisher: events/s from start until every row is confirmed and deleted;
+//   (a) relay throughput: a RocksDB store whose log holds N events with their messages
+//       (order.created + inventory.reserved per order, real-sized bodies), the relay started with
+//       the rabbitmq-c publisher: events/s from start until its checkpoint passes every event;
 //   (c) the limit: a bare rabbitmq-c loop publishing the same N messages (same properties and
 //       headers, precomputed) with the same confirm window, acks read the same way;
 //   (b) end-to-end lag at a steady rate: orders appended (append_async, sync on, 2 events each)
