@@ -274,22 +274,18 @@ class RocksDbEventStore final : public app::EventStore {
 
   // --- published by the committer, read by anyone -------------------------------------------
   std::atomic<uint64_t> head_sequence_{0};
-  // Outbox rows left by an earlier release (this one writes none); signed: a delete is counted
-  // once per row that existed, but keep the subtraction safe.
-  std::atomic<int64_t> outbox_pending_{0};
   // The relay checkpoint as last written (read by outbox_pending() from any thread).
   std::atomic<uint64_t> relay_checkpoint_{0};
   /// At open: reads the relay checkpoint, or starts it (see app::kRelayCheckpoint); refuses one
   /// ahead of the head.
-  Result<Unit, StoreError> recover_relay_checkpoint(uint64_t first_outbox_row);
+  Result<Unit, StoreError> recover_relay_checkpoint(uint64_t outbox_rows, uint64_t first_outbox_row);
   std::atomic<uint64_t> stat_batches_{0};
   std::atomic<uint64_t> stat_appends_{0};
   std::atomic<uint64_t> stat_events_{0};
   std::atomic<uint64_t> stat_rejected_overloaded_{0};
   std::atomic<uint64_t> stat_write_micros_{0};
 
-  std::mutex outbox_delete_mutex_;  // delete_outbox reads then deletes; serialise it
-  std::mutex purge_mutex_;          // two purges must not delete a record re-created in between
+  std::mutex purge_mutex_;  // two purges must not delete a record re-created in between
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -375,8 +371,8 @@ Result<Unit, StoreError> RocksDbEventStore::open() {
   if (auto opened = open_db(); !opened) return opened;
   incoming_.reserve(std::min<size_t>(options_.queue_capacity, 1u << 16));
   committer_ = std::thread([this] { run_committer(); });
-  spdlog::info("eventstore: opened {} at sequence {} ({} outbox rows pending, sync={})", options_.data_dir,
-               next_sequence_ - 1, outbox_pending_.load(), options_.sync);
+  spdlog::info("eventstore: opened {} at sequence {} ({} events for the relay to confirm, sync={})",
+               options_.data_dir, next_sequence_ - 1, outbox_pending(), options_.sync);
   return Unit{};
 }
 
@@ -450,7 +446,7 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
   next_sequence_ = last_sequence + 1;
   head_sequence_.store(last_sequence, std::memory_order_release);
 
-  int64_t outbox_rows = 0;
+  uint64_t outbox_rows = 0;  // left by an earlier release (this one writes none)
   uint64_t first_outbox_row = 0;
   {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), outbox_cf_));
@@ -460,11 +456,11 @@ Result<Unit, StoreError> RocksDbEventStore::open_db() {
     }
     if (!it->status().ok()) return fail(store_error("recover: count outbox", it->status()));
   }
-  outbox_pending_.store(outbox_rows);
-  return recover_relay_checkpoint(first_outbox_row);
+  return recover_relay_checkpoint(outbox_rows, first_outbox_row);
 }
 
-Result<Unit, StoreError> RocksDbEventStore::recover_relay_checkpoint(uint64_t first_outbox_row) {
+Result<Unit, StoreError> RocksDbEventStore::recover_relay_checkpoint(uint64_t outbox_rows,
+                                                                     uint64_t first_outbox_row) {
   const uint64_t head = next_sequence_ - 1;
   const std::string key = std::string(codec::kMetaCheckpointPrefix) + app::kRelayCheckpoint;
   std::string raw;
@@ -497,7 +493,7 @@ Result<Unit, StoreError> RocksDbEventStore::recover_relay_checkpoint(uint64_t fi
   relay_checkpoint_.store(start);
   if (first_outbox_row > 0)
     spdlog::info("eventstore: {} outbox rows of an earlier release pending; the relay starts after {}",
-                 outbox_pending_.load(), start);
+                 outbox_rows, start);
   return Unit{};
 }
 
@@ -1246,27 +1242,14 @@ Result<Unit, StoreError> RocksDbEventStore::delete_outbox(const std::vector<uint
   std::vector<uint64_t> sorted = sequences;
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  std::lock_guard lock(outbox_delete_mutex_);
-  // Only rows that exist are deleted and counted, so a duplicate confirm (at-least-once) does not
-  // skew outbox_pending().
   for (size_t begin = 0; begin < sorted.size(); begin += kDeleteChunkKeys) {
     const size_t n = std::min(kDeleteChunkKeys, sorted.size() - begin);
-    std::vector<std::string> keys(n, std::string(codec::kSequenceKeyBytes, '\0'));
-    std::vector<rocksdb::Slice> slices(n);
-    for (size_t i = 0; i < n; ++i) {
-      codec::put_u64_be(keys[i].data(), sorted[begin + i]);
-      slices[i] = slice(keys[i]);
-    }
-    std::vector<rocksdb::PinnableSlice> values(n);
-    std::vector<rocksdb::Status> statuses(n);
-    db_->MultiGet(rocksdb::ReadOptions(), outbox_cf_, n, slices.data(), values.data(), statuses.data(), true);
     rocksdb::WriteBatch batch;
+    char key[codec::kSequenceKeyBytes];
     for (size_t i = 0; i < n; ++i) {
-      if (statuses[i].IsNotFound()) continue;
-      if (!statuses[i].ok()) return fail(store_error("delete_outbox: read", statuses[i]));
-      batch.Delete(outbox_cf_, slices[i]);
+      codec::put_u64_be(key, sorted[begin + i]);
+      batch.Delete(outbox_cf_, rocksdb::Slice(key, sizeof key));
     }
-    if (batch.Count() == 0) continue;
     // Not synced: a delete lost in a power loss means the row is published again, which
     // at-least-once delivery (consumers dedupe on message_id) already allows.
     rocksdb::WriteOptions wo;
@@ -1277,7 +1260,6 @@ Result<Unit, StoreError> RocksDbEventStore::delete_outbox(const std::vector<uint
       note_write_failure("outbox delete", s);
       return fail(store_error("delete_outbox", s));
     }
-    outbox_pending_.fetch_sub(static_cast<int64_t>(batch.Count()), std::memory_order_relaxed);
   }
   return Unit{};
 }
