@@ -7,7 +7,7 @@
 #include <string>
 
 #include "api/router.h"
-#include "app/ports/event_store.h"
+#include "app/ports/backups.h"
 
 namespace orderflow::app {
 class WorkerPool;

@@ -5,7 +5,7 @@
 
 #include "app/errors.h"
 #include "app/ports/collaborators.h"
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 #include "domain/errors.h"
 
 namespace orderflow::app {

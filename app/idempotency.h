@@ -8,14 +8,14 @@
 
 #include "app/errors.h"
 #include "app/ports/clock.h"
-#include "app/ports/event_store.h"
+#include "app/ports/idempotency_store.h"
 #include "domain/result.h"
 
 namespace orderflow::app {
 
 class IdempotencyRecords {
  public:
-  IdempotencyRecords(EventStore& store, const Clock& clock) : store_(store), clock_(clock) {}
+  IdempotencyRecords(IdempotencyStore& store, const Clock& clock) : store_(store), clock_(clock) {}
 
   /// The live (unexpired) record under `key`, if any. An expired record is purged (with every
   /// other expired one) so the key can be used again.
@@ -24,7 +24,7 @@ class IdempotencyRecords {
   Result<size_t, Error> purge_expired();
 
  private:
-  EventStore& store_;
+  IdempotencyStore& store_;
   const Clock& clock_;
 };
 

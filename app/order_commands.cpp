@@ -32,7 +32,7 @@ std::vector<std::pair<domain::ProductId, int64_t>> per_product(const std::vector
 
 }  // namespace
 
-OrderCommands::OrderCommands(EventStore& store, const OrderReadModel& read_model,
+OrderCommands::OrderCommands(EventLog& store, const OrderReadModel& read_model,
                              CustomerDirectory& customers, Inventory& inventory, StockReleases& releases,
                              const Clock& clock, OrderCommandsOptions options)
     : store_(store),
@@ -136,7 +136,7 @@ AppendRequest OrderCommands::prepare_append(const Order& state, const std::vecto
     req.events.push_back(std::move(ne));
   }
   after_json = domain::is_live(after) ? domain::order_to_json(after) : std::string();
-  req.writes = read_model_.writes_for(state, after, after_json);
+  req.order = OrderChange{state, after, after_json};  // the read model follows in the same commit
   if (ctx.idempotency) {
     // Stored in the same batch as the events: the response exists exactly when the change does.
     req.idempotency = IdempotencyRecord{ctx.idempotency->key, ctx.idempotency->render(after, after_json),

@@ -25,7 +25,7 @@
 #include "app/order_queries.h"
 #include "app/ports/clock.h"
 #include "app/ports/collaborators.h"
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 #include "app/ports/read_model.h"
 #include "app/ports/stock_releases.h"
 #include "app/stock_reservation.h"
@@ -100,7 +100,7 @@ struct OrderCommandsOptions {
 class OrderCommands {
  public:
   /// `inventory` answers prices and reservations; stock given back goes to `releases`.
-  OrderCommands(EventStore& store, const OrderReadModel& read_model, CustomerDirectory& customers,
+  OrderCommands(EventLog& store, const OrderReadModel& read_model, CustomerDirectory& customers,
                 Inventory& inventory, StockReleases& releases, const Clock& clock,
                 OrderCommandsOptions options = {});
 
@@ -145,7 +145,7 @@ class OrderCommands {
                                            AppendResult result, bool& conflict);
   Result<std::vector<domain::OrderItem>, Error> price_lines(const std::vector<LineInput>& lines);
 
-  EventStore& store_;
+  EventLog& store_;
   const OrderReadModel& read_model_;
   const OrderQueries queries_;
   CustomerDirectory& customers_;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "app/errors.h"
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 #include "app/ports/read_model.h"
 #include "domain/events.h"
 #include "domain/order.h"
@@ -28,7 +28,7 @@ std::string stream_of(const domain::OrderId& id);
 
 class OrderQueries {
  public:
-  OrderQueries(const EventStore& store, const OrderReadModel& read_model)
+  OrderQueries(const EventLog& store, const OrderReadModel& read_model)
       : store_(store), read_model_(read_model) {}
 
   /// The order's view as the read model holds it (nullopt: unknown or deleted).
@@ -53,7 +53,7 @@ class OrderQueries {
   using EachEvent = std::function<bool(RecordedEvent& record, domain::Event& event)>;
   Result<Unit, Error> for_each_event(const domain::OrderId& id, const EachEvent& each) const;
 
-  const EventStore& store_;
+  const EventLog& store_;
   const OrderReadModel& read_model_;
 };
 

@@ -44,7 +44,7 @@ std::optional<PendingRelease> ReleaseQueue::decode(const std::string& key, const
   return r;
 }
 
-ReleaseQueue::ReleaseQueue(EventStore& store, Inventory& inventory, ReleaseQueueOptions options)
+ReleaseQueue::ReleaseQueue(ReleaseRecords& store, Inventory& inventory, ReleaseQueueOptions options)
     : store_(store), inventory_(inventory), options_(options) {}
 
 ReleaseQueue::~ReleaseQueue() {
@@ -54,27 +54,27 @@ ReleaseQueue::~ReleaseQueue() {
 Result<Unit, StoreError> ReleaseQueue::load_rows() {
   std::string from;
   for (;;) {
-    auto rows = store_.scan(family, from, "", kScanChunk);
+    auto rows = store_.releases_after(from, kScanChunk);
     if (!rows) return fail(rows.error());
     std::lock_guard lock(mutex_);
     for (const auto& row : *rows) {
-      if (entries_.count(row.key)) continue;
+      if (entries_.count(row.id)) continue;
       if (entries_.size() >= options_.pending_max) {
         rows_beyond_memory_ = true;  // the rest is loaded once room frees up
         return Unit{};
       }
-      auto r = decode(row.key, row.value);
+      auto r = decode(row.id, row.text);
       if (!r) {
-        spdlog::error("release queue: unreadable row '{}' = '{}' left in place", row.key, row.value);
+        spdlog::error("release queue: unreadable record '{}' = '{}' left in place", row.id, row.text);
         continue;
       }
-      entries_.emplace(row.key, Entry{std::move(*r), 0, SteadyClock::now()});
+      entries_.emplace(row.id, Entry{std::move(*r), 0, SteadyClock::now()});
     }
     if (rows->size() < kScanChunk) {
       rows_beyond_memory_ = false;
       return Unit{};
     }
-    from = rows->back().key + '\0';  // the next key after the last one read
+    from = rows->back().id;
   }
 }
 
@@ -110,9 +110,7 @@ void ReleaseQueue::enqueue(PendingRelease release) {
     std::lock_guard lock(mutex_);
     in_memory = entries_.size() < options_.pending_max;
   }
-  AppendRequest req;
-  req.writes.push_back(KeyValueWrite{family, release.key, encode(release)});
-  auto stored = store_.append(std::move(req));
+  auto stored = store_.save_release(ReleaseRecord{release.key, encode(release)});
   if (!in_memory) {
     if (!stored) {
       spdlog::critical(
@@ -168,9 +166,7 @@ void ReleaseQueue::run() {
       attempts_total_.fetch_add(1, std::memory_order_relaxed);
       auto released = inventory_.release_keyed(r.product, r.quantity, r.order, r.key);
       if (released) {
-        AppendRequest req;
-        req.writes.push_back(KeyValueWrite{family, r.key, std::nullopt});
-        auto removed = store_.append(std::move(req));
+        auto removed = store_.remove_release(r.key);
         if (!removed) {
           // The row comes back after a restart; its key makes the repeat harmless.
           spdlog::error("release queue: released {} but cannot delete its row: {}", r.key,

@@ -1,9 +1,9 @@
 #pragma once
 // Stock releases that must not be lost. A release that fails (the inventory service is down,
-// slow, or its circuit is open) is written as a row of the `release_queue` family through the
-// EventStore port before the command answers, and a background thread retries it with
-// exponential backoff and jitter until the inventory accepts it; then the row is deleted. Rows
-// left by a previous process are retried after a restart. Each row keeps the release's
+// slow, or its circuit is open) is stored as a record (the ReleaseRecords port) before the command
+// answers, and a background thread retries it with exponential backoff and jitter until the
+// inventory accepts it; then the record is removed. Records left by a previous process are
+// retried after a restart. Each record keeps the release's
 // Idempotency-Key, so a release that reached the service but whose answer was lost is not
 // applied twice by a service that honours the key. Thread-safe.
 #include <atomic>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "app/ports/collaborators.h"
-#include "app/ports/event_store.h"
+#include "app/ports/release_records.h"
 #include "app/ports/stock_releases.h"
 
 namespace orderflow::app {
@@ -40,10 +40,8 @@ struct PendingRelease {
 
 class ReleaseQueue final : public StockReleases {
  public:
-  static constexpr const char* family = "release_queue";  // add to the store's extra_families
-
   /// `inventory` is the one that calls the service.
-  ReleaseQueue(EventStore& store, Inventory& inventory, ReleaseQueueOptions options = {});
+  ReleaseQueue(ReleaseRecords& store, Inventory& inventory, ReleaseQueueOptions options = {});
   ~ReleaseQueue();  // stops the retry thread; pending rows stay for the next start
   ReleaseQueue(const ReleaseQueue&) = delete;
   ReleaseQueue& operator=(const ReleaseQueue&) = delete;
@@ -79,7 +77,7 @@ class ReleaseQueue final : public StockReleases {
   /// every row is in memory.
   Result<Unit, StoreError> load_rows();
 
-  EventStore& store_;
+  ReleaseRecords& store_;
   Inventory& inventory_;
   const ReleaseQueueOptions options_;
   mutable std::mutex mutex_;

@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 
 using namespace orderflow;
 using Clock = std::chrono::steady_clock;

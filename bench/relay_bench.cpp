@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "domain/time.h"
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "outbox/amqp_properties.h"
 #include "outbox/amqp_publisher.h"
 #include "outbox/message.h"
@@ -144,7 +144,7 @@ app::AppendRequest order_append(uint64_t n) {
   return r;
 }
 
-std::unique_ptr<app::EventStore> open_store(const std::string& dir, bool sync) {
+std::unique_ptr<eventstore::RocksDbStore> open_store(const std::string& dir, bool sync) {
   eventstore::Options options;
   options.data_dir = dir;
   options.sync = sync;
@@ -154,7 +154,7 @@ std::unique_ptr<app::EventStore> open_store(const std::string& dir, bool sync) {
 }
 
 // Appends `orders` orders with up to 256 appends in flight; returns when all are durable.
-void fill_store(app::EventStore& store, size_t orders) {
+void fill_store(eventstore::RocksDbStore& store, size_t orders) {
   std::atomic<size_t> done{0};
   std::atomic<size_t> failed{0};
   for (size_t n = 0; n < orders; ++n) {
@@ -168,7 +168,7 @@ void fill_store(app::EventStore& store, size_t orders) {
   if (failed.load() > 0) throw std::runtime_error("fill: appends failed");
 }
 
-std::vector<outbox::OutboundMessage> read_messages(const app::EventStore& store) {
+std::vector<outbox::OutboundMessage> read_messages(const eventstore::RocksDbStore& store) {
   std::vector<outbox::OutboundMessage> out;
   for (uint64_t from = 1;;) {
     auto events = store.read_all(from, 4096);
@@ -277,7 +277,7 @@ struct RelayRun {
   outbox::RelayMetrics metrics;
 };
 
-RelayRun relay_run(const testing::RabbitBroker& broker, app::EventStore& store, size_t events,
+RelayRun relay_run(const testing::RabbitBroker& broker, eventstore::RocksDbStore& store, size_t events,
                    size_t window) {
   outbox::AmqpOptions amqp;
   amqp.url = broker.url();
@@ -285,7 +285,7 @@ RelayRun relay_run(const testing::RabbitBroker& broker, app::EventStore& store, 
   if (!publisher) throw std::runtime_error(publisher.error().message);
   outbox::RelayOptions options;
   options.confirm_window = window;
-  outbox::Relay relay(store, std::move(publisher.value()), options);
+  outbox::Relay relay(store, store, &store, std::move(publisher.value()), options);
   const auto start = Clock::now();
   relay.start();
   const auto deadline = start + std::chrono::seconds(300);
@@ -351,7 +351,7 @@ void lag_run(const testing::RabbitBroker& broker, const Config& c, double rate) 
   amqp.url = broker.url();
   auto publisher = outbox::make_amqp_publisher(amqp);
   if (!publisher) throw std::runtime_error(publisher.error().message);
-  outbox::Relay relay(*store, std::move(publisher.value()));  // the server's defaults
+  outbox::Relay relay(*store, *store, store.get(), std::move(publisher.value()));  // the server's defaults
   relay.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // connected
 

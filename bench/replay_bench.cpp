@@ -25,9 +25,9 @@
 #include <thread>
 #include <vector>
 
-#include "eventstore/admin.h"
-#include "eventstore/rocksdb_event_store.h"
-#include "projections/order_projection.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
+#include "projections/rocksdb/order_projection.h"
 #include "replay/rebuild.h"
 #include "tests/replay/log_generator.h"
 
@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     eventstore::Options options;
     options.data_dir = data_dir;
     options.sync = false;
-    options.extra_families = projections::OrderProjection::family_names();
+    projections::OrderProjection::install(options);
     auto opened = eventstore::open_rocksdb_event_store(options);
     if (!opened) die("open: " + opened.error().message);
     auto store = std::move(opened).value();

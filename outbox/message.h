@@ -9,7 +9,7 @@
 #include <variant>
 #include <vector>
 
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 #include "outbox/publisher.h"
 
 namespace orderflow::outbox {

@@ -27,15 +27,18 @@ constexpr auto kWarnEvery = std::chrono::seconds(30);
 constexpr auto kHealthyConnection = std::chrono::seconds(10);
 // While the window is full, how long one poll waits for a confirm before the loop looks around.
 constexpr int kFullWindowPollMs = 50;
-// Without a hint from outbox_pending(), the relay still reads the log this often.
+// Without a hint from the log's head, the relay still reads the log this often.
 constexpr auto kForcedReadEvery = std::chrono::milliseconds(100);
 // While busy, the checkpoint is written at least this often (or once read_batch events passed).
 constexpr auto kCheckpointEvery = std::chrono::milliseconds(20);
 
 }  // namespace
 
-Relay::Relay(app::EventStore& store, std::unique_ptr<Publisher> publisher, RelayOptions options)
-    : store_(store),
+Relay::Relay(const app::EventLog& log, app::Checkpoints& checkpoints, app::EarlierOutbox* earlier,
+             std::unique_ptr<Publisher> publisher, RelayOptions options)
+    : log_(log),
+      checkpoints_(checkpoints),
+      earlier_(earlier),
       publisher_(std::move(publisher)),
       options_(options),
       publisher_description_(publisher_->describe()),
@@ -50,11 +53,13 @@ Relay::~Relay() {
 void Relay::start() {
   // The store starts the checkpoint at open (see app::kRelayCheckpoint); without one (a store
   // that keeps none), from the beginning.
-  auto checkpoint = store_.read_checkpoint(app::kRelayCheckpoint);
+  auto checkpoint = checkpoints_.read_checkpoint(app::kRelayCheckpoint);
   if (!checkpoint) spdlog::warn("outbox relay: cannot read its checkpoint: {}", checkpoint.error().message);
   confirmed_ = checkpoint && checkpoint->has_value() ? **checkpoint : 0;
   checkpointed_ = confirmed_;
+  checkpoint_published_ = confirmed_;
   cursor_ = confirmed_ + 1;
+  legacy_rows_ = legacy_rows_behind_ = earlier_ != nullptr;
   delete_legacy_rows_upto(confirmed_);  // rows a crash left behind the checkpoint
   running_ = true;
   thread_ = std::thread([this] { loop(); });
@@ -87,7 +92,7 @@ void Relay::stop() {
 
 RelayMetrics Relay::metrics() const {
   RelayMetrics m;
-  m.rows_pending = store_.outbox_pending();
+  m.rows_pending = pending();
   const int64_t oldest = oldest_occurred_at_ms_.load();
   m.oldest_row_age_ms = (oldest > 0 && m.rows_pending > 0) ? std::max<int64_t>(0, now_unix_ms() - oldest) : 0;
   m.published_per_s = published_per_s_.load();
@@ -132,11 +137,10 @@ void Relay::loop() {
         Clock::now() - last_flush_at_ >= kCheckpointEvery)
       flush_checkpoint();
 
-    // Read more events when there is room and either the store's counter says events are waiting
-    // beyond what the relay holds, or the forced-read period passed.
-    const size_t held = ready_.size() + in_flight_.size() + static_cast<size_t>(confirmed_ - checkpointed_);
+    // Read more events when there is room and either the log's head is past what the relay has
+    // read, or the forced-read period passed.
     const bool room = ready_.size() + in_flight_.size() < 2 * options_.confirm_window;
-    if (room && (store_has_more_ || store_.outbox_pending() > held ||
+    if (room && (store_has_more_ || log_.head_sequence() >= cursor_ ||
                  Clock::now() - last_read_at >= kForcedReadEvery)) {
       last_read_at = Clock::now();
       if (!fill()) {
@@ -171,8 +175,7 @@ void Relay::loop() {
 }
 
 bool Relay::caught_up() const {
-  return ready_.empty() && in_flight_.empty() && !store_has_more_ &&
-         store_.outbox_pending() <= confirmed_ - checkpointed_;
+  return ready_.empty() && in_flight_.empty() && !store_has_more_ && log_.head_sequence() <= confirmed_;
 }
 
 bool Relay::connect_with_backoff() {
@@ -192,7 +195,7 @@ bool Relay::connect_with_backoff() {
     if (now - last_warn_at_ >= kWarnEvery) {
       last_warn_at_ = now;
       spdlog::warn("outbox relay: cannot connect to {}: {} ({} rows pending; retrying with backoff)",
-                   publisher_description_, connected.error().message, store_.outbox_pending());
+                   publisher_description_, connected.error().message, pending());
     } else {
       spdlog::debug("outbox relay: cannot connect to {}: {}", publisher_description_,
                     connected.error().message);
@@ -206,7 +209,7 @@ bool Relay::connect_with_backoff() {
   if (ever_connected_) reconnects_total_.fetch_add(1);
   ever_connected_ = true;
   spdlog::info("outbox relay: connected to {} ({} rows pending)", publisher_description_,
-               store_.outbox_pending());
+               pending());
   return true;
 }
 
@@ -214,7 +217,7 @@ bool Relay::fill() {
   // Checkpoint writes that keep failing must not let the relay run arbitrarily far ahead.
   if (confirmed_ - checkpointed_ >= 4 * options_.confirm_window) return true;
   const size_t want = options_.read_batch;
-  auto events = store_.read_all(cursor_, want);
+  auto events = log_.read_all(cursor_, want);
   if (!events) {
     warn_storage("read_all", events.error().message);
     return false;
@@ -226,7 +229,7 @@ bool Relay::fill() {
   // Outbox rows of an earlier release, for the events that carry no message of their own.
   std::vector<app::OutboxRow> legacy;
   if (legacy_rows_) {
-    auto rows = store_.read_outbox(cursor_, want);
+    auto rows = earlier_->read_outbox(cursor_, want);
     if (!rows) {
       warn_storage("read_outbox", rows.error().message);
       return false;
@@ -338,7 +341,7 @@ void Relay::remove_confirmed_prefix() {
 void Relay::flush_checkpoint() {
   last_flush_at_ = Clock::now();
   if (confirmed_ == checkpointed_) return;
-  if (auto written = store_.write_checkpoint(app::kRelayCheckpoint, confirmed_); !written) {
+  if (auto written = checkpoints_.write_checkpoint(app::kRelayCheckpoint, confirmed_); !written) {
     // Retried: a confirmed event not yet checkpointed is at worst published again after a
     // restart, which at-least-once delivery allows.
     warn_storage("write_checkpoint", written.error().message);
@@ -347,19 +350,21 @@ void Relay::flush_checkpoint() {
   if (legacy_rows_behind_) delete_legacy_rows_upto(confirmed_);
   published_total_.fetch_add(confirmed_ - checkpointed_, std::memory_order_relaxed);
   checkpointed_ = confirmed_;
+  checkpoint_published_ = confirmed_;
 }
 
 void Relay::delete_legacy_rows_upto(uint64_t last) {
   // Outbox rows of an earlier release that the checkpoint passed are not needed any more.
+  if (earlier_ == nullptr) return;
   for (;;) {
-    auto rows = store_.read_outbox(0, options_.read_batch);
+    auto rows = earlier_->read_outbox(0, options_.read_batch);
     if (!rows) return warn_storage("read_outbox", rows.error().message);
     std::vector<uint64_t> passed;
     for (const auto& r : *rows)
       if (r.sequence <= last) passed.push_back(r.sequence);
     if (rows->empty() && !legacy_rows_) legacy_rows_behind_ = false;  // all gone
     if (passed.empty()) return;
-    if (auto deleted = store_.delete_outbox(passed); !deleted)
+    if (auto deleted = earlier_->delete_outbox(passed); !deleted)
       return warn_storage("delete_outbox", deleted.error().message);  // harmless: behind the checkpoint
     if (passed.size() < rows->size()) return;
   }
@@ -393,10 +398,16 @@ void Relay::reset(const std::string& why) {
 
 void Relay::refresh_oldest() {
   // While disconnected the relay holds no events; read the first one so the age metric stays true.
-  if (oldest_occurred_at_ms_.load() != 0 || store_.outbox_pending() == 0) return;
-  auto events = store_.read_all(confirmed_ + 1, 1);
+  if (oldest_occurred_at_ms_.load() != 0 || log_.head_sequence() <= confirmed_) return;
+  auto events = log_.read_all(confirmed_ + 1, 1);
   if (!events || events->empty()) return;
   oldest_occurred_at_ms_ = events->front().metadata.occurred_at_ms;
+}
+
+uint64_t Relay::pending() const {
+  const uint64_t head = log_.head_sequence();
+  const uint64_t checkpoint = checkpoint_published_.load();
+  return head > checkpoint ? head - checkpoint : 0;
 }
 
 void Relay::tick_rate() {

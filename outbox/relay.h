@@ -38,7 +38,9 @@
 #include <thread>
 #include <vector>
 
-#include "app/ports/event_store.h"
+#include "app/ports/checkpoints.h"
+#include "app/ports/earlier_outbox.h"
+#include "app/ports/event_log.h"
 #include "outbox/backoff.h"
 #include "outbox/publisher.h"
 
@@ -52,7 +54,7 @@ struct RelayOptions {
   // Default: 512, unit: rows. Rows read from the outbox (and events from the log) per read.
   size_t read_batch = 512;
   // Default: 2, unit: ms. How long the relay waits, when caught up, before looking for new rows.
-  // It bounds the idle part of the end-to-end lag. The store's outbox_pending() counter is checked
+  // It bounds the idle part of the end-to-end lag. The log's head is checked
   // first, so an idle poll costs no storage read.
   int idle_poll_ms = 2;
   // Default: 30,000, unit: ms. With messages in flight and no confirm for this long, the
@@ -67,7 +69,7 @@ struct RelayOptions {
 
 /// A snapshot of what the relay has done; every field is cheap to read from any thread.
 struct RelayMetrics {
-  uint64_t rows_pending = 0;      // outbox rows not yet confirmed (the store's count)
+  uint64_t rows_pending = 0;      // events not yet confirmed: the log's head - the checkpoint
   int64_t oldest_row_age_ms = 0;  // now - occurred_at of the oldest unconfirmed row; 0 if none
   double published_per_s = 0;     // rows confirmed and removed per second, over the last second
   uint64_t published_total = 0;   // rows confirmed and removed since start
@@ -82,7 +84,10 @@ struct RelayMetrics {
 
 class Relay {
  public:
-  Relay(app::EventStore& store, std::unique_ptr<Publisher> publisher, RelayOptions options = {});
+  /// Follows `log` from the checkpoint stored in `checkpoints`. `earlier`: the backend's outbox rows
+  /// of an earlier release, or null when it never kept any.
+  Relay(const app::EventLog& log, app::Checkpoints& checkpoints, app::EarlierOutbox* earlier,
+        std::unique_ptr<Publisher> publisher, RelayOptions options = {});
   ~Relay();
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
@@ -118,7 +123,12 @@ class Relay {
   bool caught_up() const;
   void warn_storage(const char* what, const std::string& message);
 
-  app::EventStore& store_;
+  /// Events behind the stored checkpoint (any thread).
+  uint64_t pending() const;
+
+  const app::EventLog& log_;
+  app::Checkpoints& checkpoints_;
+  app::EarlierOutbox* const earlier_;  // null: the backend never kept outbox rows
   std::unique_ptr<Publisher> publisher_;
   const RelayOptions options_;
   const std::string publisher_description_;
@@ -130,6 +140,7 @@ class Relay {
   std::deque<InFlight> in_flight_;  // published, not yet in the confirmed prefix; ascending
   uint64_t confirmed_ = 0;          // the confirmed prefix ends here (the checkpoint, once flushed)
   uint64_t checkpointed_ = 0;       // the checkpoint as stored
+  std::atomic<uint64_t> checkpoint_published_{0};  // checkpointed_, for metrics() on any thread
   // Outbox rows of an earlier release: some may remain beyond the cursor (to read), and some
   // behind it (to delete once the checkpoint passes them).
   bool legacy_rows_ = true;

@@ -17,8 +17,8 @@
 
 #include "domain/codec.h"
 #include "domain/decider.h"
-#include "eventstore/record_view.h"
-#include "projections/order_projection.h"
+#include "eventstore/rocksdb/record_view.h"
+#include "projections/rocksdb/order_projection.h"
 
 namespace orderflow::replay {
 namespace {

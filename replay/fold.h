@@ -25,7 +25,7 @@
 
 #include "domain/order.h"
 #include "domain/result.h"
-#include "eventstore/admin.h"
+#include "eventstore/rocksdb/admin.h"
 
 namespace orderflow::replay {
 

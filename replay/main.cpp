@@ -17,10 +17,10 @@
 
 #include "domain/codec.h"
 #include "domain/time.h"
-#include "eventstore/admin.h"
-#include "eventstore/record_codec.h"
-#include "eventstore/record_view.h"
-#include "projections/order_projection.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/record_codec.h"
+#include "eventstore/rocksdb/record_view.h"
+#include "projections/rocksdb/order_projection.h"
 #include "replay/rebuild.h"
 
 namespace {

@@ -14,7 +14,7 @@
 #include <thread>
 #include <tuple>
 
-#include "projections/order_projection.h"
+#include "projections/rocksdb/order_projection.h"
 
 namespace orderflow::replay {
 namespace {

@@ -28,12 +28,12 @@
 #include "app/release_queue.h"
 #include "app/worker_pool.h"
 #include "clients/collaborators.h"
-#include "eventstore/admin.h"
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "outbox/publisher.h"
 #include "outbox/relay.h"
 #include "outbox/relay_metrics.h"
-#include "projections/order_projection.h"
+#include "projections/rocksdb/order_projection.h"
 #include "server/idempotency_purge.h"
 #include "server/readiness.h"
 #include "server/server_metrics.h"
@@ -100,17 +100,16 @@ int main(int argc, char** argv) {
   store_options.memtable_bytes_max = memory.memtable_bytes_max;
   store_options.row_cache_bytes = memory.row_cache_bytes;
   store_options.stream_cache_capacity = memory.stream_heads_max;
-  store_options.extra_families = projections::OrderProjection::family_names();
+  projections::OrderProjection::install(store_options);
   store_options.extra_families.push_back(server::kHealthFamily);
-  store_options.extra_families.push_back(app::ReleaseQueue::family);
   auto opened = eventstore::open_rocksdb_event_store(store_options);
   if (!opened) {
     spdlog::critical("cannot open the event store in '{}': {}", config.data_dir, opened.error().message);
     return 1;
   }
-  std::unique_ptr<app::EventStore> store = std::move(opened.value());
+  std::unique_ptr<eventstore::RocksDbStore> store = std::move(opened.value());
   spdlog::info("event store open in {} at sequence {}", config.data_dir, store->head_sequence());
-  // An orderflow-replay rebuild that was interrupted leaves this mark (see eventstore/admin.h):
+  // An orderflow-replay rebuild that was interrupted leaves this mark (see eventstore/rocksdb/admin.h):
   // the projections are incomplete, and serving them would answer wrong lists and 404s.
   if (auto mark =
           store->get(std::string(eventstore::kMetaFamily), std::string(eventstore::kMetaRebuildStartedKey));
@@ -126,7 +125,7 @@ int main(int argc, char** argv) {
   projections::OrderProjection read_model(*store);
   app::SystemClock clock;
   // Customer and Inventory: in-process fakes, or the seed's services over HTTP (USE_REAL_*_API).
-  // Releases the inventory does not accept now are kept in the release_queue family and retried.
+  // Releases the inventory does not accept now are kept as release records and retried.
   clients::Collaborators collaborators;
   try {
     collaborators = clients::open_collaborators(config);
@@ -176,7 +175,7 @@ int main(int argc, char** argv) {
   }
   outbox::RelayOptions relay_options;
   relay_options.idle_poll_ms = 50;  // woken by every commit; the poll is only a safety net
-  outbox::Relay relay(*store, std::move(publisher.value()), relay_options);
+  outbox::Relay relay(*store, *store, store.get(), std::move(publisher.value()), relay_options);
   relay_to_wake.store(&relay, std::memory_order_release);
   struct ForgetRelay {
     std::atomic<outbox::Relay*>& relay;
@@ -192,7 +191,7 @@ int main(int argc, char** argv) {
       router, api::OrderRouteDeps{commands, queries, idempotency, workers,
                                   static_cast<int64_t>(config.idempotency_ttl_s) * 1000, commands_inline});
 
-  app::EventStore& store_ref = *store;
+  eventstore::RocksDbStore& store_ref = *store;
   api::add_admin_routes(
       router, api::AdminRouteDeps{[&store_ref](const std::string& dir) { return store_ref.backup_to(dir); },
                                   workers, config.data_dir, [&clock] { return clock.now_ms(); }});

@@ -7,9 +7,11 @@
 #include <string>
 
 namespace orderflow::app {
-class EventStore;
 class Clock;
 }  // namespace orderflow::app
+namespace orderflow::eventstore {
+class RocksDbStore;
+}
 namespace orderflow::outbox {
 class Relay;
 }
@@ -21,7 +23,7 @@ using ReadinessProbe = std::function<void(std::function<void(std::optional<std::
 
 /// The probe over `store` (its "health" family takes the probe rows) and `relay`; both, and
 /// `clock`, must outlive it.
-ReadinessProbe make_readiness_probe(app::EventStore& store, const app::Clock& clock,
+ReadinessProbe make_readiness_probe(eventstore::RocksDbStore& store, const app::Clock& clock,
                                     const outbox::Relay& relay);
 
 /// The family the probe writes into (opened with the store's projection families).

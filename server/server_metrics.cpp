@@ -8,12 +8,12 @@
 #include "app/memory_budget.h"
 #include "app/metrics.h"
 #include "app/order_commands.h"
-#include "app/ports/event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "app/worker_pool.h"
 
 namespace orderflow::server {
 
-void add_server_metrics(app::MetricsRegistry& metrics, const app::EventStore& store,
+void add_server_metrics(app::MetricsRegistry& metrics, const eventstore::RocksDbStore& store,
                         const app::OrderCommands& service, const app::WorkerPool& workers,
                         uint64_t memory_budget_mb) {
   metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",

@@ -5,14 +5,16 @@
 
 namespace orderflow::app {
 class MetricsRegistry;
-class EventStore;
 class OrderCommands;
 class WorkerPool;
 }  // namespace orderflow::app
+namespace orderflow::eventstore {
+class RocksDbStore;
+}
 
 namespace orderflow::server {
 
-void add_server_metrics(app::MetricsRegistry& metrics, const app::EventStore& store,
+void add_server_metrics(app::MetricsRegistry& metrics, const eventstore::RocksDbStore& store,
                         const app::OrderCommands& service, const app::WorkerPool& workers,
                         uint64_t memory_budget_mb);
 

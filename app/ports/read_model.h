@@ -1,14 +1,15 @@
 #pragma once
-// The order read model: the client-facing order view and its list indexes. Its rows are written
-// in the same batch as the events (inline projection), so a read after a successful command
-// always sees it. Implemented in projections/.
+// The order read model: the client-facing order view and its list queries. A backend implements it
+// whole and keeps it in the same commit as the events, from each append's OrderChange (see
+// event_log.h), so a read after a successful command always sees it. The RocksDB one is in
+// projections/rocksdb/.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "app/errors.h"
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 #include "domain/order.h"
 
 namespace orderflow::app {
@@ -37,13 +38,6 @@ struct OrderPage {
 class OrderReadModel {
  public:
   virtual ~OrderReadModel() = default;
-  /// The families the store must open for this model.
-  virtual std::vector<std::string> families() const = 0;
-  /// The rows to write when an order goes from `before` to `after` (after may be deleted).
-  /// `after_json` is domain::order_to_json(after), rendered once by the caller, who answers with the
-  /// same bytes; it is not used when `after` is deleted.
-  virtual std::vector<KeyValueWrite> writes_for(const domain::Order& before, const domain::Order& after,
-                                                const std::string& after_json) const = 0;
   /// The order's view, or nullopt when it does not exist or was deleted.
   virtual Result<std::optional<OrderView>, Error> find(const domain::OrderId& id) const = 0;
   /// One page of orders matching every filter, ordered by creation time (then id).

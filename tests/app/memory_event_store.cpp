@@ -9,7 +9,7 @@ app::AppendResult MemoryEventStore::commit(app::AppendRequest& request) {
   auto error = [](AppendError::Code code, std::string message) {
     return AppendResult(fail(AppendError{code, std::move(message), 0, {}}));
   };
-  if (request.events.empty() && request.writes.empty() && !request.idempotency)
+  if (request.events.empty() && !request.order && !request.idempotency)
     return error(AppendError::Code::invalid_request, "nothing to append");
   if (!request.events.empty() && request.stream_id.empty())
     return error(AppendError::Code::invalid_request, "stream_id is empty");
@@ -53,14 +53,15 @@ app::AppendResult MemoryEventStore::commit(app::AppendRequest& request) {
   }
   if (indexes.empty()) streams_.erase(request.stream_id);
   ok.stream_version = request.events.empty() ? version : log_[ok.last_sequence - 1].stream_version;
-  for (auto& w : request.writes) {
-    auto& rows = families_[w.family];
-    if (w.value)
-      rows[w.key] = std::move(*w.value);
+  if (request.order) {
+    const auto& after = request.order->after;
+    if (domain::is_live(after))
+      views_[after.id.str()] = app::OrderView{after.version, request.order->after_json};
     else
-      rows.erase(w.key);
+      views_.erase(request.order->before.id.str());
   }
   ++appends_committed_;
+  committed_.notify_all();
   return ok;
 }
 
@@ -117,10 +118,14 @@ uint64_t MemoryEventStore::appends_committed() const {
   return appends_committed_;
 }
 
-std::map<std::string, std::string> MemoryEventStore::family_rows(const std::string& family) const {
+std::map<std::string, app::OrderView> MemoryEventStore::views() const {
   std::lock_guard lock(mutex_);
-  auto it = families_.find(family);
-  return it == families_.end() ? std::map<std::string, std::string>{} : it->second;
+  return views_;
+}
+
+std::map<std::string, std::string> MemoryEventStore::releases() const {
+  std::lock_guard lock(mutex_);
+  return releases_;
 }
 
 Result<std::vector<app::RecordedEvent>, app::StoreError> MemoryEventStore::read_stream(
@@ -155,46 +160,16 @@ uint64_t MemoryEventStore::stream_version(const std::string& stream_id) const {
   return it == streams_.end() ? 0 : it->second.size();
 }
 
-Result<std::optional<std::string>, app::StoreError> MemoryEventStore::get(const std::string& family,
-                                                                          const std::string& key) const {
-  std::lock_guard lock(mutex_);
-  auto f = families_.find(family);
-  if (f == families_.end()) return std::optional<std::string>{};
-  auto it = f->second.find(key);
-  if (it == f->second.end()) return std::optional<std::string>{};
-  return std::optional<std::string>{it->second};
+uint64_t MemoryEventStore::wait_past(uint64_t after_sequence, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  committed_.wait_for(lock, timeout, [&] { return log_.size() > after_sequence || closed_; });
+  return log_.size();
 }
 
-Result<std::vector<std::optional<std::string>>, app::StoreError> MemoryEventStore::multi_get(
-    const std::string& family, const std::vector<std::string>& keys) const {
-  std::vector<std::optional<std::string>> out;
-  for (const auto& k : keys) out.push_back(*get(family, k));
-  return out;
-}
-
-Result<std::vector<app::KeyValue>, app::StoreError> MemoryEventStore::scan(const std::string& family,
-                                                                           const std::string& from_key,
-                                                                           const std::string& to_key,
-                                                                           size_t limit, bool reverse) const {
+void MemoryEventStore::drain() {
   std::lock_guard lock(mutex_);
-  std::vector<app::KeyValue> out;
-  auto f = families_.find(family);
-  if (f == families_.end()) return out;
-  const auto& rows = f->second;
-  if (!reverse) {
-    for (auto it = rows.lower_bound(from_key);
-         it != rows.end() && out.size() < limit && (to_key.empty() || it->first < to_key); ++it)
-      out.push_back({it->first, it->second});
-    return out;
-  }
-  // from_key: the inclusive upper bound (empty = the last key); to_key: the exclusive lower bound.
-  auto it = from_key.empty() ? rows.end() : rows.upper_bound(from_key);
-  while (it != rows.begin() && out.size() < limit) {
-    --it;
-    if (!to_key.empty() && it->first <= to_key) break;
-    out.push_back({it->first, it->second});
-  }
-  return out;
+  closed_ = true;
+  committed_.notify_all();
 }
 
 Result<std::optional<app::IdempotencyRecord>, app::StoreError> MemoryEventStore::find_idempotency(
@@ -208,27 +183,6 @@ Result<std::optional<app::IdempotencyRecord>, app::StoreError> MemoryEventStore:
 Result<size_t, app::StoreError> MemoryEventStore::purge_idempotency(int64_t now_ms) {
   std::lock_guard lock(mutex_);
   return std::erase_if(idempotency_, [&](const auto& kv) { return kv.second.expires_at_ms <= now_ms; });
-}
-
-Result<std::vector<app::OutboxRow>, app::StoreError> MemoryEventStore::read_outbox(uint64_t from_sequence,
-                                                                                   size_t max_count) const {
-  std::lock_guard lock(mutex_);
-  std::vector<app::OutboxRow> out;
-  for (auto it = outbox_.lower_bound(from_sequence); it != outbox_.end() && out.size() < max_count; ++it)
-    out.push_back({it->first, it->second});
-  return out;
-}
-
-Result<Unit, app::StoreError> MemoryEventStore::delete_outbox(const std::vector<uint64_t>& sequences) {
-  std::lock_guard lock(mutex_);
-  for (auto s : sequences) outbox_.erase(s);
-  return Unit{};
-}
-
-uint64_t MemoryEventStore::outbox_pending() const {
-  std::lock_guard lock(mutex_);
-  auto it = checkpoints_.find(app::kRelayCheckpoint);
-  return log_.size() - (it == checkpoints_.end() ? 0 : it->second);
 }
 
 Result<std::optional<uint64_t>, app::StoreError> MemoryEventStore::read_checkpoint(
@@ -247,8 +201,37 @@ Result<Unit, app::StoreError> MemoryEventStore::write_checkpoint(const std::stri
   return Unit{};
 }
 
-Result<uint64_t, app::BackupError> MemoryEventStore::backup_to(const std::string& dir) {
-  return fail(app::BackupError{false, "a memory store has no files to copy to " + dir});
+Result<Unit, app::StoreError> MemoryEventStore::save_release(const app::ReleaseRecord& record) {
+  std::lock_guard lock(mutex_);
+  releases_[record.id] = record.text;
+  return Unit{};
+}
+
+Result<Unit, app::StoreError> MemoryEventStore::remove_release(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  releases_.erase(id);
+  return Unit{};
+}
+
+Result<std::vector<app::ReleaseRecord>, app::StoreError> MemoryEventStore::releases_after(
+    const std::string& after_id, size_t max_count) const {
+  std::lock_guard lock(mutex_);
+  std::vector<app::ReleaseRecord> out;
+  for (auto it = after_id.empty() ? releases_.begin() : releases_.upper_bound(after_id);
+       it != releases_.end() && out.size() < max_count; ++it)
+    out.push_back({it->first, it->second});
+  return out;
+}
+
+Result<std::optional<app::OrderView>, app::Error> MemoryEventStore::find(const domain::OrderId& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = views_.find(id.str());
+  if (it == views_.end()) return std::optional<app::OrderView>{};
+  return std::optional<app::OrderView>{it->second};
+}
+
+Result<app::OrderPage, app::Error> MemoryEventStore::list(const app::OrderListQuery&) const {
+  return fail(app::Error{app::ErrorCode::internal, {"the in-memory read model serves no lists"}, 0});
 }
 
 }  // namespace orderflow::testing

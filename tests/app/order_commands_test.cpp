@@ -15,7 +15,6 @@
 #include "domain/codec.h"
 #include "domain/decider.h"
 #include "domain/order_json.h"
-#include "projections/order_projection.h"
 #include "tests/app/memory_event_store.h"
 
 namespace {
@@ -126,7 +125,7 @@ app::LineInput line(const std::string& product, int64_t quantity) {
 /// The service wired as the server wires it, with fakes at the ports.
 struct World {
   testing::MemoryEventStore store;
-  projections::OrderProjection read_model{store};
+  const app::OrderReadModel& read_model{store};  // the memory store keeps the views
   ScriptedCustomers customers;
   ScriptedInventory inventory;
   DirectReleases releases{inventory};
@@ -224,7 +223,7 @@ TEST_CASE(
   CHECK(w.inventory.stock(kA) == 10);
   CHECK(w.inventory.stock(kB) == 10);
   CHECK(w.store.head_sequence() == 0);
-  CHECK(w.store.family_rows("order_view").empty());
+  CHECK(w.store.views().empty());
 }
 
 TEST_CASE(
@@ -456,7 +455,7 @@ TEST_CASE(
   CHECK(again.error().code == ErrorCode::idempotency_key_reused);
   CHECK(again.error().stored_response == stored);
   CHECK(w.inventory.stock(kA) == 9);
-  CHECK(w.store.family_rows("order_view").size() == 1);
+  CHECK(w.store.views().size() == 1);
 
   // Expired: the lookup purges it and the key can be used again.
   w.clock.now = kNowMs + 60'000;

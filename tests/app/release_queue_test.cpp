@@ -81,7 +81,7 @@ TEST_CASE("release queue: a release the inventory takes at once leaves no row", 
   queue.release(kProduct, 3, kOrder);
   CHECK(inventory.released_now() == 3);
   CHECK(queue.pending() == 0);
-  CHECK(store.family_rows(app::ReleaseQueue::family).empty());
+  CHECK(store.releases().empty());
 }
 
 TEST_CASE("release queue: a refused release is stored, retried under its key until taken, then deleted",
@@ -93,7 +93,7 @@ TEST_CASE("release queue: a refused release is stored, retried under its key unt
   REQUIRE(queue.start());
   queue.release(kProduct, 2, kOrder);
   // Stored before release() returned: a crash now would not lose it.
-  auto rows = store.family_rows(app::ReleaseQueue::family);
+  auto rows = store.releases();
   REQUIRE(rows.size() == 1);
   const std::string key = rows.begin()->first;
   auto stored = app::ReleaseQueue::decode(key, rows.begin()->second);
@@ -108,7 +108,7 @@ TEST_CASE("release queue: a refused release is stored, retried under its key unt
   REQUIRE(eventually([&] { return queue.pending() == 0; }));
   CHECK(inventory.released_now() == 2);  // once
   CHECK(queue.released_total() == 1);
-  CHECK(store.family_rows(app::ReleaseQueue::family).empty());
+  CHECK(store.releases().empty());
   std::lock_guard lock(inventory.mutex);
   for (const auto& k : inventory.attempts) CHECK(k == key);  // the same key on every attempt
 }
@@ -125,29 +125,26 @@ TEST_CASE("release queue: rows left by an earlier process are released after a r
     first.release(kProduct, 7, kOrder);
     first.stop();  // the process ends with both pending
   }
-  REQUIRE(store.family_rows(app::ReleaseQueue::family).size() == 2);
+  REQUIRE(store.releases().size() == 2);
   inventory.set_up(true);
   app::ReleaseQueue second(store, inventory, fast_retries());
   REQUIRE(second.start());
   REQUIRE(eventually([&] { return second.pending() == 0; }));
   CHECK(inventory.released_now() == 12);
-  CHECK(store.family_rows(app::ReleaseQueue::family).empty());
+  CHECK(store.releases().empty());
 }
 
 TEST_CASE("release queue: an unreadable row is left in place, the others are released",
           "[app][release_queue]") {
   testing::MemoryEventStore store;
-  app::AppendRequest req;
-  req.writes.push_back({app::ReleaseQueue::family, "bad", std::string("2 not a row")});
-  req.writes.push_back(
-      {app::ReleaseQueue::family, "good", app::ReleaseQueue::encode({"good", kProduct, 4, kOrder, 0})});
-  REQUIRE(store.append(std::move(req)));
+  REQUIRE(store.save_release({"bad", "2 not a row"}));
+  REQUIRE(store.save_release({"good", app::ReleaseQueue::encode({"good", kProduct, 4, kOrder, 0})}));
   FlakyInventory inventory;
   app::ReleaseQueue queue(store, inventory, fast_retries());
   REQUIRE(queue.start());
   REQUIRE(eventually([&] { return queue.released_total() == 1; }));
   CHECK(inventory.released_now() == 4);
-  auto rows = store.family_rows(app::ReleaseQueue::family);
+  auto rows = store.releases();
   CHECK(rows.size() == 1);
   CHECK(rows.count("bad") == 1);
 }
@@ -162,10 +159,10 @@ TEST_CASE("release queue: past its memory bound a release waits as a stored row 
   app::ReleaseQueue queue(store, inventory, options);
   REQUIRE(queue.start());
   for (int i = 1; i <= 5; ++i) queue.release(kProduct, i, kOrder);
-  CHECK(store.family_rows(app::ReleaseQueue::family).size() == 5);  // every one stored
+  CHECK(store.releases().size() == 5);  // every one stored
   CHECK(queue.pending() == 2);                                      // two retried from memory
   inventory.set_up(true);
-  REQUIRE(eventually([&] { return store.family_rows(app::ReleaseQueue::family).empty(); }));
+  REQUIRE(eventually([&] { return store.releases().empty(); }));
   CHECK(inventory.released_now() == 1 + 2 + 3 + 4 + 5);  // none lost, none twice
   CHECK(queue.released_total() == 5);
 }

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "eventstore/admin.h"
-#include "eventstore/record_codec.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/record_codec.h"
 #include "tests/eventstore/test_support.h"
 
 using namespace orderflow;

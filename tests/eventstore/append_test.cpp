@@ -115,9 +115,8 @@ TEST_CASE("a conflicting append writes nothing at all", "[eventstore]") {
   auto request =
       make_append("s", ExpectedVersion::exact(7), {make_event("t", "{}", "e2"), make_event("t", "{}", "e3")});
   request.events[0].outbox = app::OutboxMessage{"order.x", "{}"};
-  request.writes.push_back({"orders_view", "o-1", std::string("row")});
   request.idempotency = app::IdempotencyRecord{"key-1", "response", 100};
-  auto r = store->append(std::move(request));
+  auto r = store->append_with_rows(std::move(request), {{"orders_view", "o-1", std::string("row")}});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == AppendError::Code::version_conflict);
   CHECK(r.error().actual_version == 1);
@@ -144,8 +143,8 @@ TEST_CASE("invalid requests are refused before anything is queued", "[eventstore
   options.extra_families = {"view"};
   options.max_batch_events = 4;
   auto store = open_store(options);
-  auto expect_invalid = [&](app::AppendRequest request) {
-    auto r = store->append(std::move(request));
+  auto expect_invalid = [&](app::AppendRequest request, std::vector<eventstore::KeyValueWrite> rows = {}) {
+    auto r = store->append_with_rows(std::move(request), std::move(rows));
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == AppendError::Code::invalid_request);
   };
@@ -157,11 +156,13 @@ TEST_CASE("invalid requests are refused before anything is queued", "[eventstore
   std::vector<app::NewEvent> five(5, make_event("t", "{}", "e"));
   expect_invalid(make_append("s", ExpectedVersion::any(), five));
   auto unknown_family = make_append("s", ExpectedVersion::any(), {make_event("t", "{}", "e")});
-  unknown_family.writes.push_back({"no_such_family", "k", std::string("v")});
-  expect_invalid(std::move(unknown_family));
+  expect_invalid(std::move(unknown_family), {{"no_such_family", "k", std::string("v")}});
   auto builtin_family = make_append("s", ExpectedVersion::any(), {make_event("t", "{}", "e")});
-  builtin_family.writes.push_back({"events", "k", std::string("v")});
-  expect_invalid(std::move(builtin_family));
+  expect_invalid(std::move(builtin_family), {{"events", "k", std::string("v")}});
+  // An order change with no read model to turn it into rows: refused, never silently dropped.
+  auto order_change = make_append("s", ExpectedVersion::any(), {make_event("t", "{}", "e")});
+  order_change.order = app::OrderChange{};
+  expect_invalid(std::move(order_change));
 
   CHECK(store->head_sequence() == 0);
   CHECK(store->stats().batches == 0);
@@ -176,9 +177,7 @@ TEST_CASE("an append with only family writes takes no sequence", "[eventstore]")
   auto options = options_for(dir);
   options.extra_families = {"checkpoints"};
   auto store = open_store(options);
-  app::AppendRequest r;
-  r.writes.push_back({"checkpoints", "projection-a", std::string("17")});
-  auto ok = store->append(std::move(r));
+  auto ok = store->append_with_rows({}, {{"checkpoints", "projection-a", std::string("17")}});
   REQUIRE(ok.ok());
   CHECK(ok->first_sequence == 0);
   CHECK(ok->last_sequence == 0);
@@ -186,9 +185,7 @@ TEST_CASE("an append with only family writes takes no sequence", "[eventstore]")
   CHECK(store->get("checkpoints", "projection-a")->value() == "17");
 
   // value == nullopt deletes the key.
-  app::AppendRequest del;
-  del.writes.push_back({"checkpoints", "projection-a", std::nullopt});
-  REQUIRE(store->append(std::move(del)).ok());
+  REQUIRE(store->write_rows({{"checkpoints", "projection-a", std::nullopt}}));
   CHECK_FALSE(store->get("checkpoints", "projection-a")->has_value());
 }
 

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "eventstore/record_codec.h"
+#include "eventstore/rocksdb/record_codec.h"
 
 using namespace orderflow;
 using namespace orderflow::eventstore;

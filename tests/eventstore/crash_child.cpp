@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "tests/eventstore/crash_payload.h"
 
 using namespace orderflow;

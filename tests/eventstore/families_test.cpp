@@ -84,9 +84,10 @@ TEST_CASE("extra family writes commit atomically with the events", "[eventstore]
   constexpr uint64_t kAppends = 300;
   for (uint64_t v = 0; v < kAppends; ++v) {
     auto r = make_append("s", ExpectedVersion::exact(v), {make_event("t", "{}", "e")});
-    r.writes.push_back({"view", "count", std::to_string(v + 1)});
-    r.writes.push_back({"view", "row-" + std::to_string(v), std::string("x")});
-    REQUIRE(store->append(std::move(r)).ok());
+    REQUIRE(store
+                ->append_with_rows(std::move(r), {{"view", "count", std::to_string(v + 1)},
+                                                  {"view", "row-" + std::to_string(v), std::string("x")}})
+                .ok());
   }
   stop = true;
   reader.join();
@@ -101,11 +102,11 @@ TEST_CASE("get and scan over a named family, forward and reverse", "[eventstore]
   auto options = options_for(dir);
   options.extra_families = {"idx"};
   auto store = open_store(options);
-  app::AppendRequest r;
-  for (const char* k : {"a", "b", "c", "d", "e"}) r.writes.push_back({"idx", k, std::string("v") + k});
-  REQUIRE(store->append(std::move(r)).ok());
+  std::vector<eventstore::KeyValueWrite> rows;
+  for (const char* k : {"a", "b", "c", "d", "e"}) rows.push_back({"idx", k, std::string("v") + k});
+  REQUIRE(store->write_rows(std::move(rows)));
 
-  auto keys = [](const std::vector<app::KeyValue>& rows) {
+  auto keys = [](const std::vector<eventstore::KeyValue>& rows) {
     std::string out;
     for (const auto& row : rows) out += row.key;
     return out;

@@ -70,6 +70,10 @@ TEST_CASE("a failed write answers storage_failed and rolls back heads and sequen
   auto options = options_for(dir);
   options.env = &env;
   options.extra_families = {"view"};
+  // Every order change becomes one row of "view", written in the append's batch.
+  options.order_rows = [](const app::OrderChange&, std::vector<eventstore::KeyValueWrite>& out) {
+    out.push_back({"view", "bad", std::string("x")});
+  };
   options.reopen_interval_ms = 3'600'000;  // no reopen within this test: the store stays stopped
   {
     auto store = open_store(options);
@@ -85,7 +89,7 @@ TEST_CASE("a failed write answers storage_failed and rolls back heads and sequen
       auto r = make_append("f-" + std::to_string(i), ExpectedVersion::no_stream(),
                            {make_event("t", "{}", "bad-" + std::to_string(i))});
       r.events[0].outbox = app::OutboxMessage{"k", "b"};
-      r.writes.push_back({"view", "bad", std::string("x")});
+      r.order = app::OrderChange{};
       r.idempotency = app::IdempotencyRecord{"key-" + std::to_string(i), "v", 0};
       store->append_async(std::move(r), [&](app::AppendResult result) {
         std::lock_guard lock(mutex);

@@ -15,7 +15,7 @@ using app::ExpectedVersion;
 
 namespace {
 
-std::vector<app::RecordedEvent> read_everything(app::EventStore& store) {
+std::vector<app::RecordedEvent> read_everything(app::EventLog& store) {
   std::vector<app::RecordedEvent> all;
   for (uint64_t from = 1;;) {
     auto page = store.read_all(from, 1000);
@@ -104,16 +104,14 @@ TEST_CASE("reopen with a different set of extra families", "[eventstore][recover
   {
     auto store = open_store(options);
     auto r = make_append("s", ExpectedVersion::any(), {make_event("t", "{}", "e")});
-    r.writes.push_back({"old_view", "k", std::string("v")});
-    REQUIRE(store->append(std::move(r)).ok());
+    REQUIRE(store->append_with_rows(std::move(r), {{"old_view", "k", std::string("v")}}).ok());
   }
   options.extra_families = {"new_view"};
   auto store = open_store(options);  // the dropped family is still on disk; open must not fail
   CHECK(store->head_sequence() == 1);
   CHECK_FALSE(store->get("old_view", "k").ok());  // not exposed any more
   auto r = make_append("s", ExpectedVersion::exact(1), {make_event("t", "{}", "e")});
-  r.writes.push_back({"new_view", "k", std::string("v2")});
-  REQUIRE(store->append(std::move(r)).ok());
+  REQUIRE(store->append_with_rows(std::move(r), {{"new_view", "k", std::string("v2")}}).ok());
   CHECK(store->get("new_view", "k")->value() == "v2");
 }
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 
 namespace orderflow::eventstore::test {
 
@@ -38,7 +38,7 @@ inline Options options_for(const TempDir& dir) {
   return options;
 }
 
-inline std::unique_ptr<app::EventStore> open_store(const Options& options) {
+inline std::unique_ptr<RocksDbStore> open_store(const Options& options) {
   auto opened = open_rocksdb_event_store(options);
   if (!opened.ok()) FAIL("open failed: " << opened.error().message);
   return std::move(opened).value();

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "outbox/relay.h"
 #include "tests/support/server_process.h"
 #include "tests/support/wait_until.h"
@@ -45,66 +45,23 @@ class RecordingPublisher final : public outbox::Publisher {
   std::vector<uint64_t> unconfirmed_;
 };
 
-/// The real store, except that checkpoint writes never land: a process that dies after its
+/// The real store's checkpoints, except that writes never land: a process that dies after its
 /// publishes were confirmed and before it wrote the checkpoint.
-class CheckpointLostStore final : public app::EventStore {
+class CheckpointLost final : public app::Checkpoints {
  public:
-  explicit CheckpointLostStore(app::EventStore& inner) : inner_(inner) {}
+  explicit CheckpointLost(app::Checkpoints& inner) : inner_(inner) {}
   Result<Unit, app::StoreError> write_checkpoint(const std::string&, uint64_t) override {
     return fail(app::StoreError{"the process died first"});
   }
   Result<std::optional<uint64_t>, app::StoreError> read_checkpoint(const std::string& n) const override {
     return inner_.read_checkpoint(n);
   }
-  void append_async(app::AppendRequest r, std::function<void(app::AppendResult)> d) override {
-    inner_.append_async(std::move(r), std::move(d));
-  }
-  app::AppendResult append(app::AppendRequest r) override { return inner_.append(std::move(r)); }
-  Result<std::vector<app::RecordedEvent>, app::StoreError> read_stream(const std::string& s, uint64_t f,
-                                                                       size_t m) const override {
-    return inner_.read_stream(s, f, m);
-  }
-  Result<std::vector<app::RecordedEvent>, app::StoreError> read_all(uint64_t f, size_t m) const override {
-    return inner_.read_all(f, m);
-  }
-  uint64_t head_sequence() const override { return inner_.head_sequence(); }
-  uint64_t stream_version(const std::string& s) const override { return inner_.stream_version(s); }
-  Result<std::optional<std::string>, app::StoreError> get(const std::string& f,
-                                                          const std::string& k) const override {
-    return inner_.get(f, k);
-  }
-  Result<std::vector<std::optional<std::string>>, app::StoreError> multi_get(
-      const std::string& f, const std::vector<std::string>& k) const override {
-    return inner_.multi_get(f, k);
-  }
-  Result<std::vector<app::KeyValue>, app::StoreError> scan(const std::string& f, const std::string& a,
-                                                           const std::string& b, size_t l,
-                                                           bool r) const override {
-    return inner_.scan(f, a, b, l, r);
-  }
-  Result<std::optional<app::IdempotencyRecord>, app::StoreError> find_idempotency(
-      const std::string& k) const override {
-    return inner_.find_idempotency(k);
-  }
-  Result<size_t, app::StoreError> purge_idempotency(int64_t n) override {
-    return inner_.purge_idempotency(n);
-  }
-  Result<std::vector<app::OutboxRow>, app::StoreError> read_outbox(uint64_t f, size_t m) const override {
-    return inner_.read_outbox(f, m);
-  }
-  Result<Unit, app::StoreError> delete_outbox(const std::vector<uint64_t>& s) override {
-    return inner_.delete_outbox(s);
-  }
-  uint64_t outbox_pending() const override { return inner_.outbox_pending(); }
-  app::CommitStats stats() const override { return inner_.stats(); }
-  Result<uint64_t, app::BackupError> backup_to(const std::string& d) override { return inner_.backup_to(d); }
-  void drain() override { inner_.drain(); }
 
  private:
-  app::EventStore& inner_;
+  app::Checkpoints& inner_;
 };
 
-void append_orders(app::EventStore& store, int first, int count) {
+void append_orders(app::EventLog& store, int first, int count) {
   for (int i = first; i < first + count; ++i) {
     app::AppendRequest r;
     r.stream_id = "order-" + std::to_string(i);
@@ -141,8 +98,8 @@ TEST_CASE("an event published but not checkpointed when the process dies is publ
   std::vector<uint64_t> first_run, second_run;
   {
     // The first process publishes everything, and every checkpoint write is lost.
-    CheckpointLostStore dying(*store);
-    outbox::Relay relay(dying, std::make_unique<RecordingPublisher>(first_run, mutex));
+    CheckpointLost dying(*store);
+    outbox::Relay relay(*store, dying, store.get(), std::make_unique<RecordingPublisher>(first_run, mutex));
     relay.start();
     REQUIRE(testing::wait_until(
         [&] {
@@ -156,7 +113,7 @@ TEST_CASE("an event published but not checkpointed when the process dies is publ
   CHECK(store->outbox_pending() == 100);
   {
     // The next process starts from the checkpoint: everything goes again, in order.
-    outbox::Relay relay(*store, std::make_unique<RecordingPublisher>(second_run, mutex));
+    outbox::Relay relay(*store, *store, store.get(), std::make_unique<RecordingPublisher>(second_run, mutex));
     relay.start();
     REQUIRE(testing::wait_until([&] { return store->outbox_pending() == 0; }, std::chrono::seconds(10)));
     relay.stop();
@@ -171,7 +128,7 @@ TEST_CASE("an event published but not checkpointed when the process dies is publ
   append_orders(*store, 50, 5);  // 101..110
   std::vector<uint64_t> third_run;
   {
-    outbox::Relay relay(*store, std::make_unique<RecordingPublisher>(third_run, mutex));
+    outbox::Relay relay(*store, *store, store.get(), std::make_unique<RecordingPublisher>(third_run, mutex));
     relay.start();
     REQUIRE(testing::wait_until([&] { return store->outbox_pending() == 0; }, std::chrono::seconds(10)));
     relay.stop();

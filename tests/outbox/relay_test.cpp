@@ -11,7 +11,7 @@
 
 #include "app/metrics.h"
 #include "domain/time.h"
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "outbox/backoff.h"
 #include "outbox/log_publisher.h"
 #include "outbox/message.h"
@@ -100,7 +100,7 @@ TEST_CASE("the relay with the log publisher removes every row in order and count
   options.sync = false;
   auto opened = eventstore::open_rocksdb_event_store(options);
   REQUIRE(opened.ok());
-  std::unique_ptr<app::EventStore> store = std::move(opened).value();
+  std::unique_ptr<eventstore::RocksDbStore> store = std::move(opened).value();
 
   constexpr int kOrders = 300;
   for (int i = 0; i < kOrders; ++i) {
@@ -115,7 +115,7 @@ TEST_CASE("the relay with the log publisher removes every row in order and count
   }
   REQUIRE(store->outbox_pending() == 2 * kOrders);
 
-  outbox::Relay relay(*store, std::make_unique<outbox::LogPublisher>());
+  outbox::Relay relay(*store, *store, store.get(), std::make_unique<outbox::LogPublisher>());
   app::MetricsRegistry registry;
   outbox::add_relay_metrics(registry, relay);
   CHECK(relay.describe() == "log");

@@ -16,10 +16,10 @@
 #include <string>
 #include <vector>
 
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 #include "domain/codec.h"
 #include "domain/decider.h"
-#include "projections/order_projection.h"
+#include "projections/rocksdb/order_projection.h"
 
 namespace orderflow::replay_testing {
 
@@ -105,7 +105,8 @@ struct GeneratedLog {
 };
 
 /// Appends the log of `shape.orders` orders. Throws on a failed append (a bug in a test or bench).
-inline GeneratedLog generate_log(app::EventStore& store, const LogShape& shape) {
+/// `store` must keep the order read model (projections::OrderProjection::install).
+inline GeneratedLog generate_log(app::EventLog& store, const LogShape& shape) {
   using namespace domain;
   GeneratedLog log;
   uint64_t status_changes = 0;
@@ -150,7 +151,7 @@ inline GeneratedLog generate_log(app::EventStore& store, const LogShape& shape) 
         req.events.push_back(detail::to_new_event(e, n, k++, false));
         req.events.back().outbox = app::OutboxMessage{std::string(routing_key(e)), message_body(e, after)};
       }
-      req.writes = projections::OrderProjection::rows_for(state, after);
+      req.order = app::OrderChange{state, after, domain::order_to_json(after)};
       log.events += events.size();
       p.state = after;
 
@@ -221,7 +222,7 @@ inline GeneratedLog generate_log(app::EventStore& store, const LogShape& shape) 
             app::OutboxMessage{std::string(routing_key(*read_back)), message_body(*read_back, after)};
         req.events.push_back(std::move(written));
       }
-      req.writes = projections::OrderProjection::rows_for(p.state, after);
+      req.order = app::OrderChange{p.state, after, is_live(after) ? domain::order_to_json(after) : std::string()};
       log.events += p.follow_up.size();
       store.append_async(std::move(req), [&follow_ups](app::AppendResult r) { follow_ups.done(r); });
     }

@@ -14,11 +14,11 @@
 
 #include "domain/codec.h"
 #include "domain/time.h"
-#include "eventstore/admin.h"
-#include "eventstore/record_codec.h"
-#include "eventstore/record_view.h"
-#include "eventstore/rocksdb_event_store.h"
-#include "projections/order_projection.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/record_codec.h"
+#include "eventstore/rocksdb/record_view.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
+#include "projections/rocksdb/order_projection.h"
 #include "replay/fold.h"
 #include "tests/replay/log_generator.h"
 #include "tests/replay/run_replay.h"
@@ -36,7 +36,7 @@ replay_testing::GeneratedLog generate(const std::string& data_dir, const replay_
   eventstore::Options options;
   options.data_dir = data_dir;
   options.sync = false;
-  options.extra_families = projections::OrderProjection::family_names();
+  projections::OrderProjection::install(options);
   auto store = eventstore::open_rocksdb_event_store(options);
   REQUIRE(store);
   return replay_testing::generate_log(**store, shape);

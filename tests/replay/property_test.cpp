@@ -22,9 +22,9 @@
 #include "app/release_queue.h"
 #include "clients/fakes.h"
 #include "domain/codec.h"
-#include "eventstore/admin.h"
-#include "eventstore/rocksdb_event_store.h"
-#include "projections/order_projection.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
+#include "projections/rocksdb/order_projection.h"
 #include "replay/rebuild.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
@@ -113,7 +113,7 @@ Outcome await(Start start) {
 }
 
 /// Every row of the projection families, through the port's scan.
-std::map<std::string, std::map<std::string, std::string>> rows_of(const app::EventStore& store) {
+std::map<std::string, std::map<std::string, std::string>> rows_of(const eventstore::RocksDbStore& store) {
   std::map<std::string, std::map<std::string, std::string>> out;
   for (const auto& family : projections::OrderProjection::family_names()) {
     auto& rows = out[family];
@@ -193,8 +193,7 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
     eventstore::Options options;
     options.data_dir = data_dir;
     options.sync = false;
-    options.extra_families = projections::OrderProjection::family_names();
-    options.extra_families.push_back(app::ReleaseQueue::family);
+    projections::OrderProjection::install(options);
     auto store = eventstore::open_rocksdb_event_store(options);
     REQUIRE(store);
     projections::OrderProjection read_model(**store);
@@ -287,8 +286,7 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
   {
     eventstore::Options options;
     options.data_dir = data_dir;
-    options.extra_families = projections::OrderProjection::family_names();
-    options.extra_families.push_back(app::ReleaseQueue::family);
+    projections::OrderProjection::install(options);
     auto store = eventstore::open_rocksdb_event_store(options);
     REQUIRE(store);
     CHECK(rows_of(**store) == rows_before);

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "eventstore/admin.h"
-#include "projections/order_projection.h"
+#include "eventstore/rocksdb/admin.h"
+#include "projections/rocksdb/order_projection.h"
 #include "tests/replay/run_replay.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"

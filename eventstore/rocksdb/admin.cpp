@@ -1,4 +1,4 @@
-#include "eventstore/admin.h"
+#include "eventstore/rocksdb/admin.h"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -20,9 +20,9 @@
 #include <system_error>
 #include <thread>
 
-#include "eventstore/checkpoint.h"
-#include "eventstore/family_options.h"
-#include "eventstore/record_codec.h"
+#include "eventstore/rocksdb/checkpoint.h"
+#include "eventstore/rocksdb/family_options.h"
+#include "eventstore/rocksdb/record_codec.h"
 
 namespace orderflow::eventstore {
 namespace {
@@ -48,7 +48,7 @@ bool is_builtin(std::string_view name) {
          std::end(kBuiltinFamilies);
 }
 
-// Family options: the server's (eventstore/family_options.h), with larger memtables for the
+// Family options: the server's (eventstore/rocksdb/family_options.h), with larger memtables for the
 // projection families, which a rebuild loads in bulk: fewer, larger L0 files (the server reopens
 // them with its own sizes).
 rocksdb::ColumnFamilyOptions family_options(std::string_view name,

@@ -1,5 +1,7 @@
 #pragma once
-// The order view and its indexes, as rows of named families in the event store:
+// The RocksDB read model of orders: the order view and its indexes, as rows of named families of
+// the RocksDB store, written in the same batch as the events (the store calls rows_of for each
+// append's OrderChange; install it as eventstore::Options::order_rows):
 //   order_view          order id                                → version (decimal) '\n' client JSON
 //   orders_by_created   created_at (u64 BE ms) + order id         → status wire name
 //   orders_by_status    status (1 byte) + created_at + order id   → ""
@@ -8,23 +10,26 @@
 // checkpoint is the store's own last committed sequence (written in the same batch).
 #include <memory>
 
-#include "app/ports/event_store.h"
 #include "app/ports/read_model.h"
 #include "domain/codec.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 
 namespace orderflow::projections {
 
 class OrderProjection final : public app::OrderReadModel {
  public:
-  explicit OrderProjection(const app::EventStore& store) : store_(store) {}
+  explicit OrderProjection(const eventstore::RocksDbStore& store) : store_(store) {}
 
+  /// The families the store must open for this model (eventstore::Options::extra_families).
   static std::vector<std::string> family_names();
-  std::vector<std::string> families() const override { return family_names(); }
-  std::vector<app::KeyValueWrite> writes_for(const domain::Order& before, const domain::Order& after,
-                                             const std::string& after_json) const override;
-  /// What writes_for returns (the view's JSON rendered by domain::order_to_json); it needs no
+  /// Makes a store opened with `options` keep this read model: adds its families and installs
+  /// rows_of as the store's order_rows.
+  static void install(eventstore::Options& options);
+  /// The rows of one append's change, appended to `out` (an eventstore::OrderRows).
+  static void rows_of(const app::OrderChange& change, std::vector<eventstore::KeyValueWrite>& out);
+  /// The same rows with the view's JSON rendered here (domain::append_order_json); it needs no
   /// store, so orderflow-replay computes the rows of a rebuild and of a verify with it.
-  static std::vector<app::KeyValueWrite> rows_for(const domain::Order& before, const domain::Order& after);
+  static std::vector<eventstore::KeyValueWrite> rows_for(const domain::Order& before, const domain::Order& after);
   Result<std::optional<app::OrderView>, app::Error> find(const domain::OrderId& id) const override;
   Result<app::OrderPage, app::Error> list(const app::OrderListQuery& query) const override;
 
@@ -33,7 +38,7 @@ class OrderProjection final : public app::OrderReadModel {
   static constexpr size_t scan_rows_max = 20000;
 
  private:
-  const app::EventStore& store_;
+  const eventstore::RocksDbStore& store_;
 };
 
 }  // namespace orderflow::projections

@@ -1,4 +1,4 @@
-#include "eventstore/family_options.h"
+#include "eventstore/rocksdb/family_options.h"
 
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cassert>
 
-#include "eventstore/admin.h"
-#include "eventstore/record_codec.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/record_codec.h"
 
 namespace orderflow::eventstore {
 namespace {

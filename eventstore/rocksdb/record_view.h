@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 
 namespace orderflow::eventstore {
 

@@ -1,4 +1,4 @@
-#include "eventstore/rocksdb_event_store.h"
+#include "eventstore/rocksdb/rocksdb_event_store.h"
 
 #include <linux/futex.h>
 #include <rocksdb/cache.h>
@@ -32,11 +32,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "eventstore/admin.h"
-#include "eventstore/checkpoint.h"
-#include "eventstore/family_options.h"
-#include "eventstore/invariant.h"
-#include "eventstore/record_codec.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/checkpoint.h"
+#include "eventstore/rocksdb/family_options.h"
+#include "eventstore/rocksdb/invariant.h"
+#include "eventstore/rocksdb/record_codec.h"
 
 namespace orderflow::eventstore {
 namespace {
@@ -124,9 +124,16 @@ class Waiter {
   alignas(std::atomic_ref<uint32_t>::required_alignment) uint32_t state_ = 0;
 };
 
-class RocksDbEventStore final : public app::EventStore {
+/// The options with kReleaseFamily among the extra families (it is always opened).
+Options with_release_family(Options options) {
+  auto& extra = options.extra_families;
+  if (std::find(extra.begin(), extra.end(), kReleaseFamily) == extra.end()) extra.emplace_back(kReleaseFamily);
+  return options;
+}
+
+class RocksDbEventStore final : public RocksDbStore {
  public:
-  explicit RocksDbEventStore(const Options& options) : options_(options) {
+  explicit RocksDbEventStore(const Options& options) : options_(with_release_family(options)) {
     write_options_.sync = options_.sync;
     // The WAL is what makes a group atomic and durable; never disable it.
     write_options_.disableWAL = false;
@@ -154,7 +161,7 @@ class RocksDbEventStore final : public app::EventStore {
                                                      const std::string& key) const override;
   Result<std::vector<std::optional<std::string>>, StoreError> multi_get(
       const std::string& family, const std::vector<std::string>& keys) const override;
-  Result<std::vector<app::KeyValue>, StoreError> scan(const std::string& family, const std::string& from_key,
+  Result<std::vector<KeyValue>, StoreError> scan(const std::string& family, const std::string& from_key,
                                                       const std::string& to_key, size_t limit,
                                                       bool reverse) const override;
 
@@ -169,30 +176,43 @@ class RocksDbEventStore final : public app::EventStore {
   Result<std::optional<uint64_t>, StoreError> read_checkpoint(const std::string& name) const override;
   Result<Unit, StoreError> write_checkpoint(const std::string& name, uint64_t position) override;
 
-  app::CommitStats stats() const override;
+  uint64_t wait_past(uint64_t after_sequence, std::chrono::milliseconds timeout) const override;
+  AppendResult append_with_rows(AppendRequest request, std::vector<KeyValueWrite> rows) override;
+  Result<Unit, StoreError> write_rows(std::vector<KeyValueWrite> writes) override;
+  void write_rows_async(std::vector<KeyValueWrite> writes,
+                        std::function<void(Result<Unit, StoreError>)> done) override;
+
+  Result<Unit, StoreError> save_release(const app::ReleaseRecord& record) override;
+  Result<Unit, StoreError> remove_release(const std::string& id) override;
+  Result<std::vector<app::ReleaseRecord>, StoreError> releases_after(const std::string& after_id,
+                                                                     size_t max_count) const override;
+
+  CommitStats stats() const override;
   Result<uint64_t, app::BackupError> backup_to(const std::string& dir) override;
   void drain() override;
 
  private:
   /// A queued request: completed through `done` (append_async) or `waiter` (append), never both.
   struct Pending {
-    AppendRequest request;
+    AppendRequest request;             // its OrderChange already turned into `writes`
+    std::vector<KeyValueWrite> writes;  // the read model's rows, or write_rows()'s
     std::function<void(AppendResult)> done;
     Waiter* waiter = nullptr;
     size_t bytes = 0;  // request data size, for max_batch_bytes
   };
 
   /// Validates and queues; returns false when the request was refused (and completed) at once.
-  bool submit(AppendRequest request, std::function<void(AppendResult)> done, Waiter* waiter);
+  bool submit(AppendRequest request, std::vector<KeyValueWrite> writes,
+              std::function<void(AppendResult)> done, Waiter* waiter);
   void complete(Pending& pending, AppendResult result);
 
-  std::optional<AppendError> validate(const AppendRequest& request, size_t& bytes) const;
+  std::optional<AppendError> validate(const Pending& pending, size_t& bytes) const;
   rocksdb::ColumnFamilyHandle* family(std::string_view name) const;
 
   void run_committer();
   void commit_batch(std::vector<Pending>& group, size_t begin, size_t end);
   // Decides one request against the heads/keys seen so far; on success adds its rows to batch_.
-  AppendResult decide_and_stage(const AppendRequest& request, uint64_t& next_sequence, size_t& events_staged);
+  AppendResult decide_and_stage(const Pending& pending, uint64_t& next_sequence, size_t& events_staged);
   bool lookup_head(std::string_view stream_id, uint64_t& head, std::string& error);
   bool read_head_from_db(std::string_view stream_id, uint64_t& head, rocksdb::Status& status) const;
   void remember_heads();
@@ -274,6 +294,12 @@ class RocksDbEventStore final : public app::EventStore {
 
   // --- published by the committer, read by anyone -------------------------------------------
   std::atomic<uint64_t> head_sequence_{0};
+  // wait_past(): a commit notifies head_cv_ only while someone waits (head_waiters_ > 0).
+  mutable std::mutex head_mutex_;
+  mutable std::condition_variable head_cv_;
+  mutable std::atomic<uint32_t> head_waiters_{0};
+  std::atomic<bool> closed_{false};  // drain() ran: wait_past returns at once
+  void publish_head(uint64_t head);
   // The relay checkpoint as last written (read by outbox_pending() from any thread).
   std::atomic<uint64_t> relay_checkpoint_{0};
   /// At open: reads the relay checkpoint, or starts it (see app::kRelayCheckpoint); refuses one
@@ -570,13 +596,14 @@ rocksdb::ColumnFamilyHandle* RocksDbEventStore::family(std::string_view name) co
 // ---------------------------------------------------------------------------------------------
 // Append: producers
 
-std::optional<AppendError> RocksDbEventStore::validate(const AppendRequest& r, size_t& bytes) const {
+std::optional<AppendError> RocksDbEventStore::validate(const Pending& pending, size_t& bytes) const {
   using Code = AppendError::Code;
+  const AppendRequest& r = pending.request;
   if (r.stream_id.size() > kStreamIdBytesMax)
     return append_error(Code::invalid_request, "stream_id too long");
   if (r.stream_id.find(codec::kStreamKeySeparator) != std::string::npos)
     return append_error(Code::invalid_request, "stream_id contains a NUL byte");
-  if (r.events.empty() && r.writes.empty() && !r.idempotency)
+  if (r.events.empty() && pending.writes.empty() && !r.idempotency)
     return append_error(Code::invalid_request, "nothing to append: no events, writes or idempotency record");
   if (r.stream_id.empty() && (!r.events.empty() || r.expected.kind != ExpectedVersion::Kind::any))
     return append_error(Code::invalid_request, "stream_id is empty");
@@ -591,7 +618,7 @@ std::optional<AppendError> RocksDbEventStore::validate(const AppendRequest& r, s
              m.causation_id.size() + m.actor.size() + m.idempotency_key.size();
     if (e.outbox) bytes += e.outbox->routing_key.size() + e.outbox->body.size();
   }
-  for (const auto& w : r.writes) {
+  for (const auto& w : pending.writes) {
     if (writable_families_.find(w.family) == writable_families_.end())
       return append_error(Code::invalid_request, "family '" + w.family + "' is not an open extra family");
     bytes += w.key.size() + (w.value ? w.value->size() : 0);
@@ -610,11 +637,21 @@ void RocksDbEventStore::complete(Pending& pending, AppendResult result) {
   }
 }
 
-bool RocksDbEventStore::submit(AppendRequest request, std::function<void(AppendResult)> done,
-                               Waiter* waiter) {
+bool RocksDbEventStore::submit(AppendRequest request, std::vector<KeyValueWrite> writes,
+                               std::function<void(AppendResult)> done, Waiter* waiter) {
   ES_INVARIANT((done != nullptr) != (waiter != nullptr));
-  Pending pending{std::move(request), std::move(done), waiter, 0};
-  if (auto error = validate(pending.request, pending.bytes)) {
+  Pending pending{std::move(request), std::move(writes), std::move(done), waiter, 0};
+  if (pending.request.order) {
+    // The read model's rows, computed here on the appending thread, not on the committer's.
+    if (!options_.order_rows) {
+      complete(pending, fail(append_error(AppendError::Code::invalid_request,
+                                          "an order change was given but no read model is configured")));
+      return false;
+    }
+    options_.order_rows(*pending.request.order, pending.writes);
+    pending.request.order.reset();
+  }
+  if (auto error = validate(pending, pending.bytes)) {
     complete(pending, fail(std::move(*error)));
     return false;
   }
@@ -647,15 +684,88 @@ bool RocksDbEventStore::submit(AppendRequest request, std::function<void(AppendR
 
 void RocksDbEventStore::append_async(AppendRequest request, std::function<void(AppendResult)> done) {
   ES_INVARIANT(done != nullptr);
-  submit(std::move(request), std::move(done), nullptr);
+  submit(std::move(request), {}, std::move(done), nullptr);
 }
 
 AppendResult RocksDbEventStore::append(AppendRequest request) {
   Waiter waiter;
   // Once queued, always wait(): even if the result is already there, this waiter may have been
   // given children in the wake-up tree and must wake them.
-  if (!submit(std::move(request), nullptr, &waiter)) return std::move(*waiter.result);
+  if (!submit(std::move(request), {}, nullptr, &waiter)) return std::move(*waiter.result);
   return waiter.wait();
+}
+
+namespace {
+/// An append of rows only, as the StoreError its caller expects.
+Result<Unit, StoreError> rows_written(const AppendResult& result) {
+  if (result) return Unit{};
+  const auto& e = result.error();
+  using Code = AppendError::Code;
+  const auto code = e.code == Code::closed            ? StoreError::Code::closed
+                    : e.code == Code::invalid_request ? StoreError::Code::invalid
+                                                      : StoreError::Code::unavailable;
+  return fail(StoreError{e.message, code});
+}
+}  // namespace
+
+AppendResult RocksDbEventStore::append_with_rows(AppendRequest request, std::vector<KeyValueWrite> rows) {
+  Waiter waiter;
+  if (!submit(std::move(request), std::move(rows), nullptr, &waiter)) return std::move(*waiter.result);
+  return waiter.wait();
+}
+
+Result<Unit, StoreError> RocksDbEventStore::write_rows(std::vector<KeyValueWrite> writes) {
+  Waiter waiter;
+  if (!submit(AppendRequest{}, std::move(writes), nullptr, &waiter)) return rows_written(*waiter.result);
+  return rows_written(waiter.wait());
+}
+
+void RocksDbEventStore::write_rows_async(std::vector<KeyValueWrite> writes,
+                                         std::function<void(Result<Unit, StoreError>)> done) {
+  ES_INVARIANT(done != nullptr);
+  submit(AppendRequest{}, std::move(writes),
+         [done = std::move(done)](AppendResult r) { done(rows_written(r)); }, nullptr);
+}
+
+Result<Unit, StoreError> RocksDbEventStore::save_release(const app::ReleaseRecord& record) {
+  return write_rows({KeyValueWrite{kReleaseFamily, record.id, record.text}});
+}
+
+Result<Unit, StoreError> RocksDbEventStore::remove_release(const std::string& id) {
+  return write_rows({KeyValueWrite{kReleaseFamily, id, std::nullopt}});
+}
+
+Result<std::vector<app::ReleaseRecord>, StoreError> RocksDbEventStore::releases_after(
+    const std::string& after_id, size_t max_count) const {
+  // The first key after `after_id` is after_id + NUL.
+  auto rows = scan(kReleaseFamily, after_id.empty() ? std::string() : after_id + '\0', "", max_count, false);
+  if (!rows) return fail(rows.error());
+  std::vector<app::ReleaseRecord> out;
+  out.reserve(rows->size());
+  for (auto& row : *rows) out.push_back(app::ReleaseRecord{std::move(row.key), std::move(row.value)});
+  return out;
+}
+
+void RocksDbEventStore::publish_head(uint64_t head) {
+  head_sequence_.store(head, std::memory_order_release);
+  if (head_waiters_.load(std::memory_order_seq_cst) > 0) {
+    // Taking the mutex orders this notify after a waiter's check of the head (see wait_past).
+    { std::lock_guard lock(head_mutex_); }
+    head_cv_.notify_all();
+  }
+}
+
+uint64_t RocksDbEventStore::wait_past(uint64_t after_sequence, std::chrono::milliseconds timeout) const {
+  uint64_t head = head_sequence_.load(std::memory_order_acquire);
+  if (head > after_sequence || timeout.count() <= 0) return head;
+  std::unique_lock lock(head_mutex_);
+  head_waiters_.fetch_add(1, std::memory_order_seq_cst);
+  head_cv_.wait_for(lock, timeout, [&] {
+    head = head_sequence_.load(std::memory_order_acquire);
+    return head > after_sequence || closed_.load();
+  });
+  head_waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  return head;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -781,9 +891,10 @@ bool RocksDbEventStore::lookup_head(std::string_view stream_id, uint64_t& head, 
   return true;
 }
 
-AppendResult RocksDbEventStore::decide_and_stage(const AppendRequest& r, uint64_t& next_sequence,
+AppendResult RocksDbEventStore::decide_and_stage(const Pending& pending, uint64_t& next_sequence,
                                                  size_t& events_staged) {
   using Code = AppendError::Code;
+  const AppendRequest& r = pending.request;
   // Idempotency first: a client retrying a request that already succeeded must get the stored
   // response, not the version conflict its own earlier success caused.
   if (r.idempotency) {
@@ -841,7 +952,7 @@ AppendResult RocksDbEventStore::decide_and_stage(const AppendRequest& r, uint64_
     success.last_sequence = sequence;
   }
   events_staged += r.events.size();
-  for (const auto& w : r.writes) {
+  for (const auto& w : pending.writes) {
     auto* cf = family(w.family);
     assert(cf != nullptr && "validate() admits only open extra families");
     if (w.value) {
@@ -894,7 +1005,7 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
                                                  "); appends resume once the storage works again")));
       continue;
     }
-    batch_results_.push_back(decide_and_stage(group[i].request, next_sequence, events));
+    batch_results_.push_back(decide_and_stage(group[i], next_sequence, events));
     if (batch_results_.back().ok()) ++accepted;
   }
   ES_INVARIANT(next_sequence - first_sequence == events);
@@ -915,7 +1026,7 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
       next_sequence_ = next_sequence;
       remember_heads();
       // Published only now: a reader that sees head N finds 1..N in the DB.
-      head_sequence_.store(next_sequence - 1, std::memory_order_release);
+      publish_head(next_sequence - 1);
       stat_batches_.fetch_add(1, std::memory_order_relaxed);
       stat_appends_.fetch_add(accepted, std::memory_order_relaxed);
       stat_events_.fetch_add(events, std::memory_order_relaxed);
@@ -968,6 +1079,9 @@ void RocksDbEventStore::drain() {
   }
   queue_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
+  closed_.store(true);
+  { std::lock_guard lock(head_mutex_); }
+  head_cv_.notify_all();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1123,7 +1237,7 @@ Result<std::vector<std::optional<std::string>>, StoreError> RocksDbEventStore::m
   return out;
 }
 
-Result<std::vector<app::KeyValue>, StoreError> RocksDbEventStore::scan(const std::string& family_name,
+Result<std::vector<KeyValue>, StoreError> RocksDbEventStore::scan(const std::string& family_name,
                                                                        const std::string& from_key,
                                                                        const std::string& to_key,
                                                                        size_t limit, bool reverse) const {
@@ -1132,7 +1246,7 @@ Result<std::vector<app::KeyValue>, StoreError> RocksDbEventStore::scan(const std
   auto* cf = family(family_name);
   if (cf == nullptr)
     return fail(StoreError{"unknown family '" + family_name + "'", StoreError::Code::invalid});
-  std::vector<app::KeyValue> out;
+  std::vector<KeyValue> out;
   if (limit == 0) return out;
   rocksdb::ReadOptions ro;
   ro.total_order_seek = true;  // a range may cross prefixes (streams family)
@@ -1319,8 +1433,8 @@ Result<uint64_t, app::BackupError> RocksDbEventStore::backup_to(const std::strin
   return written.value();
 }
 
-app::CommitStats RocksDbEventStore::stats() const {
-  app::CommitStats s;
+CommitStats RocksDbEventStore::stats() const {
+  CommitStats s;
   s.batches = stat_batches_.load(std::memory_order_relaxed);
   s.appends = stat_appends_.load(std::memory_order_relaxed);
   s.events = stat_events_.load(std::memory_order_relaxed);
@@ -1337,11 +1451,11 @@ app::CommitStats RocksDbEventStore::stats() const {
 
 }  // namespace
 
-Result<std::unique_ptr<app::EventStore>, app::StoreError> open_rocksdb_event_store(const Options& options) {
+Result<std::unique_ptr<RocksDbStore>, app::StoreError> open_rocksdb_event_store(const Options& options) {
   auto store = std::make_unique<RocksDbEventStore>(options);
   auto opened = store->open();
   if (!opened.ok()) return fail(opened.error());
-  return std::unique_ptr<app::EventStore>(std::move(store));
+  return std::unique_ptr<RocksDbStore>(std::move(store));
 }
 
 }  // namespace orderflow::eventstore

@@ -1,6 +1,6 @@
-#include "eventstore/record_view.h"
+#include "eventstore/rocksdb/record_view.h"
 
-#include "eventstore/record_cursor.h"
+#include "eventstore/rocksdb/record_cursor.h"
 
 namespace orderflow::eventstore {
 using codec::kFormatEventWithMessage;

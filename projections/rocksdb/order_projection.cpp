@@ -1,4 +1,4 @@
-#include "projections/order_projection.h"
+#include "projections/rocksdb/order_projection.h"
 
 #include <algorithm>
 #include <charconv>
@@ -108,15 +108,19 @@ std::vector<std::string> OrderProjection::family_names() {
   return {kView, kByCreated, kByStatus, kByCustomer};
 }
 
+void OrderProjection::install(eventstore::Options& options) {
+  for (auto& name : family_names()) options.extra_families.push_back(std::move(name));
+  options.order_rows = &OrderProjection::rows_of;
+}
+
 namespace {
 
 /// The rows of OrderProjection::rows_for; `append_view_json(out)` appends the view's JSON of
 /// `after` to `out`.
 template <class AppendViewJson>
-std::vector<app::KeyValueWrite> projection_rows(const domain::Order& before, const domain::Order& after,
-                                                AppendViewJson&& append_view_json) {
-  std::vector<app::KeyValueWrite> w;
-  w.reserve(4);
+void projection_rows(const domain::Order& before, const domain::Order& after,
+                     AppendViewJson&& append_view_json, std::vector<eventstore::KeyValueWrite>& w) {
+  w.reserve(w.size() + 4);
   const bool was = domain::is_live(before);
   const bool is = domain::is_live(after);
   std::string id = after.id.str();  // moved into the view row, or named by its deletion
@@ -152,21 +156,21 @@ std::vector<app::KeyValueWrite> projection_rows(const domain::Order& before, con
     }
     if (customer_row) w.push_back({kByCustomer, std::move(customer_key), status});
   }
-  return w;
 }
 
 }  // namespace
 
-std::vector<app::KeyValueWrite> OrderProjection::writes_for(const domain::Order& before,
-                                                            const domain::Order& after,
-                                                            const std::string& after_json) const {
-  return projection_rows(before, after, [&after_json](std::string& out) { out += after_json; });
+void OrderProjection::rows_of(const app::OrderChange& change, std::vector<eventstore::KeyValueWrite>& out) {
+  projection_rows(
+      change.before, change.after, [&change](std::string& view) { view += change.after_json; }, out);
 }
 
-std::vector<app::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
-                                                          const domain::Order& after) {
-  return projection_rows(before, after,
-                         [&after](std::string& out) { domain::append_order_json(out, after); });
+std::vector<eventstore::KeyValueWrite> OrderProjection::rows_for(const domain::Order& before,
+                                                                 const domain::Order& after) {
+  std::vector<eventstore::KeyValueWrite> out;
+  projection_rows(
+      before, after, [&after](std::string& view) { domain::append_order_json(view, after); }, out);
+  return out;
 }
 
 namespace {
@@ -236,7 +240,7 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
     // The page plus one row; when rows are filtered out on the way (status within a customer),
     // read ahead in larger chunks.
     size_t chunk = std::min<size_t>(filter_status ? std::max<size_t>(q.limit + 1, 64) : q.limit + 1, 1024);
-    Result<std::vector<app::KeyValue>, app::StoreError> rows =
+    Result<std::vector<eventstore::KeyValue>, app::StoreError> rows =
         q.descending ? store_.scan(index.family, from, lower, chunk, true)
                      : store_.scan(index.family, from, upper, chunk, false);
     if (!rows) return fail(storage_error(rows.error()));

@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 #include "domain/result.h"
 
 namespace orderflow::eventstore {
@@ -228,7 +228,7 @@ class AdminStore {
   Result<Unit, AdminError> ingest_table_files(const std::vector<TableFiles>& files);
 
   /// A consistent copy of the whole store in `dir`, which must not exist (Code::invalid if it
-  /// does); returns the last event sequence the copy holds. See eventstore/checkpoint.h.
+  /// does); returns the last event sequence the copy holds. See eventstore/rocksdb/checkpoint.h.
   AdminResult<uint64_t> backup_to(const std::string& dir) const;
 
   /// Writes the families' memtables to table files and waits: makes disable_wal writes durable.

@@ -1,4 +1,4 @@
-#include "eventstore/checkpoint.h"
+#include "eventstore/rocksdb/checkpoint.h"
 
 #include <rocksdb/env.h>
 #include <rocksdb/utilities/checkpoint.h>
@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "eventstore/admin.h"
-#include "eventstore/record_codec.h"
+#include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/record_codec.h"
 
 namespace orderflow::eventstore {
 namespace {

@@ -1,10 +1,10 @@
-#include "eventstore/record_codec.h"
+#include "eventstore/rocksdb/record_codec.h"
 
 #include <cassert>
 #include <limits>
 
-#include "eventstore/record_cursor.h"
-#include "eventstore/record_view.h"
+#include "eventstore/rocksdb/record_cursor.h"
+#include "eventstore/rocksdb/record_view.h"
 
 namespace orderflow::eventstore::codec {
 namespace {

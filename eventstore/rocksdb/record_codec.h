@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-#include "app/ports/event_store.h"
+#include "app/ports/event_log.h"
 
 namespace orderflow::eventstore::codec {
 
