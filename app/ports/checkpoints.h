@@ -20,8 +20,10 @@ class Checkpoints {
   virtual ~Checkpoints() = default;
   /// The position stored under `name`; nullopt: never written.
   virtual Result<std::optional<uint64_t>, StoreError> read_checkpoint(const std::string& name) const = 0;
-  /// Stores `position` under `name` (durable as the log's commits are). A position beyond the
-  /// log's head is refused (invalid): a checkpoint never runs ahead of the log.
+  /// Stores `position` under `name`. It survives a process crash; an OS crash or power loss may
+  /// take the latest write back to an earlier one (the follower then repeats some events: at
+  /// least once, never a gap). A position beyond the log's head is refused (invalid): a checkpoint
+  /// never runs ahead of the log.
   virtual Result<Unit, StoreError> write_checkpoint(const std::string& name, uint64_t position) = 0;
 };
 

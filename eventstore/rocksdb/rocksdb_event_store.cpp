@@ -1411,8 +1411,14 @@ Result<Unit, StoreError> RocksDbEventStore::write_checkpoint(const std::string& 
     return fail(StoreError{"write_checkpoint: the store stopped after a failed write"});
   char value[codec::kSequenceKeyBytes];
   codec::put_u64_be(value, position);
-  // As durable as the commits: a checkpoint lost in a power loss only means publishing again.
-  const auto s = db_->Put(write_options_, meta_cf_, slice(std::string(codec::kMetaCheckpointPrefix) + name),
+  // Not synced: the WAL record reaches the OS at once (a process crash keeps it) and the next
+  // synced commit's fsync covers it. Lost only with an OS crash or power loss before that fsync,
+  // which means publishing again (at least once). A synced Put here cost an fsync of its own, up
+  // to 50 a second beside the committer's (the relay writes its checkpoint every 20 ms while
+  // busy), and each one delayed the next group commit (see BENCHMARKS.md, the profile of a create).
+  rocksdb::WriteOptions checkpoint_write = write_options_;
+  checkpoint_write.sync = false;
+  const auto s = db_->Put(checkpoint_write, meta_cf_, slice(std::string(codec::kMetaCheckpointPrefix) + name),
                           rocksdb::Slice(value, sizeof value));
   if (!s.ok()) {
     note_write_failure("checkpoint write", s);
