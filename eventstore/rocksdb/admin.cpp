@@ -1,4 +1,5 @@
 #include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/stream_index.h"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -513,23 +514,18 @@ AdminResult<std::vector<app::RecordedEvent>> AdminStore::read_stream(std::string
     return fail(AdminError{Code::corrupt, "no streams/events family"});
   std::vector<std::string> keys;
   {
-    std::string start;
-    codec::append_stream_key(start, stream_id, 1);
-    rocksdb::ReadOptions ro;
-    ro.prefix_same_as_start = true;
-    std::unique_ptr<rocksdb::Iterator> it(state_->db->NewIterator(ro, streams));
-    uint64_t expected_version = 1;
-    for (it->Seek(slice(start)); it->Valid(); it->Next()) {
-      std::string_view found;
-      uint64_t version = 0;
-      if (!codec::parse_stream_key(view(it->key()), found, version) || found != stream_id) break;
-      if (version != expected_version || it->value().size() != codec::kSequenceKeyBytes)
-        return fail(AdminError{Code::corrupt, "corrupt stream index for '" + std::string(stream_id) +
-                                                  "' at version " + std::to_string(version)});
-      ++expected_version;
-      keys.emplace_back(it->value().data(), it->value().size());
+    std::vector<uint64_t> sequences;
+    rocksdb::Status status;
+    std::string corrupt;
+    if (!stream_sequences(*state_->db, streams, stream_id, 1, SIZE_MAX, sequences, status, corrupt)) {
+      if (!corrupt.empty()) return fail(AdminError{Code::corrupt, corrupt});
+      return fail(engine_error("read stream", status));
     }
-    if (!it->status().ok()) return fail(engine_error("read stream", it->status()));
+    char seq_key[codec::kSequenceKeyBytes];
+    for (const uint64_t sequence : sequences) {
+      codec::put_u64_be(seq_key, sequence);
+      keys.emplace_back(seq_key, sizeof seq_key);
+    }
   }
   out.resize(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) {

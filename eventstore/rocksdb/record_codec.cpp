@@ -63,6 +63,25 @@ bool parse_stream_key(std::string_view key, std::string_view& stream_id, uint64_
   return true;
 }
 
+void encode_stream_run(std::string& out, const StreamRun& run) {
+  char buf[kSequenceKeyBytes];
+  put_u64_be(buf, run.first_sequence);
+  out.append(buf, sizeof buf);
+  if (run.count == 1) return;
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((run.count >> shift) & 0xff));
+}
+
+bool decode_stream_run(std::string_view value, StreamRun& run) {
+  if (value.size() != kSequenceKeyBytes && value.size() != kSequenceKeyBytes + 4) return false;
+  run.first_sequence = get_u64_be(value.substr(0, kSequenceKeyBytes));
+  run.count = 1;
+  if (value.size() == kSequenceKeyBytes) return true;
+  uint32_t count = 0;
+  for (size_t i = kSequenceKeyBytes; i < value.size(); ++i) count = (count << 8) | static_cast<uint8_t>(value[i]);
+  run.count = count;
+  return count > 0;
+}
+
 void encode_event(std::string& out, std::string_view stream_id, uint64_t stream_version,
                   const app::NewEvent& event) {
   const auto& m = event.metadata;

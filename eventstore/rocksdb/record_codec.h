@@ -8,7 +8,10 @@
 //
 // Keys (all integers big-endian so that RocksDB's bytewise order is numeric order):
 //   events       u64 sequence
-//   streams      stream id, '\0', u64 stream version        -> value: u64 sequence
+//   streams      stream id, '\0', u64 first stream version  -> value: u64 first sequence, then
+//                u32 count when the append wrote more than one event (one row per append: its
+//                events have consecutive versions and sequences; an 8-byte value, as releases
+//                before wrote for every event, is a run of one)
 //   outbox       u64 sequence
 //   idempotency  the caller's key as is
 //   meta         ASCII names, e.g. "last_sequence"           -> value: u64
@@ -47,6 +50,16 @@ uint64_t get_u64_be(std::string_view in);
 void append_stream_key(std::string& out, std::string_view stream_id, uint64_t version);
 /// The stream id and version of a `streams` key; false if the key is malformed.
 bool parse_stream_key(std::string_view key, std::string_view& stream_id, uint64_t& version);
+
+/// A `streams` row: `count` events from the key's version on, at first_sequence, first_sequence+1...
+struct StreamRun {
+  uint64_t first_sequence = 0;
+  uint32_t count = 1;
+};
+/// Appends the value of a run (8 bytes for a run of one, else 12).
+void encode_stream_run(std::string& out, const StreamRun& run);
+/// False when `value` is not a run (wrong size, a count of 0).
+bool decode_stream_run(std::string_view value, StreamRun& run);
 
 /// Appends the encoded record of `event` at (stream_id, stream_version) to out.
 void encode_event(std::string& out, std::string_view stream_id, uint64_t stream_version,

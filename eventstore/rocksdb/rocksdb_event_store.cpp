@@ -1,4 +1,5 @@
 #include "eventstore/rocksdb/rocksdb_event_store.h"
+#include "eventstore/rocksdb/stream_index.h"
 
 #include <linux/futex.h>
 #include <rocksdb/cache.h>
@@ -828,37 +829,10 @@ void RocksDbEventStore::run_committer() {
 
 bool RocksDbEventStore::read_head_from_db(std::string_view stream_id, uint64_t& head,
                                           rocksdb::Status& status) const {
-  std::string target;
-  target.reserve(stream_id.size() + 1 + codec::kSequenceKeyBytes);
-  // A stream's versions start at 1 and its rows are never deleted, so when (stream, 1) is absent
-  // the stream is empty. That is the common case (every order creation), and a point read, which
-  // the prefix bloom filters answer, costs much less than creating an iterator.
-  codec::append_stream_key(target, stream_id, 1);
-  {
-    rocksdb::PinnableSlice first;
-    status = db_->Get(rocksdb::ReadOptions(), streams_cf_, slice(target), &first);
-    if (status.IsNotFound()) {
-      head = 0;
-      status = rocksdb::Status::OK();
-      return true;
-    }
-    if (!status.ok()) return false;
-  }
-  target.clear();
-  codec::append_stream_key(target, stream_id, UINT64_MAX);
-  rocksdb::ReadOptions ro;
-  ro.prefix_same_as_start = true;  // stay inside this stream's prefix, use its bloom filter
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
-  it->SeekForPrev(slice(target));
-  head = 0;
-  if (it->Valid()) {
-    std::string_view found_stream;
-    uint64_t version = 0;
-    if (codec::parse_stream_key(view(it->key()), found_stream, version) && found_stream == stream_id)
-      head = version;
-  }
-  status = it->status();
-  return status.ok();
+  std::string corrupt;
+  if (stream_head(*db_, streams_cf_, stream_id, head, status, corrupt)) return true;
+  if (!corrupt.empty()) status = rocksdb::Status::Corruption(corrupt);
+  return false;
 }
 
 bool RocksDbEventStore::lookup_head(std::string_view stream_id, uint64_t& head, std::string& error) {
@@ -934,6 +908,7 @@ AppendResult RocksDbEventStore::decide_and_stage(const Pending& pending, uint64_
   // Accepted: stage the rows. Nothing is visible until the whole batch is written.
   AppendSuccess success;
   char seq_key[codec::kSequenceKeyBytes];
+  const uint64_t first_version = head + 1;
   for (const auto& event : r.events) {
     const uint64_t sequence = next_sequence++;
     const uint64_t version = ++head;
@@ -944,12 +919,17 @@ AppendResult RocksDbEventStore::decide_and_stage(const Pending& pending, uint64_
     codec::encode_event(scratch_value_, r.stream_id, version, event);
     batch_.Put(events_cf_, seq_slice, slice(scratch_value_));
 
-    scratch_key_.clear();
-    codec::append_stream_key(scratch_key_, r.stream_id, version);
-    batch_.Put(streams_cf_, slice(scratch_key_), seq_slice);
-
     if (success.first_sequence == 0) success.first_sequence = sequence;
     success.last_sequence = sequence;
+  }
+  if (!r.events.empty()) {
+    // One stream-index row per append: its events have consecutive versions and sequences.
+    scratch_key_.clear();
+    codec::append_stream_key(scratch_key_, r.stream_id, first_version);
+    scratch_value_.clear();
+    codec::encode_stream_run(scratch_value_,
+                             codec::StreamRun{success.first_sequence, static_cast<uint32_t>(r.events.size())});
+    batch_.Put(streams_cf_, slice(scratch_key_), slice(scratch_value_));
   }
   events_staged += r.events.size();
   for (const auto& w : pending.writes) {
@@ -1095,29 +1075,23 @@ Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_stre
   if (stream_id.empty() || stream_id.size() > kStreamIdBytesMax ||
       stream_id.find(codec::kStreamKeySeparator) != std::string::npos || max_count == 0)
     return out;
-  // Events are never deleted and a stream row is written in the same batch as its event, so every
+  // Events are never deleted and a stream row is written in the same batch as its events, so every
   // sequence found in the index below is readable by the point reads that follow.
   std::vector<std::string> keys;
   {
-    std::string start;
-    codec::append_stream_key(start, stream_id, std::max<uint64_t>(from_version, 1));
-    rocksdb::ReadOptions ro;
-    ro.prefix_same_as_start = true;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf_));
-    uint64_t expected_version = std::max<uint64_t>(from_version, 1);
-    for (it->Seek(slice(start)); it->Valid() && keys.size() < max_count; it->Next()) {
-      std::string_view found_stream;
-      uint64_t version = 0;
-      if (!codec::parse_stream_key(view(it->key()), found_stream, version) || found_stream != stream_id)
-        break;
-      if (version != expected_version || it->value().size() != codec::kSequenceKeyBytes)
-        return fail(
-            StoreError{"corrupt stream index for '" + stream_id + "' at version " + std::to_string(version),
-                       StoreError::Code::corrupt});
-      ++expected_version;
-      keys.emplace_back(it->value().data(), it->value().size());
+    std::vector<uint64_t> sequences;
+    rocksdb::Status status;
+    std::string corrupt;
+    if (!stream_sequences(*db_, streams_cf_, stream_id, from_version, max_count, sequences, status, corrupt)) {
+      if (!corrupt.empty()) return fail(StoreError{corrupt, StoreError::Code::corrupt});
+      return fail(store_error("read_stream", status));
     }
-    if (!it->status().ok()) return fail(store_error("read_stream", it->status()));
+    keys.reserve(sequences.size());
+    char seq_key[codec::kSequenceKeyBytes];
+    for (const uint64_t sequence : sequences) {
+      codec::put_u64_be(seq_key, sequence);
+      keys.emplace_back(seq_key, sizeof seq_key);
+    }
   }
   if (keys.empty()) return out;
 

@@ -268,3 +268,48 @@ TEST_CASE("stream heads read from the log after a reopen and after cache evictio
   CHECK(store->stream_version("t") == 1);
   CHECK(store->stream_version("never") == 0);
 }
+
+TEST_CASE("one stream-index row per append: reads from any version and in any page size see every event",
+          "[eventstore][streams]") {
+  TempDir dir;
+  auto store = open_store(options_for(dir));
+  // Appends of 1, 3, 2 and 4 events: versions 1 | 2-4 | 5-6 | 7-10, between events of another stream.
+  uint64_t version = 0;
+  int n = 0;
+  for (const size_t size : {1u, 3u, 2u, 4u}) {
+    std::vector<app::NewEvent> events;
+    for (size_t i = 0; i < size; ++i) events.push_back(make_event("t", "{}", "e" + std::to_string(n++)));
+    REQUIRE(store->append(make_append("s", ExpectedVersion::exact(version), events)).ok());
+    version += size;
+    REQUIRE(store->append(make_append("other", ExpectedVersion::any(), {make_event("t", "{}", "o" + std::to_string(n))}))
+                .ok());
+  }
+  CHECK(store->stream_version("s") == 10);
+  for (uint64_t from = 0; from <= 11; ++from) {
+    for (size_t page : {1u, 2u, 3u, 100u}) {
+      std::vector<uint64_t> versions;
+      for (uint64_t at = from;;) {
+        auto got = store->read_stream("s", at, page);
+        REQUIRE(got.ok());
+        if (got->empty()) break;
+        REQUIRE(got->size() <= page);
+        for (const auto& e : *got) {
+          CHECK(e.stream_id == "s");
+          versions.push_back(e.stream_version);
+        }
+        at = got->back().stream_version + 1;
+      }
+      std::vector<uint64_t> want;
+      for (uint64_t v = std::max<uint64_t>(from, 1); v <= 10; ++v) want.push_back(v);
+      INFO("from " << from << " page " << page);
+      CHECK(versions == want);
+    }
+  }
+  // The store reopens with the same heads (the last run gives the head).
+  store.reset();
+  store = open_store(options_for(dir));
+  CHECK(store->stream_version("s") == 10);
+  CHECK(store->append(make_append("s", ExpectedVersion::exact(10), {make_event("t", "{}", "last")}))->stream_version ==
+        11);
+  CHECK(store->read_stream("s", 11, 10)->front().metadata.event_id == "last");
+}

@@ -86,3 +86,22 @@ TEST_CASE("codec: outbox and idempotency values round-trip", "[eventstore][codec
   CHECK(value == "stored response");
   CHECK_FALSE(codec::decode_idempotency("", expires, value));
 }
+
+TEST_CASE("stream runs: a run of one is the 8-byte value of earlier releases, longer runs add a count",
+          "[eventstore][codec]") {
+  std::string one, three;
+  codec::encode_stream_run(one, {42, 1});
+  codec::encode_stream_run(three, {7, 3});
+  CHECK(one.size() == 8);
+  CHECK(three.size() == 12);
+  codec::StreamRun run;
+  REQUIRE(codec::decode_stream_run(one, run));
+  CHECK(run.first_sequence == 42);
+  CHECK(run.count == 1);
+  REQUIRE(codec::decode_stream_run(three, run));
+  CHECK(run.first_sequence == 7);
+  CHECK(run.count == 3);
+  CHECK_FALSE(codec::decode_stream_run("short", run));
+  CHECK_FALSE(codec::decode_stream_run(std::string(12, '\0'), run));  // a count of 0
+  CHECK_FALSE(codec::decode_stream_run(std::string(10, '\0'), run));
+}
