@@ -4,7 +4,9 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 
+#include "api/auth/access.h"
 #include "api/envelope.h"
 #include "app/logging.h"
 #include "app/uuid.h"
@@ -21,8 +23,36 @@ bool valid_request_id(std::string_view id) {
 
 void finish(const Request& request, Response& response) {
   response.headers.emplace_back("X-Request-Id", request.request_id);
+  response.principal = request.principal;
   // CORS as the seed configures it (Nest's enableCors() defaults).
   response.headers.emplace_back("Access-Control-Allow-Origin", "*");
+}
+
+/// Access control (when on): who the caller is, and whether the route's scope is theirs. Sets
+/// request.principal; on refusal, the 401 or 403 answer.
+std::optional<Response> refuse_access(const Router& router, const Route& route, Request& request) {
+  const auth::Authenticator* authenticator = router.authenticator();
+  if (!authenticator || route.access == Access::open) return std::nullopt;
+  auto principal = authenticator->authenticate(request);
+  if (!principal) {
+    Response r = error_response(request, principal.error());
+    // RFC 6750 §3: no error attribute when the request had no credentials at all.
+    const bool presented = request.header("authorization") || request.header("x-api-key");
+    r.headers.emplace_back("WWW-Authenticate", presented
+                                                   ? R"(Bearer realm="orderflow", error="invalid_token")"
+                                                   : R"(Bearer realm="orderflow")");
+    return r;
+  }
+  request.principal = principal->name;
+  const auto scope = scope_of(route.access);
+  if (auto refused = auth::check_scope(*principal, scope)) {
+    Response r = error_response(request, *refused);
+    r.headers.emplace_back(
+        "WWW-Authenticate",
+        R"(Bearer realm="orderflow", error="insufficient_scope", scope=")" + std::string(scope) + "\"");
+    return r;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -70,6 +100,13 @@ void dispatch(const Router& router, Request request, Respond respond) {
     finish(request, r);
     observed(request, nullptr, r);
     respond(std::move(r));
+    return;
+  }
+
+  if (auto refused = refuse_access(router, *route, request)) {
+    finish(request, *refused);
+    observed(request, route, *refused);
+    respond(std::move(*refused));
     return;
   }
 

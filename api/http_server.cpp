@@ -150,10 +150,15 @@ http::response<http::string_body> to_beast(Response& resp, unsigned version, boo
   return res;
 }
 
+/// The request line, never a header: credentials stay out of the log; the caller appears by the
+/// name of its key (`key=storefront`) when access control is on.
 void log_request(const Request& req, int status, double latency_ms) {
   app::RequestLogScope scope(req.request_id);
   auto level = status >= 500 ? spdlog::level::warn : spdlog::level::info;
-  spdlog::log(level, "{} {} {} {:.2f}ms", req.method, req.target, status, latency_ms);
+  if (req.principal.empty())
+    spdlog::log(level, "{} {} {} {:.2f}ms", req.method, req.target, status, latency_ms);
+  else
+    spdlog::log(level, "{} {} {} {:.2f}ms key={}", req.method, req.target, status, latency_ms, req.principal);
 }
 
 /// Feeds the parser what `buffer` holds, consuming what it used. need_more: the request is not
@@ -304,6 +309,7 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
       logged.target = std::move(target);
       for (const auto& [k, v] : resp.headers)
         if (k == "X-Request-Id") logged.request_id = v;
+      logged.principal = resp.principal;
       log_request(logged, resp.status, latency_ms);
     }
     auto res = to_beast(resp, version, keep_alive, head);

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "api/auth/api_keys.h"
+
 namespace orderflow::api {
 namespace {
 std::string_view next_segment(std::string_view& rest) {
@@ -12,6 +14,20 @@ std::string_view next_segment(std::string_view& rest) {
   return seg;
 }
 }  // namespace
+
+std::string_view scope_of(Access access) {
+  switch (access) {
+    case Access::open:
+      return {};
+    case Access::orders_read:
+      return auth::kScopeOrdersRead;
+    case Access::orders_write:
+      return auth::kScopeOrdersWrite;
+    case Access::admin:
+      return auth::kScopeAdmin;
+  }
+  return auth::kScopeAdmin;
+}
 
 bool match_pattern(std::string_view pattern, std::string_view path, PathParams& params) {
   params.values.clear();

@@ -98,6 +98,9 @@ const std::vector<Field>& fields() {
       {"inventory-service-url", "INVENTORY_SERVICE_URL", "url", "Inventory service base URL",
        OF_STR(inventory_service_url)},
       {"amqp-url", "AMQP_URL", "url", "RabbitMQ URL", OF_STR(amqp_url)},
+      {"api-keys-file", "API_KEYS_FILE", "path",
+       "API keys (JSON: name, sha256, scopes); set, every route but /, /health/* and Swagger needs a key",
+       OF_STR(api_keys_file)},
       {"log-level", "LOG_LEVEL", "level", "trace|debug|info|warn|error|critical|off",
        [](Config& c, const std::string& v) {
          static const char* levels[] = {"trace", "debug",    "info", "warn",

@@ -55,6 +55,9 @@ struct Config {
   uint64_t release_retry_max_ms =
       60000;  // durable release queue: longest delay between retries (RELEASE_RETRY_MAX_MS)
 
+  // Access control (off while both are empty: every route open, one warning at start)
+  std::string api_keys_file;  // JSON keys file: names, SHA-256 digests, scopes, limits (API_KEYS_FILE)
+
   // Logs
   std::string log_level = "info";   // trace|debug|info|warn|error|critical|off (LOG_LEVEL)
   std::string log_format = "text";  // text|json (LOG_FORMAT)

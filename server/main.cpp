@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/admin_routes.h"
+#include "api/auth/access.h"
 #include "api/http_server.h"
 #include "api/operability_routes.h"
 #include "api/order_routes.h"
@@ -187,6 +188,22 @@ int main(int argc, char** argv) {
   relay.start();
 
   api::Router router;
+  // Access control: off unless a keys file is configured. A file that does not parse stops the start.
+  std::shared_ptr<api::auth::Authenticator> authenticator;
+  if (!config.api_keys_file.empty()) {
+    auto keys = api::auth::load_keys_file(config.api_keys_file);
+    if (!keys) {
+      spdlog::critical("API_KEYS_FILE {}", keys.error());
+      return 1;
+    }
+    spdlog::info("access control on: {} API keys from {}", keys->keys.size(), config.api_keys_file);
+    authenticator = std::make_shared<api::auth::Authenticator>(
+        std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
+    router.set_authenticator(authenticator);
+  } else {
+    spdlog::warn(
+        "access control is off: every route is open to anyone who can reach the port (set API_KEYS_FILE)");
+  }
   api::add_system_routes(router);
   api::add_order_routes(
       router, api::OrderRouteDeps{commands, queries, idempotency, workers,
