@@ -221,6 +221,12 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     ~Count() { s.connections.fetch_sub(1); }
   } count{s};
   beast::flat_buffer buffer;
+  std::string peer;  // only rate limits by address need it
+  if (s.router.rate_by_address()) {
+    beast::error_code peer_ec;
+    auto endpoint = stream.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) peer = endpoint.address().to_string();
+  }
   // Synchronous writes (below) return would_block instead of waiting; async operations are as before.
   beast::error_code nb_ec;
   stream.socket().non_blocking(true, nb_ec);
@@ -291,6 +297,7 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     bool head = msg.method() == http::verb::head;
     unsigned version = msg.version();
     Request req = to_request(msg);
+    req.client_address = peer;
     std::string method = req.method, target = req.target;
 
     s.in_flight.fetch_add(1);

@@ -21,8 +21,9 @@ struct Request {
   Fields query;
   Fields headers;
   std::string body;
-  std::string request_id;  // X-Request-Id from the client, or generated
-  std::string principal;   // the authenticated key's name; empty when access control is off
+  std::string request_id;      // X-Request-Id from the client, or generated
+  std::string principal;       // the authenticated key's name; empty when access control is off
+  std::string client_address;  // the peer's IP address (rate limits by address)
 
   std::optional<std::string_view> header(std::string_view lower_name) const {
     for (const auto& [k, v] : headers)

@@ -13,7 +13,8 @@ namespace orderflow::api {
 
 namespace auth {
 class Authenticator;
-}
+class RateLimiter;
+}  // namespace auth
 
 /// What a route needs of its caller once access control is on (API_KEYS_FILE). Off, every route
 /// is open. A route that says nothing needs `admin`: a new route is closed until someone opens it.
@@ -83,6 +84,18 @@ class Router {
   /// Access control for every route but the open ones; null (the default) = off, all open.
   void set_authenticator(std::shared_ptr<const auth::Authenticator> a) { authenticator_ = std::move(a); }
   const auth::Authenticator* authenticator() const { return authenticator_.get(); }
+  /// Rate limits for every route but the open ones: per key, or per client address when
+  /// `by_address` and access control is off. Null (the default) = no limits. `observe` counts
+  /// each verdict by client label (the key's name, or "address"): never a credential.
+  void set_rate_limiter(std::shared_ptr<auth::RateLimiter> limiter, bool by_address,
+                        std::function<void(std::string_view label, bool allowed)> observe = {}) {
+    rate_limiter_ = std::move(limiter);
+    rate_by_address_ = by_address;
+    rate_observer_ = std::move(observe);
+  }
+  auth::RateLimiter* rate_limiter() const { return rate_limiter_.get(); }
+  bool rate_by_address() const { return rate_by_address_; }
+  const std::function<void(std::string_view, bool)>& rate_observer() const { return rate_observer_; }
 
   /// Finds the route for method + path. On a miss, `path_exists` tells whether another method
   /// would have matched (the seed answers 404 either way; we keep that).
@@ -94,6 +107,9 @@ class Router {
   std::vector<Route> routes_;
   RequestObserver observer_;
   std::shared_ptr<const auth::Authenticator> authenticator_;
+  std::shared_ptr<auth::RateLimiter> rate_limiter_;
+  bool rate_by_address_ = false;
+  std::function<void(std::string_view, bool)> rate_observer_;
 };
 
 /// Matches one pattern against a path, filling params. Segments are compared exactly; ":x"

@@ -57,6 +57,12 @@ struct Config {
 
   // Access control (off while both are empty: every route open, one warning at start)
   std::string api_keys_file;  // JSON keys file: names, SHA-256 digests, scopes, limits (API_KEYS_FILE)
+  // Rate limits (token bucket per key; per key entry overrides in the keys file)
+  uint64_t rate_limit_rps = 0;    // default refill, requests/s; 0 = no default limit (RATE_LIMIT_RPS)
+  uint64_t rate_limit_burst = 0;  // default bucket size, requests; 0 = one second's worth (RATE_LIMIT_BURST)
+  bool rate_limit_by_address = false;  // without keys: a bucket per client address (RATE_LIMIT_BY_ADDRESS)
+  uint64_t rate_limit_clients_max =
+      10000;  // buckets kept (LRU), bounds their memory (RATE_LIMIT_CLIENTS_MAX)
 
   // Logs
   std::string log_level = "info";   // trace|debug|info|warn|error|critical|off (LOG_LEVEL)

@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "api/admin_routes.h"
 #include "api/auth/access.h"
+#include "api/auth/rate_limit.h"
 #include "api/http_server.h"
 #include "api/operability_routes.h"
 #include "api/order_routes.h"
@@ -200,7 +202,36 @@ int main(int argc, char** argv) {
     authenticator = std::make_shared<api::auth::Authenticator>(
         std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
     router.set_authenticator(authenticator);
-  } else {
+  }
+  {
+    api::auth::RateLimitOptions limits;
+    limits.rate_per_s = static_cast<double>(config.rate_limit_rps);
+    limits.burst = static_cast<double>(config.rate_limit_burst);
+    limits.clients_max = config.rate_limit_clients_max;
+    const bool by_address = !authenticator && config.rate_limit_by_address;
+    // With keys, a limiter always: a key may carry its own limit, and an unlimited key costs no lock.
+    if (authenticator || (by_address && config.rate_limit_rps > 0)) {
+      // Counters by key name (bounded by the keys file) and verdict, found once per thread.
+      auto observe = [&metrics](std::string_view label, bool allowed) {
+        thread_local std::unordered_map<std::string, std::pair<app::Counter*, app::Counter*>> series;
+        auto it = series.find(std::string(label));
+        if (it == series.end()) {
+          auto counter = [&](const char* decision) {
+            return &metrics.counter("orderflow_rate_limit_requests_total",
+                                    "Requests under a rate limit, by key name and verdict",
+                                    {{"key", std::string(label)}, {"decision", decision}});
+          };
+          it = series.emplace(std::string(label), std::make_pair(counter("allowed"), counter("limited")))
+                   .first;
+        }
+        (allowed ? it->second.first : it->second.second)->inc();
+      };
+      router.set_rate_limiter(std::make_shared<api::auth::RateLimiter>(limits), by_address, observe);
+      spdlog::info("rate limits on: default {} requests/s, burst {}{}", config.rate_limit_rps,
+                   config.rate_limit_burst, by_address ? ", per client address" : "");
+    }
+  }
+  if (!authenticator) {
     spdlog::warn(
         "access control is off: every route is open to anyone who can reach the port (set API_KEYS_FILE)");
   }
