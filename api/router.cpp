@@ -57,6 +57,11 @@ void Router::add(Route route) {
 }
 
 const Route* Router::match(std::string_view method, std::string_view path, PathParams& params) const {
+  // The stable prefix: every route is also /v1/...; the unversioned paths stay for the seed's clients.
+  if (path == "/v1" || path.substr(0, 4) == "/v1/") {
+    path.remove_prefix(3);
+    if (path.empty() || path == "/") path = "/";
+  }
   for (const auto& r : routes_) {
     if (r.method != method && !(method == "HEAD" && r.method == "GET")) continue;
     if (match_pattern(r.pattern, path, params)) return &r;

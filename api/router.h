@@ -97,8 +97,8 @@ class Router {
   bool rate_by_address() const { return rate_by_address_; }
   const std::function<void(std::string_view, bool)>& rate_observer() const { return rate_observer_; }
 
-  /// Finds the route for method + path. On a miss, `path_exists` tells whether another method
-  /// would have matched (the seed answers 404 either way; we keep that).
+  /// Finds the route for method + path ("/v1/..." finds the route of "/..."). On a miss, `path_exists` tells
+  /// whether another method would have matched (the seed answers 404 either way; we keep that).
   const Route* match(std::string_view method, std::string_view path, PathParams& params) const;
 
   const std::vector<Route>& routes() const { return routes_; }

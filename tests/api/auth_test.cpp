@@ -10,6 +10,7 @@
 
 #include "api/auth/access.h"
 #include "api/auth/api_keys.h"
+#include "api/router.h"
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
 
@@ -228,6 +229,32 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
       tested.insert(method + " " + path);
     }
     CHECK(documented == tested);
+    // The document declares both credentials, the stable /v1 prefix, and each operation's scope.
+    CHECK(doc["components"]["securitySchemes"]["bearerKey"]["scheme"] == "bearer");
+    CHECK(doc["components"]["securitySchemes"]["apiKeyHeader"]["name"] == "X-API-Key");
+    bool v1 = false;
+    for (const auto& s : doc["servers"]) v1 = v1 || s["url"] == "/v1";
+    CHECK(v1);
+    for (const auto& k : cases) {
+      std::string method = k.method;
+      for (auto& ch : method) ch = static_cast<char>(std::tolower(ch));
+      std::string path = k.target;
+      if (path.find("/orders/") == 0) {
+        auto slash = path.find('/', 8);
+        path = "/orders/{id}" + (slash == std::string::npos ? std::string() : path.substr(slash));
+      }
+      if (path.find("/api/") == 0) path = "/api/{asset}";
+      const auto& op = doc["paths"][path][method];
+      INFO(method << " " << path);
+      if (k.scope.empty()) {
+        CHECK_FALSE(op.contains("x-required-scope"));
+        CHECK(op["security"] == json::array({json::object()}));
+      } else {
+        CHECK(op["x-required-scope"] == k.scope);
+        CHECK(op["responses"].contains("401"));
+        CHECK(op["responses"].contains("403"));
+      }
+    }
   }
 
   const std::map<std::string, std::string> callers = {
@@ -265,6 +292,17 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
     }
   }
 
+  // Every route is also under /v1, with the same access rules.
+  CHECK(c.request("GET", "/v1/orders/" + order, "", bearer(kReadKey)).status == 200);
+  CHECK(c.request("GET", "/v1/orders/" + order, "").status == 401);
+  CHECK(c.request("GET", "/v1/orders/" + order, "", bearer(kWriteKey)).status == 403);
+  CHECK(c.request("POST", "/v1/orders", body, bearer(kReadKey)).status == 403);
+  CHECK(c.request("POST", "/v1/orders", body, bearer(kWriteKey)).status == 201);
+  CHECK(c.get("/v1/health/live").status == 200);
+  CHECK(c.get("/v1").status == 200);
+  CHECK(c.get("/v1/api-json").status == 200);
+  CHECK(c.get("/v2/orders").status == 404);
+
   // The actor of an event is the key's name, whatever X-Actor claims.
   Headers forged = bearer(kWriteKey);
   forged.emplace_back("X-Actor", "mallory");
@@ -284,4 +322,21 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
     CHECK(log.find(key) == std::string::npos);
     CHECK(log.find(key.substr(0, 12)) == std::string::npos);
   }
+}
+
+TEST_CASE("the router serves every route under the stable /v1 prefix too") {
+  api::Router router;
+  auto none = [](const api::Request&, const api::PathParams&, api::Respond) {};
+  router.add({"GET", "/", "root", none, {}});
+  router.add({"GET", "/orders/:id/history", "history", none, {}});
+  api::PathParams p;
+  REQUIRE(router.match("GET", "/v1/orders/7/history", p) != nullptr);
+  CHECK(router.match("GET", "/v1/orders/7/history", p)->operation_id == "history");
+  CHECK(p.get("id") == "7");
+  CHECK(router.match("GET", "/orders/7/history", p)->operation_id == "history");
+  CHECK(router.match("GET", "/v1", p)->operation_id == "root");
+  CHECK(router.match("GET", "/v1/", p)->operation_id == "root");
+  CHECK(router.match("GET", "/v1orders/7/history", p) == nullptr);
+  CHECK(router.match("GET", "/v1/v1/orders/7/history", p) == nullptr);
+  CHECK(router.match("GET", "/v2/orders/7/history", p) == nullptr);
 }
