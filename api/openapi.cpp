@@ -283,7 +283,7 @@ std::string openapi_json(const Router& router) {
        {{"bearerKey",
          {{"type", "http"},
           {"scheme", "bearer"},
-          {"description", "Authorization: Bearer <API key>. Scopes: orders:read, orders:write, admin"}}},
+          {"description", "Authorization: Bearer <API key or JWT (JWT_JWKS_FILE)>. Scopes: orders:read, orders:write, admin"}}},
         {"apiKeyHeader",
          {{"type", "apiKey"},
           {"in", "header"},

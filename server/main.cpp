@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include "api/admin_routes.h"
 #include "api/auth/access.h"
+#include "api/auth/jwt.h"
 #include "api/auth/rate_limit.h"
 #include "api/http_server.h"
 #include "api/operability_routes.h"
@@ -258,6 +259,23 @@ int main(int argc, char** argv) {
         std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
     router.set_authenticator(authenticator);
   }
+  if (!config.jwt_jwks_file.empty()) {
+    auto jwt = api::auth::JwtVerifier::load(
+        config.jwt_jwks_file,
+        {config.jwt_issuer, config.jwt_audience, static_cast<int64_t>(config.jwt_clock_skew_s)});
+    if (!jwt) {
+      spdlog::critical("JWT_JWKS_FILE {}", jwt.error());
+      return 1;
+    }
+    spdlog::info("access control on: JWTs of {} ({} keys from {}) for audience {}", config.jwt_issuer,
+                 (*jwt)->size(), config.jwt_jwks_file, config.jwt_audience);
+    if (!authenticator) {
+      authenticator =
+          std::make_shared<api::auth::Authenticator>(std::make_shared<const api::auth::KeyRing>());
+      router.set_authenticator(authenticator);
+    }
+    authenticator->set_jwt(jwt.value(), [&clock] { return clock.now_ms() / 1000; });
+  }
   {
     api::auth::RateLimitOptions limits;
     limits.rate_per_s = static_cast<double>(config.rate_limit_rps);
@@ -332,8 +350,8 @@ int main(int argc, char** argv) {
     if (sig != SIGHUP) break;
     // SIGHUP: new keys for requests that start from now on; connections and requests in flight
     // are untouched. A file that does not load leaves the keys in force as they were.
-    if (!authenticator) {
-      spdlog::warn("SIGHUP: access control is off (no API_KEYS_FILE at start); nothing to reload");
+    if (config.api_keys_file.empty()) {
+      spdlog::warn("SIGHUP: no API_KEYS_FILE at start; nothing to reload");
       continue;
     }
     auto keys = api::auth::load_keys_file(config.api_keys_file);

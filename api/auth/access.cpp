@@ -1,5 +1,7 @@
 #include "api/auth/access.h"
 
+#include "api/auth/jwt.h"
+
 namespace orderflow::api::auth {
 namespace {
 
@@ -72,11 +74,17 @@ void Authenticator::replace_keys(std::shared_ptr<const KeyRing> keys) {
   keys_.store(std::move(keys));
 }
 
+void Authenticator::set_jwt(std::shared_ptr<const JwtVerifier> jwt, std::function<int64_t()> now_s) {
+  jwt_ = std::move(jwt);
+  now_s_ = std::move(now_s);
+}
+
 Result<Principal, app::Error> Authenticator::authenticate(const Request& request) const {
   auto credential = presented_credential(request);
   if (!credential) return fail(credential.error());
   if (!credential.value())
     return fail(unauthorized("Missing credentials: send Authorization: Bearer <key> or X-API-Key: <key>"));
+  if (jwt_ && looks_like_jwt(**credential)) return jwt_->verify(**credential, now_s_());
   const auto ring = keys_.load();
   const ApiKey* key = ring ? ring->find(**credential) : nullptr;
   if (!key) return fail(unauthorized("Unknown API key: it matches no key in force"));

@@ -3,6 +3,8 @@
 // <key>`) checked against the keys in force. The keys can be replaced while requests run (SIGHUP):
 // a request uses the ring it started with, to the end.
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +17,8 @@
 #include "domain/result.h"
 
 namespace orderflow::api::auth {
+
+class JwtVerifier;
 
 /// The authenticated caller: a key's name (or a token's `sub`) and its scopes.
 struct Principal {
@@ -37,12 +41,18 @@ class Authenticator {
   void replace_keys(std::shared_ptr<const KeyRing> keys);
   std::shared_ptr<const KeyRing> keys() const { return keys_.load(); }
 
+  /// Bearer tokens of the JWS shape (two dots) are checked by `jwt` (JWT_JWKS_FILE); other
+  /// credentials are API keys. `now_s`: Unix time in seconds (injectable for tests).
+  void set_jwt(std::shared_ptr<const JwtVerifier> jwt, std::function<int64_t()> now_s);
+
   /// The caller, or 401 unauthorized saying which check failed (no credentials, a malformed
-  /// header, an unknown key).
+  /// header, an unknown key, the token check that failed).
   Result<Principal, app::Error> authenticate(const Request& request) const;
 
  private:
   std::atomic<std::shared_ptr<const KeyRing>> keys_;
+  std::shared_ptr<const JwtVerifier> jwt_;
+  std::function<int64_t()> now_s_;
 };
 
 /// 403 forbidden naming `scope` when `principal` lacks it.
