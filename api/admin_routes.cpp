@@ -53,7 +53,8 @@ void add_admin_routes(Router& router, AdminRouteDeps deps) {
                      {400, 409, 500, 503},
                      {},
                      "",
-                     {}}});
+                     {}},
+            Access::admin});
 }
 
 }  // namespace orderflow::api

@@ -1,7 +1,6 @@
 #pragma once
 // Operational commands on the running server: `POST /admin/backups` writes a consistent online
-// backup of the data directory. (Open like every route until access control lands; it is meant for
-// the `admin` scope.)
+// backup of the data directory. Needs the `admin` scope once access control is on.
 #include <cstdint>
 #include <functional>
 #include <string>

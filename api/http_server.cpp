@@ -150,10 +150,15 @@ http::response<http::string_body> to_beast(Response& resp, unsigned version, boo
   return res;
 }
 
+/// The request line, never a header: credentials stay out of the log; the caller appears by the
+/// name of its key (`key=storefront`) when access control is on.
 void log_request(const Request& req, int status, double latency_ms) {
   app::RequestLogScope scope(req.request_id);
   auto level = status >= 500 ? spdlog::level::warn : spdlog::level::info;
-  spdlog::log(level, "{} {} {} {:.2f}ms", req.method, req.target, status, latency_ms);
+  if (req.principal.empty())
+    spdlog::log(level, "{} {} {} {:.2f}ms", req.method, req.target, status, latency_ms);
+  else
+    spdlog::log(level, "{} {} {} {:.2f}ms key={}", req.method, req.target, status, latency_ms, req.principal);
 }
 
 /// Feeds the parser what `buffer` holds, consuming what it used. need_more: the request is not
@@ -216,6 +221,12 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     ~Count() { s.connections.fetch_sub(1); }
   } count{s};
   beast::flat_buffer buffer;
+  std::string peer;  // only rate limits by address need it
+  if (s.router.rate_by_address()) {
+    beast::error_code peer_ec;
+    auto endpoint = stream.socket().remote_endpoint(peer_ec);
+    if (!peer_ec) peer = endpoint.address().to_string();
+  }
   // Synchronous writes (below) return would_block instead of waiting; async operations are as before.
   beast::error_code nb_ec;
   stream.socket().non_blocking(true, nb_ec);
@@ -286,6 +297,7 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
     bool head = msg.method() == http::verb::head;
     unsigned version = msg.version();
     Request req = to_request(msg);
+    req.client_address = peer;
     std::string method = req.method, target = req.target;
 
     s.in_flight.fetch_add(1);
@@ -304,6 +316,7 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
       logged.target = std::move(target);
       for (const auto& [k, v] : resp.headers)
         if (k == "X-Request-Id") logged.request_id = v;
+      logged.principal = resp.principal;
       log_request(logged, resp.status, latency_ms);
     }
     auto res = to_beast(resp, version, keep_alive, head);

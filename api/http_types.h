@@ -21,7 +21,9 @@ struct Request {
   Fields query;
   Fields headers;
   std::string body;
-  std::string request_id;  // X-Request-Id from the client, or generated
+  std::string request_id;      // X-Request-Id from the client, or generated
+  std::string principal;       // the authenticated key's name; empty when access control is off
+  std::string client_address;  // the peer's IP address (rate limits by address)
 
   std::optional<std::string_view> header(std::string_view lower_name) const {
     for (const auto& [k, v] : headers)
@@ -43,6 +45,7 @@ struct Response {
   Fields headers;  // extra headers (ETag, Retry-After, Location, ...)
   std::string body;
   bool close_connection = false;  // set for fatal protocol errors (e.g. 413)
+  std::string principal;          // not sent: who the request was authenticated as, for the request log
 };
 
 /// Percent-decodes `in` ('+' stays '+' in paths; `plus_is_space` for query strings).

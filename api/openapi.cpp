@@ -192,7 +192,11 @@ std::string openapi_json(const Router& router) {
                  {"description", "orderflow: the event-sourced order service (seed-compatible)"},
                  {"version", "1.0"}};
   // Relative to where this document is served, so it is right behind any host, port or proxy.
-  doc["servers"] = json::array({json{{"url", "/"}, {"description", "this orderflow server"}}});
+  // Every path is served under both: /v1 is the stable prefix; "/" keeps the seed's clients working.
+  doc["servers"] = json::array(
+      {json{{"url", "/"},
+            {"description", "this orderflow server (unversioned aliases, as the seed served them)"}},
+       json{{"url", "/v1"}, {"description", "this orderflow server, stable prefix /v1 (use this)"}}});
   doc["tags"] = json::array(
       {json{{"name", "orders"},
             {"description", "Orders: create, read, list, change, delete, and their history"}},
@@ -253,11 +257,38 @@ std::string openapi_json(const Router& router) {
           {"description", std::string(reason_phrase(status))},
           {"content", {{"application/json", {{"schema", ref("ErrorEnvelope")}}}}}};
     }
+    // Access control (when configured): either credential; the scope each operation needs is in
+    // x-required-scope and its description (OpenAPI 3.0 lists scopes only for OAuth2 schemes).
+    const std::string scope(scope_of(r.access));
+    if (scope.empty()) {
+      op["security"] = json::array({json::object()});  // open: no credentials needed
+    } else {
+      op["security"] =
+          json::array({json{{"bearerKey", json::array()}}, json{{"apiKeyHeader", json::array()}}});
+      op["x-required-scope"] = scope;
+      op["description"] = "Needs scope `" + scope + "` once access control is on (API_KEYS_FILE).";
+      for (int status : {401, 403, 429}) {
+        responses[std::to_string(status)] = {
+            {"description", std::string(reason_phrase(status))},
+            {"content", {{"application/json", {{"schema", ref("ErrorEnvelope")}}}}}};
+      }
+    }
     op["responses"] = responses;
     paths[path][method] = op;
   }
   doc["paths"] = paths;
-  doc["components"] = {{"schemas", doc_schemas}};
+  doc["components"] = {
+      {"schemas", doc_schemas},
+      {"securitySchemes",
+       {{"bearerKey",
+         {{"type", "http"},
+          {"scheme", "bearer"},
+          {"description", "Authorization: Bearer <API key or JWT (JWT_JWKS_FILE)>. Scopes: orders:read, orders:write, admin"}}},
+        {"apiKeyHeader",
+         {{"type", "apiKey"},
+          {"in", "header"},
+          {"name", "X-API-Key"},
+          {"description", "the API key, for callers that cannot set Authorization"}}}}}};
   return doc.dump();
 }
 

@@ -51,7 +51,11 @@ Result<std::optional<uint64_t>, Error> parse_if_match(const Request& req) {
 Result<app::CommandContext, Error> context_of(const Request& req) {
   app::CommandContext ctx;
   ctx.request_id = req.request_id;
-  if (auto actor = req.header("x-actor"); actor && !actor->empty() && actor->size() <= 200)
+  // Under access control the actor is who the credentials prove (the key's name), whatever
+  // X-Actor says; without it, the client's X-Actor as before.
+  if (!req.principal.empty())
+    ctx.actor = req.principal;
+  else if (auto actor = req.header("x-actor"); actor && !actor->empty() && actor->size() <= 200)
     ctx.actor = std::string(*actor);
   if (auto key = req.header("idempotency-key")) {
     bool visible = !key->empty() && key->size() <= 255;
@@ -263,7 +267,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                              {"createdTo", "string", "created at or before (ISO-8601)", {}},
                              {"limit", "integer", "page size, 1..1000 (default 100)", {}},
                              {"cursor", "string", "opaque: page.nextCursor of the previous page", {}},
-                             {"sort", "string", "creation order", {"createdAt", "-createdAt"}}}}});
+                             {"sort", "string", "creation order", {"createdAt", "-createdAt"}}}},
+                   Access::orders_read});
 
   router.add(Route{
       "GET", "/orders/:id", "getOrder",
@@ -305,7 +310,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                "",
                "Order",
                {400, 404},
-               {{"version", "integer", "time travel: the order as it was after this stream version", {}}}}});
+               {{"version", "integer", "time travel: the order as it was after this stream version", {}}}},
+      Access::orders_read});
 
   router.add(Route{
       "GET", "/orders/:id/history", "getOrderHistory",
@@ -318,8 +324,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                                             history_json(*entries));
                   });
       },
-      RouteDoc{
-          "Every event of an order, deleted orders included", "orders", 200, "", "OrderHistory", {404}}});
+      RouteDoc{"Every event of an order, deleted orders included", "orders", 200, "", "OrderHistory", {404}},
+      Access::orders_read});
 
   router.add(Route{
       "POST", "/orders", "createOrder",
@@ -348,7 +354,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                {400, 413, 422, 503, 504},
                {},
                "",
-               {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+               {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}},
+      Access::orders_write});
 
   router.add(Route{"PUT", "/orders/:id", "updateOrder",
                    [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
@@ -381,7 +388,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                             {400, 404, 412, 422, 503},
                             {},
                             "",
-                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}},
+                   Access::orders_write});
 
   router.add(Route{"PUT", "/orders/:id/shipping", "updateShipping",
                    [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
@@ -411,7 +419,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                             {400, 404, 412, 422, 503},
                             {},
                             "",
-                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}},
+                   Access::orders_write});
 
   router.add(Route{"PUT", "/orders/:id/status", "updateStatus",
                    [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
@@ -441,7 +450,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                             {400, 404, 412, 422, 503},
                             {},
                             "",
-                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}},
+                   Access::orders_write});
 
   router.add(Route{"DELETE", "/orders/:id", "deleteOrder",
                    [deps_ptr, &service, &idempotency, ttl_ms](const Request& req, const PathParams& params,
@@ -468,7 +478,8 @@ void add_order_routes(Router& router, OrderRouteDeps deps_in) {
                             {404, 412, 422, 503},
                             {},
                             "",
-                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}}});
+                            {"If-Match", "Idempotency-Key", "X-Request-Id", "X-Actor"}},
+                   Access::orders_write});
 }
 
 }  // namespace orderflow::api

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "api/auth/api_keys.h"
+
 namespace orderflow::api {
 namespace {
 std::string_view next_segment(std::string_view& rest) {
@@ -12,6 +14,20 @@ std::string_view next_segment(std::string_view& rest) {
   return seg;
 }
 }  // namespace
+
+std::string_view scope_of(Access access) {
+  switch (access) {
+    case Access::open:
+      return {};
+    case Access::orders_read:
+      return auth::kScopeOrdersRead;
+    case Access::orders_write:
+      return auth::kScopeOrdersWrite;
+    case Access::admin:
+      return auth::kScopeAdmin;
+  }
+  return auth::kScopeAdmin;
+}
 
 bool match_pattern(std::string_view pattern, std::string_view path, PathParams& params) {
   params.values.clear();
@@ -41,6 +57,11 @@ void Router::add(Route route) {
 }
 
 const Route* Router::match(std::string_view method, std::string_view path, PathParams& params) const {
+  // The stable prefix: every route is also /v1/...; the unversioned paths stay for the seed's clients.
+  if (path == "/v1" || path.substr(0, 4) == "/v1/") {
+    path.remove_prefix(3);
+    if (path.empty() || path == "/") path = "/";
+  }
   for (const auto& r : routes_) {
     if (r.method != method && !(method == "HEAD" && r.method == "GET")) continue;
     if (match_pattern(r.pattern, path, params)) return &r;

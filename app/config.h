@@ -55,6 +55,19 @@ struct Config {
   uint64_t release_retry_max_ms =
       60000;  // durable release queue: longest delay between retries (RELEASE_RETRY_MAX_MS)
 
+  // Access control (off while both are empty: every route open, one warning at start)
+  std::string api_keys_file;       // JSON keys file: names, SHA-256 digests, scopes, limits (API_KEYS_FILE)
+  std::string jwt_jwks_file;       // JWKS (RFC 7517) of the identity provider's keys (JWT_JWKS_FILE)
+  std::string jwt_issuer;          // required `iss` of tokens; required with JWT_JWKS_FILE (JWT_ISSUER)
+  std::string jwt_audience;        // required in `aud` of tokens; required with JWT_JWKS_FILE (JWT_AUDIENCE)
+  uint64_t jwt_clock_skew_s = 30;  // exp/nbf tolerance, seconds (JWT_CLOCK_SKEW_S)
+  // Rate limits (token bucket per key; per key entry overrides in the keys file)
+  uint64_t rate_limit_rps = 0;    // default refill, requests/s; 0 = no default limit (RATE_LIMIT_RPS)
+  uint64_t rate_limit_burst = 0;  // default bucket size, requests; 0 = one second's worth (RATE_LIMIT_BURST)
+  bool rate_limit_by_address = false;  // without keys: a bucket per client address (RATE_LIMIT_BY_ADDRESS)
+  uint64_t rate_limit_clients_max =
+      10000;  // buckets kept (LRU), bounds their memory (RATE_LIMIT_CLIENTS_MAX)
+
   // Logs
   std::string log_level = "info";   // trace|debug|info|warn|error|critical|off (LOG_LEVEL)
   std::string log_format = "text";  // text|json (LOG_FORMAT)

@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 packages=(
   g++ make cmake ninja-build ccache git pkg-config curl ca-certificates
   libboost1.81-dev librocksdb-dev nlohmann-json3-dev catch2 libspdlog-dev libfmt-dev
-  librabbitmq-dev amqp-tools rabbitmq-server
+  librabbitmq-dev amqp-tools rabbitmq-server libssl-dev libjwt-dev
   wrk prometheus chromium clang-14 libclang-rt-14-dev clang-format python3
   nodejs npm
 )

@@ -1,5 +1,5 @@
 // orderflow: the order service. Reads its configuration, opens its collaborators, serves HTTP,
-// and shuts down cleanly on SIGTERM or SIGINT.
+// reloads its API keys on SIGHUP, and shuts down cleanly on SIGTERM or SIGINT.
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -10,8 +10,13 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
+#include <nlohmann/json.hpp>
 #include "api/admin_routes.h"
+#include "api/auth/access.h"
+#include "api/auth/jwt.h"
+#include "api/auth/rate_limit.h"
 #include "api/http_server.h"
 #include "api/operability_routes.h"
 #include "api/order_routes.h"
@@ -44,11 +49,64 @@ const char* env(const char* name) {
   return std::getenv(name);
 }
 
+/// `orderflow keys new NAME --scopes a,b`: prints a fresh key (once: it is stored nowhere) and the
+/// keys-file entry holding its digest.
+int keys_command(const std::vector<std::string>& args) {
+  using namespace orderflow;
+  const char* usage = "usage: orderflow keys new NAME --scopes orders:read,orders:write,admin\n";
+  std::string name, scopes_arg;
+  bool scopes_given = false;
+  for (size_t i = 2; i < args.size(); ++i) {
+    if (args[i] == "--scopes" && i + 1 < args.size()) {
+      scopes_arg = args[++i];
+      scopes_given = true;
+    } else if (args[i].rfind("--scopes=", 0) == 0) {
+      scopes_arg = args[i].substr(9);
+      scopes_given = true;
+    } else if (name.empty() && args[i].rfind("--", 0) != 0) {
+      name = args[i];
+    } else {
+      std::fprintf(stderr, "orderflow keys: unexpected argument '%s'\n%s", args[i].c_str(), usage);
+      return 2;
+    }
+  }
+  if (args.size() < 2 || args[1] != "new" || name.empty() || !scopes_given) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  nlohmann::json scopes = nlohmann::json::array();
+  for (size_t start = 0; start <= scopes_arg.size();) {
+    size_t comma = scopes_arg.find(',', start);
+    if (comma == std::string::npos) comma = scopes_arg.size();
+    std::string scope = scopes_arg.substr(start, comma - start);
+    if (!api::auth::known_scope(scope)) {
+      std::fprintf(stderr, "orderflow keys: unknown scope '%s' (orders:read, orders:write, admin)\n",
+                   scope.c_str());
+      return 2;
+    }
+    scopes.push_back(scope);
+    start = comma + 1;
+  }
+  const std::string key = api::auth::new_key();
+  nlohmann::ordered_json entry = {
+      {"name", name}, {"sha256", api::auth::to_hex(api::auth::sha256(key))}, {"scopes", scopes}};
+  // The entry must pass the same rules as the file (the name's characters, above all).
+  if (auto check = api::auth::parse_keys(nlohmann::json{{"keys", {entry}}}.dump()); !check) {
+    std::fprintf(stderr, "orderflow keys: %s\n", check.error().c_str());
+    return 2;
+  }
+  std::printf("key (shown once; give it to the client, it is stored nowhere):\n%s\n\n", key.c_str());
+  std::printf("entry to add to the \"keys\" array of API_KEYS_FILE (then send SIGHUP):\n%s\n",
+              entry.dump(2).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace orderflow;
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "keys") return keys_command(args);
   auto parsed = app::parse_config(args, &env);
   if (!parsed.error.empty()) {
     std::fprintf(stderr, "orderflow: %s\n\n%s", parsed.error.c_str(), app::config_help().c_str());
@@ -69,6 +127,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reloads API_KEYS_FILE
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   app::MetricsRegistry metrics;
@@ -186,6 +245,68 @@ int main(int argc, char** argv) {
   relay.start();
 
   api::Router router;
+  // Access control: off unless a keys file is configured. A file that does not parse stops the start.
+  std::shared_ptr<api::auth::Authenticator> authenticator;
+  if (!config.api_keys_file.empty()) {
+    auto keys = api::auth::load_keys_file(config.api_keys_file);
+    if (!keys) {
+      spdlog::critical("API_KEYS_FILE {}", keys.error());
+      return 1;
+    }
+    spdlog::info("access control on: {} API keys from {}", keys->keys.size(), config.api_keys_file);
+    authenticator = std::make_shared<api::auth::Authenticator>(
+        std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
+    router.set_authenticator(authenticator);
+  }
+  if (!config.jwt_jwks_file.empty()) {
+    auto jwt = api::auth::JwtVerifier::load(
+        config.jwt_jwks_file,
+        {config.jwt_issuer, config.jwt_audience, static_cast<int64_t>(config.jwt_clock_skew_s)});
+    if (!jwt) {
+      spdlog::critical("JWT_JWKS_FILE {}", jwt.error());
+      return 1;
+    }
+    spdlog::info("access control on: JWTs of {} ({} keys from {}) for audience {}", config.jwt_issuer,
+                 (*jwt)->size(), config.jwt_jwks_file, config.jwt_audience);
+    if (!authenticator) {
+      authenticator =
+          std::make_shared<api::auth::Authenticator>(std::make_shared<const api::auth::KeyRing>());
+      router.set_authenticator(authenticator);
+    }
+    authenticator->set_jwt(jwt.value(), [&clock] { return clock.now_ms() / 1000; });
+  }
+  {
+    api::auth::RateLimitOptions limits;
+    limits.rate_per_s = static_cast<double>(config.rate_limit_rps);
+    limits.burst = static_cast<double>(config.rate_limit_burst);
+    limits.clients_max = config.rate_limit_clients_max;
+    const bool by_address = !authenticator && config.rate_limit_by_address;
+    // With keys, a limiter always: a key may carry its own limit, and an unlimited key costs no lock.
+    if (authenticator || (by_address && config.rate_limit_rps > 0)) {
+      // Counters by key name (bounded by the keys file) and verdict, found once per thread.
+      auto observe = [&metrics](std::string_view label, bool allowed) {
+        thread_local std::unordered_map<std::string, std::pair<app::Counter*, app::Counter*>> series;
+        auto it = series.find(std::string(label));
+        if (it == series.end()) {
+          auto counter = [&](const char* decision) {
+            return &metrics.counter("orderflow_rate_limit_requests_total",
+                                    "Requests under a rate limit, by key name and verdict",
+                                    {{"key", std::string(label)}, {"decision", decision}});
+          };
+          it = series.emplace(std::string(label), std::make_pair(counter("allowed"), counter("limited")))
+                   .first;
+        }
+        (allowed ? it->second.first : it->second.second)->inc();
+      };
+      router.set_rate_limiter(std::make_shared<api::auth::RateLimiter>(limits), by_address, observe);
+      spdlog::info("rate limits on: default {} requests/s, burst {}{}", config.rate_limit_rps,
+                   config.rate_limit_burst, by_address ? ", per client address" : "");
+    }
+  }
+  if (!authenticator) {
+    spdlog::warn(
+        "access control is off: every route is open to anyone who can reach the port (set API_KEYS_FILE)");
+  }
   api::add_system_routes(router);
   api::add_order_routes(
       router, api::OrderRouteDeps{commands, queries, idempotency, workers,
@@ -223,7 +344,24 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    // SIGHUP: new keys for requests that start from now on; connections and requests in flight
+    // are untouched. A file that does not load leaves the keys in force as they were.
+    if (config.api_keys_file.empty()) {
+      spdlog::warn("SIGHUP: no API_KEYS_FILE at start; nothing to reload");
+      continue;
+    }
+    auto keys = api::auth::load_keys_file(config.api_keys_file);
+    if (!keys) {
+      spdlog::error("SIGHUP: API_KEYS_FILE {}; the {} keys in force stay", keys.error(),
+                    authenticator->keys()->keys.size());
+      continue;
+    }
+    spdlog::info("SIGHUP: {} API keys loaded from {}", keys->keys.size(), config.api_keys_file);
+    authenticator->replace_keys(std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
+  }
   spdlog::info("signal {} received: shutting down", sig);
   server.stop(std::chrono::milliseconds(10000));
   workers.stop();

@@ -1,0 +1,58 @@
+#pragma once
+// API keys: the keys file (API_KEYS_FILE) and the lookup of a presented key. The file holds only
+// each key's SHA-256 digest, never the key; a presented key is hashed and its digest compared with
+// every stored digest in constant time (CRYPTO_memcmp, no early exit), so neither the file nor the
+// timing of a refusal tells anyone how close a guess was. No OpenSSL type appears here.
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/result.h"
+
+namespace orderflow::api::auth {
+
+// The scopes a key or token may carry. Independent: none implies another (an `admin` key cannot
+// create orders unless it also has `orders:write`).
+inline constexpr std::string_view kScopeOrdersRead = "orders:read";    // GETs of orders and history
+inline constexpr std::string_view kScopeOrdersWrite = "orders:write";  // POST/PUT/DELETE of orders
+inline constexpr std::string_view kScopeAdmin = "admin";               // /metrics, /admin/*
+
+bool known_scope(std::string_view scope);
+
+using Digest = std::array<unsigned char, 32>;
+
+/// SHA-256 of `text` (OpenSSL EVP).
+Digest sha256(std::string_view text);
+std::string to_hex(const Digest& digest);
+
+/// One entry of the keys file.
+struct ApiKey {
+  std::string name;  // who the caller is: request logs, metrics labels, events' actor
+  Digest sha256{};   // of the key's text, exactly as presented
+  std::vector<std::string> scopes;
+  double rate_per_s = 0;  // token-bucket refill per second; 0 = RATE_LIMIT_RPS (rateLimitPerSecond)
+  double burst = 0;       // bucket size; 0 = RATE_LIMIT_BURST (burst)
+};
+
+/// The keys in force. Immutable once built: a reload builds a new one and swaps it in.
+struct KeyRing {
+  std::vector<ApiKey> keys;
+  /// The key whose digest is SHA-256(`presented`), or null. Every digest is compared, in constant
+  /// time each.
+  const ApiKey* find(std::string_view presented) const;
+};
+
+/// Parses the keys file's text: `{"keys": [{"name", "sha256", "scopes", "rateLimitPerSecond"?,
+/// "burst"?}]}`. The error names the line (and column) of a syntax error, or the entry and field
+/// of a rule broken (unknown scope, duplicate name, digest not 64 hex digits, unknown member).
+Result<KeyRing, std::string> parse_keys(std::string_view text);
+
+/// Reads and parses `path`; the error starts with the path.
+Result<KeyRing, std::string> load_keys_file(const std::string& path);
+
+/// A fresh key: 32 bytes from RAND_bytes (256 bits), as 64 hex digits prefixed "of_".
+std::string new_key();
+
+}  // namespace orderflow::api::auth

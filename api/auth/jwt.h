@@ -1,0 +1,55 @@
+#pragma once
+// JWT bearer tokens (end users behind an identity provider): keys from a JWKS file (RFC 7517; kty
+// RSA, EC or oct, chosen by the token's kid), a signature checked by libjwt, and the claims checked
+// here: iss and aud required and equal to the configured ones, exp required and nbf honoured within
+// a bounded clock skew. `alg: none` is refused, and a key is used only with the algorithms of its
+// kty family (RS* for RSA, ES* for EC, HS* for oct), so an RSA public key can never serve as an
+// HMAC secret (algorithm confusion). No libjwt or OpenSSL type appears here.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/auth/access.h"
+#include "app/errors.h"
+#include "domain/result.h"
+
+namespace orderflow::api::auth {
+
+struct JwtOptions {
+  std::string issuer;         // required `iss` (JWT_ISSUER)
+  std::string audience;       // required in `aud` (JWT_AUDIENCE)
+  int64_t clock_skew_s = 30;  // exp/nbf tolerance, seconds (JWT_CLOCK_SKEW_S)
+};
+
+class JwtVerifier {
+ public:
+  /// Parses a JWKS document; each key becomes PEM (RSA, EC) or a secret (oct). The error names
+  /// the key and the field.
+  static Result<std::shared_ptr<const JwtVerifier>, std::string> from_jwks(std::string_view jwks,
+                                                                           JwtOptions options);
+  static Result<std::shared_ptr<const JwtVerifier>, std::string> load(const std::string& path,
+                                                                      JwtOptions options);
+
+  /// The token's subject (`sub`, as the principal's name) and its `scope` claim (space separated),
+  /// or 401 unauthorized naming the check that failed. `now_s`: Unix time in seconds.
+  Result<Principal, app::Error> verify(std::string_view token, int64_t now_s) const;
+
+  size_t size() const { return keys_.size(); }
+
+  struct Key {
+    std::string kid;
+    std::string kty;       // "RSA" | "EC" | "oct"
+    std::string material;  // PEM public key, or the raw secret
+  };
+
+ private:
+  JwtOptions options_;
+  std::vector<Key> keys_;
+};
+
+/// A token has the JWS compact shape (three dot-separated parts).
+bool looks_like_jwt(std::string_view credential);
+
+}  // namespace orderflow::api::auth
