@@ -17,6 +17,7 @@
 
 #include "api/auth/jwt.h"
 #include "tests/support/http_client.h"
+#include "tests/support/jwt_keys.h"
 #include "tests/support/server_process.h"
 
 using namespace orderflow;
@@ -25,95 +26,7 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kSecret = "0123456789abcdef0123456789abcdef-secret";
-
-std::string b64url(const std::string& in) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(t[(acc >> bits) & 63]);
-    }
-  }
-  if (bits > 0) out.push_back(t[(acc << (6 - bits)) & 63]);
-  return out;
-}
-
-std::string private_pem(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(n));
-  BIO_free(bio);
-  return out;
-}
-
-std::string public_pem(EVP_PKEY* key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(bio, key);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<size_t>(n));
-  BIO_free(bio);
-  return out;
-}
-
-std::string bn_param(EVP_PKEY* key, const char* name) {
-  BIGNUM* bn = nullptr;
-  REQUIRE(EVP_PKEY_get_bn_param(key, name, &bn) == 1);
-  std::string out(static_cast<size_t>(BN_num_bytes(bn)), '\0');
-  BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
-  BN_free(bn);
-  return out;
-}
-
-struct Keys {
-  EVP_PKEY* rsa = EVP_RSA_gen(2048);
-  EVP_PKEY* ec = EVP_EC_gen("P-256");
-  ~Keys() {
-    EVP_PKEY_free(rsa);
-    EVP_PKEY_free(ec);
-  }
-  json jwks() const {
-    unsigned char point[133];
-    size_t len = 0;
-    REQUIRE(EVP_PKEY_get_octet_string_param(ec, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &len) == 1);
-    REQUIRE(len == 65);
-    std::string p(reinterpret_cast<char*>(point), len);
-    return {{"keys",
-             {{{"kid", "hs"}, {"kty", "oct"}, {"k", b64url(kSecret)}},
-              {{"kid", "rs"},
-               {"kty", "RSA"},
-               {"n", b64url(bn_param(rsa, "n"))},
-               {"e", b64url(bn_param(rsa, "e"))}},
-              {{"kid", "es"},
-               {"kty", "EC"},
-               {"crv", "P-256"},
-               {"x", b64url(p.substr(1, 32))},
-               {"y", b64url(p.substr(33, 32))}}}}};
-  }
-};
-
-std::string sign(jwt_alg_t alg, const std::string& key, const std::string& kid, const json& claims) {
-  jwt_t* j = nullptr;
-  REQUIRE(jwt_new(&j) == 0);
-  jwt_add_header(j, "kid", kid.c_str());
-  REQUIRE(jwt_add_grants_json(j, claims.dump().c_str()) == 0);
-  REQUIRE(jwt_set_alg(j, alg, reinterpret_cast<const unsigned char*>(key.data()),
-                      static_cast<int>(key.size())) == 0);
-  char* s = jwt_encode_str(j);
-  REQUIRE(s != nullptr);
-  std::string out(s);
-  free(s);  // libjwt 1.10 allocates with malloc (no jwt_free_str yet)
-  jwt_free(j);
-  return out;
-}
+using namespace orderflow::testing::jwt_keys;
 
 constexpr int64_t kNow = 1'800'000'000;
 
