@@ -162,3 +162,32 @@ TEST_CASE("JWT over HTTP: a JWKS file alone turns access control on and the toke
   CHECK(c.get("/orders").status == 401);
   CHECK(c.get("/health/live").status == 200);
 }
+
+TEST_CASE("JWT: a changed claim or a changed signature is a bad signature for every algorithm") {
+  Keys keys;
+  auto parsed =
+      api::auth::JwtVerifier::from_jwks(keys.jwks().dump(), {"https://id.example", "orderflow", 30});
+  REQUIRE(parsed);
+  const auto& v = **parsed;
+  const std::string tokens[] = {sign(JWT_ALG_HS256, kSecret, "hs", claims()),
+                                sign(JWT_ALG_RS256, private_pem(keys.rsa), "rs", claims()),
+                                sign(JWT_ALG_ES256, private_pem(keys.ec), "es", claims())};
+  // Claims signed for another subject, under each token's own header and signature.
+  const std::string forged_claims = b64url(claims({{"sub", "mallory"}}).dump());
+  for (const auto& good : tokens) {
+    INFO(good.substr(0, good.find('.')));
+    REQUIRE(v.verify(good, kNow));
+    const auto dot1 = good.find('.');
+    const auto dot2 = good.rfind('.');
+    const std::string forged = good.substr(0, dot1 + 1) + forged_claims + good.substr(dot2);
+    CHECK_THAT(refusal(v, forged), Catch::Contains("bad signature"));
+    // One signature character changed (the first: every bit of it is significant).
+    std::string flipped = good;
+    flipped[dot2 + 1] = flipped[dot2 + 1] == 'A' ? 'B' : 'A';
+    CHECK_THAT(refusal(v, flipped), Catch::Contains("bad signature"));
+  }
+  // An ES256 signature of the wrong length (r || s must be 64 bytes for P-256).
+  const std::string es = tokens[2];
+  CHECK_THAT(refusal(v, es.substr(0, es.rfind('.') + 1) + b64url(std::string(63, 'x'))),
+             Catch::Contains("bad signature"));
+}
