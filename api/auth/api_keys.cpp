@@ -127,6 +127,12 @@ Result<KeyRing, std::string> parse_keys(std::string_view text) {
     if (auto colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
     return fail("line " + std::to_string(line) + ", column " + std::to_string(column) + ": invalid JSON (" +
                 what + ")");
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error but a value nlohmann refuses while parsing (a number that overflows a
+    // double: out_of_range 406); it carries no position.
+    std::string what = e.what();
+    if (auto close = what.find("] "); close != std::string::npos) what = what.substr(close + 2);
+    return fail("invalid JSON (" + what + ")");
   }
   if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
     return fail(std::string("line 1: the file must be an object with a \"keys\" array"));

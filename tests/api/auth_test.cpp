@@ -67,6 +67,13 @@ TEST_CASE("keys file: a syntax error is refused naming its line") {
   CHECK(truncated.error().rfind("line 3", 0) == 0);
 }
 
+TEST_CASE("keys file: a number too large for a double is refused and does not throw") {
+  // Found by fuzz_auth: nlohmann throws out_of_range (not parse_error) for it.
+  auto ring = api::auth::parse_keys(R"({"keys": [{"name": "a", "rateLimitPerSecond": 10e8297}]})");
+  REQUIRE_FALSE(ring);
+  CHECK_THAT(ring.error(), Catch::Contains("invalid JSON") && Catch::Contains("number overflow"));
+}
+
 TEST_CASE("keys file: entries are checked field by field") {
   const std::string digest = api::auth::to_hex(api::auth::sha256("k"));
   auto refused = [](const std::string& text) {
