@@ -1,13 +1,11 @@
 #include "api/auth/jwt.h"
 
-#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <openssl/pem.h>
 
 #include <algorithm>
 #include <cctype>
@@ -55,20 +53,9 @@ std::optional<std::string> base64url_decode(std::string_view in) {
   return out;
 }
 
-std::string pem_of(EVP_PKEY* pkey) {
-  std::string out;
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio && PEM_write_bio_PUBKEY(bio, pkey) == 1) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    if (n > 0) out.assign(data, static_cast<size_t>(n));
-  }
-  BIO_free(bio);
-  return out;
-}
-
-/// An RSA or EC public key from its JWK parameters, as PEM (OpenSSL 3 EVP_PKEY_fromdata).
-Result<std::string, std::string> public_pem(const nlohmann::json& jwk, const std::string& kty) {
+/// An RSA or EC public key from its JWK parameters (OpenSSL 3 EVP_PKEY_fromdata), made once when
+/// the JWKS loads.
+Result<std::shared_ptr<evp_pkey_st>, std::string> public_key_of(const nlohmann::json& jwk, const std::string& kty) {
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   BIGNUM *n = nullptr, *e = nullptr;
   std::string point;
@@ -107,16 +94,16 @@ Result<std::string, std::string> public_pem(const nlohmann::json& jwk, const std
       OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
     }
   }
-  std::string pem;
+  std::shared_ptr<evp_pkey_st> key;
   if (error.empty()) {
     OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
     EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
     EVP_PKEY* pkey = nullptr;
     if (params && ctx && EVP_PKEY_fromdata_init(ctx) == 1 &&
         EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) == 1 && pkey)
-      pem = pem_of(pkey);
-    if (pem.empty()) error = std::string("the ") + type + " parameters do not make a public key";
-    EVP_PKEY_free(pkey);
+      key.reset(pkey, EVP_PKEY_free);
+    else
+      error = std::string("the ") + type + " parameters do not make a public key";
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
   }
@@ -124,16 +111,7 @@ Result<std::string, std::string> public_pem(const nlohmann::json& jwk, const std
   BN_free(e);
   OSSL_PARAM_BLD_free(bld);
   if (!error.empty()) return fail(error);
-  return pem;
-}
-
-/// The public key of a PEM text, parsed once (nullptr when it does not parse).
-std::shared_ptr<evp_pkey_st> parse_public_pem(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  EVP_PKEY* key = bio ? PEM_read_bio_PUBKEY(bio, nullptr, nullptr, nullptr) : nullptr;
-  BIO_free(bio);
-  if (key == nullptr) return nullptr;
-  return std::shared_ptr<evp_pkey_st>(key, EVP_PKEY_free);
+  return key;
 }
 
 /// The digest of an accepted algorithm (its last three characters: 256, 384, 512).
@@ -231,11 +209,9 @@ Result<std::shared_ptr<const JwtVerifier>, std::string> JwtVerifier::from_jwks(s
         return fail(where + ": oct key needs base64url \"k\" of at least 32 bytes");
       key.material = *secret;
     } else if (key.kty == "RSA" || key.kty == "EC") {
-      auto pem = public_pem(jwk, key.kty);
-      if (!pem) return fail(where + " (\"" + key.kid + "\"): " + pem.error());
-      key.material = std::move(pem.value());
-      key.public_key = parse_public_pem(key.material);
-      if (!key.public_key) return fail(where + " (\"" + key.kid + "\"): the key does not load");
+      auto public_key = public_key_of(jwk, key.kty);
+      if (!public_key) return fail(where + " (\"" + key.kid + "\"): " + public_key.error());
+      key.public_key = std::move(public_key.value());
     } else {
       return fail(where + ": kty must be RSA, EC or oct");
     }

@@ -1,7 +1,7 @@
 #pragma once
 // JWT bearer tokens (end users behind an identity provider): keys from a JWKS file (RFC 7517; kty
 // RSA, EC or oct, chosen by the token's kid), the signature checked with OpenSSL against the key
-// parsed once at load (libjwt 1.10 takes keys only as PEM text and re-parsed it on every token:
+// made once at load (libjwt 1.10 takes keys only as PEM text and re-parsed it on every token:
 // about 0.8 ms per RS256 verify, see BENCHMARKS.md; libjwt signs the tests' tokens), and the claims
 // checked here: iss and aud required and equal to the configured ones, exp required and nbf honoured within
 // a bounded clock skew. `alg: none` is refused, and a key is used only with the algorithms of its
@@ -45,8 +45,8 @@ class JwtVerifier {
   struct Key {
     std::string kid;
     std::string kty;       // "RSA" | "EC" | "oct"
-    std::string material;  // PEM public key, or the raw secret
-    std::shared_ptr<evp_pkey_st> public_key;  // RSA, EC: `material` parsed once
+    std::string material;                     // oct: the raw secret
+    std::shared_ptr<evp_pkey_st> public_key;  // RSA, EC: made once from the JWK
   };
 
  private:
