@@ -514,17 +514,11 @@ AdminResult<std::vector<app::RecordedEvent>> AdminStore::read_stream(std::string
     return fail(AdminError{Code::corrupt, "no streams/events family"});
   std::vector<std::string> keys;
   {
-    std::vector<uint64_t> sequences;
     rocksdb::Status status;
     std::string corrupt;
-    if (!stream_sequences(*state_->db, streams, stream_id, 1, SIZE_MAX, sequences, status, corrupt)) {
+    if (!stream_sequences(*state_->db, streams, stream_id, 1, SIZE_MAX, keys, status, corrupt)) {
       if (!corrupt.empty()) return fail(AdminError{Code::corrupt, corrupt});
       return fail(engine_error("read stream", status));
-    }
-    char seq_key[codec::kSequenceKeyBytes];
-    for (const uint64_t sequence : sequences) {
-      codec::put_u64_be(seq_key, sequence);
-      keys.emplace_back(seq_key, sizeof seq_key);
     }
   }
   out.resize(keys.size());

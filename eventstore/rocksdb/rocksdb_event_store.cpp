@@ -689,11 +689,7 @@ void RocksDbEventStore::append_async(AppendRequest request, std::function<void(A
 }
 
 AppendResult RocksDbEventStore::append(AppendRequest request) {
-  Waiter waiter;
-  // Once queued, always wait(): even if the result is already there, this waiter may have been
-  // given children in the wake-up tree and must wake them.
-  if (!submit(std::move(request), {}, nullptr, &waiter)) return std::move(*waiter.result);
-  return waiter.wait();
+  return append_with_rows(std::move(request), {});
 }
 
 namespace {
@@ -711,14 +707,14 @@ Result<Unit, StoreError> rows_written(const AppendResult& result) {
 
 AppendResult RocksDbEventStore::append_with_rows(AppendRequest request, std::vector<KeyValueWrite> rows) {
   Waiter waiter;
+  // Once queued, always wait(): even if the result is already there, this waiter may have been
+  // given children in the wake-up tree and must wake them.
   if (!submit(std::move(request), std::move(rows), nullptr, &waiter)) return std::move(*waiter.result);
   return waiter.wait();
 }
 
 Result<Unit, StoreError> RocksDbEventStore::write_rows(std::vector<KeyValueWrite> writes) {
-  Waiter waiter;
-  if (!submit(AppendRequest{}, std::move(writes), nullptr, &waiter)) return rows_written(*waiter.result);
-  return rows_written(waiter.wait());
+  return rows_written(append_with_rows(AppendRequest{}, std::move(writes)));
 }
 
 void RocksDbEventStore::write_rows_async(std::vector<KeyValueWrite> writes,
@@ -1079,18 +1075,11 @@ Result<std::vector<app::RecordedEvent>, StoreError> RocksDbEventStore::read_stre
   // sequence found in the index below is readable by the point reads that follow.
   std::vector<std::string> keys;
   {
-    std::vector<uint64_t> sequences;
     rocksdb::Status status;
     std::string corrupt;
-    if (!stream_sequences(*db_, streams_cf_, stream_id, from_version, max_count, sequences, status, corrupt)) {
+    if (!stream_sequences(*db_, streams_cf_, stream_id, from_version, max_count, keys, status, corrupt)) {
       if (!corrupt.empty()) return fail(StoreError{corrupt, StoreError::Code::corrupt});
       return fail(store_error("read_stream", status));
-    }
-    keys.reserve(sequences.size());
-    char seq_key[codec::kSequenceKeyBytes];
-    for (const uint64_t sequence : sequences) {
-      codec::put_u64_be(seq_key, sequence);
-      keys.emplace_back(seq_key, sizeof seq_key);
     }
   }
   if (keys.empty()) return out;

@@ -19,7 +19,7 @@ std::string_view view(const rocksdb::Slice& s) {
 }  // namespace
 
 bool stream_sequences(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* streams, std::string_view stream_id,
-                      uint64_t from_version, size_t max_count, std::vector<uint64_t>& out,
+                      uint64_t from_version, size_t max_count, std::vector<std::string>& out,
                       rocksdb::Status& status, std::string& error) {
   from_version = std::max<uint64_t>(from_version, 1);
   std::string target;
@@ -38,8 +38,12 @@ bool stream_sequences(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* streams, std
       error = "corrupt stream index for '" + std::string(stream_id) + "' at version " + std::to_string(version);
       return false;
     }
-    for (uint32_t i = 0; i < run.count && out.size() < max_count; ++i)
-      if (version + i >= from_version) out.push_back(run.first_sequence + i);
+    char key[codec::kSequenceKeyBytes];
+    for (uint32_t i = 0; i < run.count && out.size() < max_count; ++i) {
+      if (version + i < from_version) continue;
+      codec::put_u64_be(key, run.first_sequence + i);
+      out.emplace_back(key, sizeof key);
+    }
     expected = version + run.count;
   }
   status = it->status();
