@@ -14,6 +14,7 @@
 
 #include "api/auth/api_keys.h"
 #include "tests/support/http_client.h"
+#include "tests/support/run_command.h"
 #include "tests/support/server_process.h"
 #include "tests/support/wait_until.h"
 
@@ -23,16 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,7 +39,7 @@ json entry(const std::string& name, const std::string& key) {
 }  // namespace
 
 TEST_CASE("orderflow keys new prints a fresh key once and the entry that admits it") {
-  auto [status, out] = run(orderflow_binary() + " keys new storefront --scopes orders:read,orders:write");
+  auto [status, out] = run_command(orderflow_binary() + " keys new storefront --scopes orders:read,orders:write");
   REQUIRE(status == 0);
   auto key_at = out.find("of_");
   REQUIRE(key_at != std::string::npos);
@@ -59,9 +50,9 @@ TEST_CASE("orderflow keys new prints a fresh key once and the entry that admits 
   CHECK(e["scopes"] == json({"orders:read", "orders:write"}));
   CHECK(e["sha256"] == api::auth::to_hex(api::auth::sha256(key)));
   CHECK(out.find(key, key_at + 1) == std::string::npos);  // printed once
-  CHECK(run(orderflow_binary() + " keys new storefront --scopes orders:delete 2>&1").first == 2);
-  CHECK(run(orderflow_binary() + " keys new 2>&1").first == 2);
-  auto [again, out2] = run(orderflow_binary() + " keys new storefront --scopes admin");
+  CHECK(run_command(orderflow_binary() + " keys new storefront --scopes orders:delete 2>&1").first == 2);
+  CHECK(run_command(orderflow_binary() + " keys new 2>&1").first == 2);
+  auto [again, out2] = run_command(orderflow_binary() + " keys new storefront --scopes admin");
   CHECK(again == 0);
   CHECK(out2.find(key) == std::string::npos);
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/support/http_client.h"
+#include "tests/support/run_command.h"
 #include "tests/support/server_process.h"
 #include "tests/support/wait_until.h"
 
@@ -24,17 +25,6 @@ namespace {
 constexpr const char* kCreateBody =
     R"({"customerId":"123e4567-e89b-12d3-a456-426614174001","items":[{"productId":"123e4567-e89b-12d3-a456-426614174000","quantity":1}]})";
 
-/// Runs a shell command; returns its exit status and stdout.
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 double metric_value(const std::string& text, const std::string& series) {
   std::istringstream in(text);
@@ -109,7 +99,7 @@ TEST_CASE("Swagger UI at /api renders every seed route in a headless Chromium") 
   REQUIRE(c.get("/api/swagger-ui-bundle.js").status == 200);
   TempDir profile;
   auto [status, dom] =
-      run("chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+      run_command("chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
           "--disable-background-networking "
           "--disable-component-update --disable-sync --user-data-dir=" +
           profile.path() + " --virtual-time-budget=15000 --dump-dom http://127.0.0.1:" +
@@ -165,7 +155,7 @@ TEST_CASE("/metrics passes promtool and its counters move with requests") {
   TempDir tmp;
   std::string file = tmp.path() + "/metrics.txt";
   std::ofstream(file) << second;
-  auto [status, out] = run("promtool check metrics < " + file + " 2>&1");
+  auto [status, out] = run_command("promtool check metrics < " + file + " 2>&1");
   INFO(out);
   CHECK(status == 0);
 }
@@ -283,13 +273,13 @@ TEST_CASE("the served OpenAPI document passes redocly's strict lint and agrees w
   const std::string root = ORDERFLOW_SOURCE_DIR;
   // The linter is pinned in tests/node (installed by scripts/install-deps.sh); its exit status is
   // non-zero on any problem, every rule of recommended-strict being an error.
-  auto [lint_status, lint_out] = run("NO_COLOR=1 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true " +
+  auto [lint_status, lint_out] = run_command("NO_COLOR=1 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true " +
                                      root + "/tests/node/node_modules/.bin/redocly lint --config " + root +
                                      "/tests/api/redocly.yaml " + file + " 2>&1");
   INFO(lint_out);
   CHECK(lint_status == 0);
   auto [docs_status, docs_out] =
-      run("python3 " + root + "/tests/docs/check_routes.py " + root + "/docs/http-api.md " + file + " 2>&1");
+      run_command("python3 " + root + "/tests/docs/check_routes.py " + root + "/docs/http-api.md " + file + " 2>&1");
   INFO(docs_out);
   CHECK(docs_status == 0);
 }
