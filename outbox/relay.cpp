@@ -57,7 +57,6 @@ void Relay::start() {
   if (!checkpoint) spdlog::warn("outbox relay: cannot read its checkpoint: {}", checkpoint.error().message);
   confirmed_ = checkpoint && checkpoint->has_value() ? **checkpoint : 0;
   checkpointed_ = confirmed_;
-  checkpoint_published_ = confirmed_;
   cursor_ = confirmed_ + 1;
   legacy_rows_ = legacy_rows_behind_ = earlier_ != nullptr;
   delete_legacy_rows_upto(confirmed_);  // rows a crash left behind the checkpoint
@@ -350,7 +349,6 @@ void Relay::flush_checkpoint() {
   if (legacy_rows_behind_) delete_legacy_rows_upto(confirmed_);
   published_total_.fetch_add(confirmed_ - checkpointed_, std::memory_order_relaxed);
   checkpointed_ = confirmed_;
-  checkpoint_published_ = confirmed_;
 }
 
 void Relay::delete_legacy_rows_upto(uint64_t last) {
@@ -406,7 +404,7 @@ void Relay::refresh_oldest() {
 
 uint64_t Relay::pending() const {
   const uint64_t head = log_.head_sequence();
-  const uint64_t checkpoint = checkpoint_published_.load();
+  const uint64_t checkpoint = checkpointed_.load();
   return head > checkpoint ? head - checkpoint : 0;
 }
 

@@ -139,8 +139,9 @@ class Relay {
   std::deque<OutboundMessage> ready_;
   std::deque<InFlight> in_flight_;  // published, not yet in the confirmed prefix; ascending
   uint64_t confirmed_ = 0;          // the confirmed prefix ends here (the checkpoint, once flushed)
-  uint64_t checkpointed_ = 0;       // the checkpoint as stored
-  std::atomic<uint64_t> checkpoint_published_{0};  // checkpointed_, for metrics() on any thread
+  // The checkpoint as stored. Written by the relay thread only; atomic because metrics() reads it
+  // from any thread.
+  std::atomic<uint64_t> checkpointed_{0};
   // Outbox rows of an earlier release: some may remain beyond the cursor (to read), and some
   // behind it (to delete once the checkpoint passes them).
   bool legacy_rows_ = true;
