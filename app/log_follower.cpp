@@ -7,8 +7,8 @@ namespace orderflow::app {
 Result<std::vector<RecordedEvent>, StoreError> LogFollower::next(size_t max_count,
                                                                   std::chrono::milliseconds wait) {
   if (max_count == 0) return std::vector<RecordedEvent>{};
-  if (log_.head_sequence() <= position_ && log_.wait_past(position_, wait) <= position_)
-    return std::vector<RecordedEvent>{};
+  // At once when the head is already past the position; else until a commit moves it, or `wait`.
+  if (log_.wait_past(position_, wait) <= position_) return std::vector<RecordedEvent>{};
   auto events = log_.read_all(position_ + 1, max_count);
   if (!events) return events;
   // read_all never skips a sequence; a log that did would be corrupt, and a follower must not

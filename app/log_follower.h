@@ -3,7 +3,8 @@
 // no gap and no duplicate, waiting on the log's commits (EventLog::wait_past) once caught up. The
 // catch-up and the live part are the same loop (read_all from the position), so there is no seam
 // where an event could be lost or repeated. Live feeds and a second backend's projections follow
-// the log with it; the relay reads from its checkpoint the same way.
+// the log with it (the relay reads from its checkpoint with the same read_all, but keeps its own
+// cursor, which it moves back to resend after a lost connection).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
