@@ -28,12 +28,6 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-bool Principal::has(std::string_view scope) const {
-  for (const auto& s : scopes)
-    if (s == scope) return true;
-  return false;
-}
-
 Result<std::optional<std::string_view>, app::Error> presented_credential(const Request& request) {
   size_t count = 0;
   std::optional<std::string_view> authorization, api_key;

@@ -20,13 +20,14 @@ namespace orderflow::api::auth {
 
 class JwtVerifier;
 
-/// The authenticated caller: a key's name (or a token's `sub`) and its scopes.
+/// The authenticated caller: a key's name (or a token's `sub`) and its scopes (a token's scopes
+/// that this service does not know grant nothing and are not kept).
 struct Principal {
   std::string name;
-  std::vector<std::string> scopes;
+  ScopeSet scopes;
   double rate_per_s = 0;  // the key's own limit; 0 = the default
   double burst = 0;
-  bool has(std::string_view scope) const;
+  bool has(std::string_view scope) const { return scopes.has(scope); }
 };
 
 /// The one credential the request presents, or nullopt when it presents none. Refused (401

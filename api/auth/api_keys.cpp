@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -60,9 +61,8 @@ Result<ApiKey, std::string> parse_entry(const nlohmann::json& e, size_t index) {
   }
   if (!e.contains("scopes") || !e["scopes"].is_array()) return fail(named + ": \"scopes\" must be an array");
   for (const auto& s : e["scopes"]) {
-    if (!s.is_string() || !known_scope(s.get<std::string>()))
+    if (!s.is_string() || !key.scopes.add(s.get_ref<const std::string&>()))
       return fail(named + ": unknown scope " + s.dump() + " (orders:read, orders:write, admin)");
-    key.scopes.push_back(s.get<std::string>());
   }
   if (e.contains("rateLimitPerSecond")) {
     const auto& r = e["rateLimitPerSecond"];
@@ -81,16 +81,39 @@ Result<ApiKey, std::string> parse_entry(const nlohmann::json& e, size_t index) {
 
 }  // namespace
 
-bool known_scope(std::string_view scope) {
-  return scope == kScopeOrdersRead || scope == kScopeOrdersWrite || scope == kScopeAdmin;
+namespace {
+unsigned scope_bit(std::string_view scope) {
+  if (scope == kScopeOrdersRead) return 1;
+  if (scope == kScopeOrdersWrite) return 2;
+  if (scope == kScopeAdmin) return 4;
+  return 0;
+}
+}  // namespace
+
+bool known_scope(std::string_view scope) { return scope_bit(scope) != 0; }
+
+bool ScopeSet::add(std::string_view scope) {
+  bits_ |= scope_bit(scope);
+  return scope_bit(scope) != 0;
+}
+
+bool ScopeSet::has(std::string_view scope) const {
+  const unsigned bit = scope_bit(scope);
+  return bit != 0 && (bits_ & bit) == bit;
 }
 
 Digest sha256(std::string_view text) {
+  // Fetched once and a context per thread: EVP_Digest(EVP_sha256()) looks the algorithm up in the
+  // provider tables (under a read lock) and allocates a context on every call, which was 3x the
+  // hashing itself and most of what a keyed request added (BENCHMARKS.md, issue 20).
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   Digest out{};
   unsigned int size = 0;
-  if (EVP_Digest(text.data(), text.size(), out.data(), &size, EVP_sha256(), nullptr) != 1 ||
-      size != out.size())
-    throw std::runtime_error("EVP_Digest(SHA-256) failed");  // a broken OpenSSL: a bug, not input
+  if (!md || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), text.data(), text.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), out.data(), &size) != 1 || size != out.size())
+    throw std::runtime_error("SHA-256 failed");  // a broken OpenSSL: a bug, not input
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <initializer_list>
 #include <vector>
 
 #include "domain/result.h"
@@ -21,6 +22,25 @@ inline constexpr std::string_view kScopeAdmin = "admin";               // /metri
 
 bool known_scope(std::string_view scope);
 
+/// A set of the scopes above, one bit each: a request checks one without comparing strings, and
+/// a caller's scopes are copied without allocating.
+class ScopeSet {
+ public:
+  /// Adds `scope`; false (and nothing added) when it is not one of the scopes above.
+  bool add(std::string_view scope);
+  bool has(std::string_view scope) const;
+  /// The set of the known scopes among `scopes` (tests and tools that build keys in code).
+  static ScopeSet of(std::initializer_list<std::string_view> scopes) {
+    ScopeSet set;
+    for (auto scope : scopes) set.add(scope);
+    return set;
+  }
+  bool operator==(const ScopeSet&) const = default;
+
+ private:
+  unsigned bits_ = 0;
+};
+
 using Digest = std::array<unsigned char, 32>;
 
 /// SHA-256 of `text` (OpenSSL EVP).
@@ -31,7 +51,7 @@ std::string to_hex(const Digest& digest);
 struct ApiKey {
   std::string name;  // who the caller is: request logs, metrics labels, events' actor
   Digest sha256{};   // of the key's text, exactly as presented
-  std::vector<std::string> scopes;
+  ScopeSet scopes;
   double rate_per_s = 0;  // token-bucket refill per second; 0 = RATE_LIMIT_RPS (rateLimitPerSecond)
   double burst = 0;       // bucket size; 0 = RATE_LIMIT_BURST (burst)
 };

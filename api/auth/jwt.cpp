@@ -293,7 +293,7 @@ Result<Principal, app::Error> JwtVerifier::verify(std::string_view token, int64_
     while (!s.empty()) {
       auto sp = s.find(' ');
       auto one = s.substr(0, sp);
-      if (!one.empty()) p.scopes.emplace_back(one);
+      p.scopes.add(one);  // an unknown scope grants nothing
       s = sp == std::string_view::npos ? std::string_view{} : s.substr(sp + 1);
     }
   }

@@ -110,7 +110,7 @@ TEST_CASE("keys file: entries are checked field by field") {
 
 TEST_CASE("credentials: Bearer or X-API-Key once and well formed or 401 naming the problem") {
   auto ring = std::make_shared<api::auth::KeyRing>();
-  ring->keys.push_back({"shop", api::auth::sha256("secret-key"), {"orders:read"}, 0, 0});
+  ring->keys.push_back({"shop", api::auth::sha256("secret-key"), api::auth::ScopeSet::of({"orders:read"}), 0, 0});
   api::auth::Authenticator authenticator(ring);
   auto message_of = [&](std::vector<std::pair<std::string, std::string>> headers) {
     auto p = authenticator.authenticate(request_with(std::move(headers)));

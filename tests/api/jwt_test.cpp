@@ -62,8 +62,17 @@ TEST_CASE("JWT: valid HS256 and RS256 and ES256 tokens give sub and scopes") {
     INFO(token);
     REQUIRE(p);
     CHECK(p->name == "alice");
-    CHECK(p->scopes == std::vector<std::string>{"orders:read", "orders:write"});
+    CHECK(p->has("orders:read"));
+    CHECK(p->has("orders:write"));
+    CHECK_FALSE(p->has("admin"));
   }
+  // Scopes this service does not know grant nothing, and spaces around them are no scope.
+  auto odd = (*v)->verify(sign(JWT_ALG_HS256, kSecret, "hs", claims({{"scope", " orders:admin  admin orders:rea"}})), kNow);
+  REQUIRE(odd);
+  CHECK(odd->has("admin"));
+  CHECK_FALSE(odd->has("orders:read"));
+  CHECK_FALSE(odd->has("orders:write"));
+  CHECK_FALSE(odd->has("orders:admin"));
 }
 
 TEST_CASE("JWT: each bad token is 401 naming the check that failed") {
