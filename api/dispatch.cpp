@@ -158,6 +158,7 @@ void dispatch(const Router& router, Request request, Respond respond) {
   // The handler may complete on another thread; the request must outlive it, so it is shared.
   auto shared = std::make_shared<Request>(std::move(request));
   auto done = [shared, respond, observed, route, rate](Response r) {
+    r.headers.reserve(r.headers.size() + 5);  // what is added here: one growth, not three
     add_rate_headers(rate, r);
     finish(*shared, r);
     observed(*shared, route, r);

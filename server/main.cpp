@@ -285,8 +285,13 @@ int main(int argc, char** argv) {
     if (authenticator || (by_address && config.rate_limit_rps > 0)) {
       // Counters by key name (bounded by the keys file) and verdict, found once per thread.
       auto observe = [&metrics](std::string_view label, bool allowed) {
-        thread_local std::unordered_map<std::string, std::pair<app::Counter*, app::Counter*>> series;
-        auto it = series.find(std::string(label));
+        struct Hash {  // lets find() take the label as it is, with no string made per request
+          using is_transparent = void;
+          size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+        };
+        thread_local std::unordered_map<std::string, std::pair<app::Counter*, app::Counter*>, Hash, std::equal_to<>>
+            series;
+        auto it = series.find(label);
         if (it == series.end()) {
           auto counter = [&](const char* decision) {
             return &metrics.counter("orderflow_rate_limit_requests_total",
