@@ -33,6 +33,7 @@ inline constexpr std::array<domain::OrderStatus, 4> kReportStatuses = {
 struct StatusFigures {
   int64_t count = 0;
   int64_t revenue_minor = 0;
+  friend bool operator==(const StatusFigures&, const StatusFigures&) = default;
 };
 
 struct ReportGroup {
