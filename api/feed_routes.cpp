@@ -76,10 +76,46 @@ Result<std::vector<std::string>, app::Error> types_of(const Request& req) {
 }
 
 enum class Transport { sse, websocket };
+constexpr size_t kSseRendition = 0, kWebSocketRendition = 1;
 
-/// One subscriber's body: its events as SSE frames (`id:` the sequence, `event:` the routing key,
-/// `data:` the history line) or as WebSocket text messages (one JSON object per event: the same
-/// three under their SSE names, plus `sequence` and `type`, their names for WebSocket clients).
+}  // namespace
+
+void render_feed_event(app::FeedEvent& event) {
+  // SSE: `id:` the sequence, `event:` the routing key, `data:` the history line.
+  const std::string seq = std::to_string(event.sequence);
+  std::string sse;
+  sse.reserve(event.line_json.size() + event.routing_key.size() + seq.size() + 24);
+  sse += "id: ";
+  sse += seq;
+  sse += "\nevent: ";
+  sse += event.routing_key;
+  sse += "\ndata: ";
+  sse += event.line_json;
+  sse += "\n\n";
+  // WebSocket: the same three under their SSE names, plus `sequence` and `type`.
+  std::string ws;
+  ws.reserve(event.line_json.size() + 2 * (event.routing_key.size() + seq.size()) + 64);
+  ws += "{\"id\":";
+  ws += seq;
+  ws += ",\"event\":\"";
+  ws += event.routing_key;
+  ws += "\",\"sequence\":";
+  ws += seq;
+  ws += ",\"type\":\"";
+  ws += event.routing_key;
+  ws += "\",\"data\":";
+  ws += event.line_json;
+  ws += '}';
+  event.renditions.resize(2);
+  event.renditions[kSseRendition] = std::move(sse);
+  event.renditions[kWebSocketRendition] = std::move(ws);
+  event.line_json.clear();  // in both renditions now: the ring keeps it once less
+  event.line_json.shrink_to_fit();
+}
+
+namespace {
+
+/// One subscriber's body: its events' renditions (render_feed_event) for its transport.
 class FeedBody final : public BodyStream {
  public:
   FeedBody(std::unique_ptr<app::Subscription> subscription, app::FeedHub& hub, int heartbeat_ms,
@@ -98,34 +134,20 @@ class FeedBody final : public BodyStream {
       // The feed cannot go on (a store error): say why, and end.
       const std::string error = "{\"code\":\"" + std::string(app::code_name(batch.error().code)) +
                                 "\",\"message\":" + nlohmann::json(batch.error().message()).dump() + "}";
-      chunk.messages.push_back(transport_ == Transport::sse ? "event: error\ndata: " + error + "\n\n"
-                                                            : "{\"error\":" + error + "}");
+      auto text = std::make_shared<const std::string>(transport_ == Transport::sse
+                                                          ? "event: error\ndata: " + error + "\n\n"
+                                                          : "{\"error\":" + error + "}");
+      chunk.messages.push_back(*text);
+      chunk.holds.push_back(std::move(text));
       chunk.ended = true;
       chunk.close_code = 1011;
       chunk.close_reason = "the feed failed";
       return chunk;
     }
-    if (transport_ == Transport::sse && !batch->events.empty()) {
-      std::string frames;
-      for (const auto& event : batch->events) {
-        frames += "id: ";
-        frames += std::to_string(event->sequence);
-        frames += "\nevent: ";
-        frames += event->routing_key;
-        frames += "\ndata: ";
-        frames += event->line_json;
-        frames += "\n\n";
-      }
-      chunk.messages.push_back(std::move(frames));
-    } else {
-      for (const auto& event : batch->events) {
-        const std::string seq = std::to_string(event->sequence);
-        std::string m = "{\"id\":" + seq + ",\"event\":\"" + event->routing_key + "\",\"sequence\":" + seq +
-                        ",\"type\":\"" + event->routing_key + "\",\"data\":";
-        m += event->line_json;
-        m += '}';
-        chunk.messages.push_back(std::move(m));
-      }
+    const size_t rendition = transport_ == Transport::sse ? kSseRendition : kWebSocketRendition;
+    for (auto& event : batch->events) {
+      chunk.messages.push_back(event->renditions.at(rendition));
+      chunk.holds.push_back(event);
     }
     if (!batch->events.empty()) sent_ = batch->events.back()->sequence;
     chunk.ended = batch->ended;

@@ -7,7 +7,8 @@
 
 namespace orderflow::app {
 class FeedHub;
-}
+struct FeedEvent;
+}  // namespace orderflow::app
 
 namespace orderflow::api {
 
@@ -17,5 +18,9 @@ struct FeedRouteDeps {
 };
 
 void add_feed_routes(Router& router, FeedRouteDeps deps);
+
+/// The hub's FeedOptions::render: each event's SSE frame and WebSocket message, made once and
+/// sent to every subscriber.
+void render_feed_event(app::FeedEvent& event);
 
 }  // namespace orderflow::api

@@ -218,12 +218,36 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
   }
 }
 
+/// The wakes of one io_context's live bodies, gathered: a commit wakes every subscriber at once,
+/// from the feed's thread, and one post per context (not one per subscriber) hands them over; the
+/// context's thread then cancels each connection's wait. (A thousand subscribers cost a thousand
+/// cross-thread posts a commit otherwise.)
+struct WakeBatch {
+  std::mutex mutex;
+  std::vector<std::weak_ptr<asio::steady_timer>> timers;
+  bool posted = false;
+};
+
 /// Wakes a live body's connection: the body's wake (from any thread) cancels the connection's wait,
 /// on the connection's own executor. The timer lives as long as the connection.
 std::function<void()> waker(const std::shared_ptr<asio::steady_timer>& timer) {
-  return [weak = std::weak_ptr<asio::steady_timer>(timer), ex = timer->get_executor()] {
-    asio::post(ex, [weak] {
-      if (auto t = weak.lock()) t->cancel();
+  auto ex = timer->get_executor();
+  // One batch per context, made on the context's own thread (a connection lives on one thread).
+  thread_local std::shared_ptr<WakeBatch> batch_of_thread = std::make_shared<WakeBatch>();
+  return [batch = batch_of_thread, weak = std::weak_ptr<asio::steady_timer>(timer), ex] {
+    std::lock_guard lock(batch->mutex);
+    batch->timers.push_back(weak);
+    if (batch->posted) return;
+    batch->posted = true;
+    asio::post(ex, [batch] {
+      std::vector<std::weak_ptr<asio::steady_timer>> timers;
+      {
+        std::lock_guard lock(batch->mutex);
+        timers.swap(batch->timers);
+        batch->posted = false;
+      }
+      for (auto& weak : timers)
+        if (auto t = weak.lock()) t->cancel();
     });
   };
 }
@@ -252,17 +276,32 @@ asio::awaitable<void> write_stream(State& s, beast::tcp_stream& stream, Response
   auto ex = stream.get_executor();
   auto timer = std::make_shared<asio::steady_timer>(ex);
   body->start(waker(timer));
+  // A client that goes away is found at once, not at the next write (which may be a heartbeat
+  // away, while it holds one of SUBSCRIBERS_MAX): the client sends nothing on a feed, so a read
+  // that completes (its end, or bytes it should not send) ends the feed.
+  struct Reading {
+    std::array<char, 512> scratch;
+    bool done = false;
+  };
+  auto reading = std::make_shared<Reading>();
+  stream.socket().async_read_some(asio::buffer(reading->scratch),
+                                  [reading, timer](beast::error_code, std::size_t) {
+                                    reading->done = true;
+                                    timer->cancel();
+                                  });
   std::vector<asio::const_buffer> buffers;
-  std::vector<std::string> heartbeat(1);
-  auto write = [&](const std::vector<std::string>& messages) -> asio::awaitable<bool> {
+  const std::string heartbeat_text = body->heartbeat();
+  const std::vector<std::string_view> heartbeat = {heartbeat_text};
+  auto write = [&](const std::vector<std::string_view>& messages) -> asio::awaitable<bool> {
     buffers.clear();
-    for (const auto& m : messages) buffers.push_back(asio::buffer(m));
+    for (const auto& m : messages) buffers.push_back(asio::buffer(m.data(), m.size()));
     stream.expires_after(write_timeout);
     auto [ec, n] = co_await asio::async_write(stream, buffers, tuple_awaitable);  // one gathered write
     if (ec == beast::error::timeout) body->slow_client();
     co_return !ec;
   };
   for (;;) {
+    if (reading->done) break;
     auto chunk = body->next();
     if (!chunk.messages.empty() && !co_await write(chunk.messages)) break;
     if (chunk.ended || s.stopping.load()) break;
@@ -271,12 +310,20 @@ asio::awaitable<void> write_stream(State& s, beast::tcp_stream& stream, Response
       co_await asio::post(ex, use_awaitable);  // let the thread's other connections run
       continue;
     }
-    // Nothing now: the body's wake cancels this wait; its end means a heartbeat is due.
+    // Nothing now: the body's wake (or the client's end) cancels this wait; its end means a
+    // heartbeat is due.
     timer->expires_after(std::chrono::milliseconds(body->heartbeat_ms()));
     auto [timer_ec] = co_await timer->async_wait(tuple_awaitable);
     if (timer_ec) continue;
-    heartbeat[0] = body->heartbeat();
     if (!co_await write(heartbeat)) break;
+  }
+  // The pending read must end before the session lets the socket go: shut the socket down.
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  while (!reading->done) {
+    stream.socket().cancel(ignored);
+    timer->expires_after(std::chrono::seconds(1));
+    co_await timer->async_wait(tuple_awaitable);  // the read's handler cancels it
   }
 }
 
@@ -338,7 +385,7 @@ asio::awaitable<void> run_websocket(State& s, beast::tcp_stream stream,
   asio::steady_timer stall(ex);
   auto stalled = std::make_shared<bool>(false);
   const auto write_timeout = std::chrono::milliseconds(s.options.stream_write_timeout_ms);
-  auto write = [&](const std::string& message) -> asio::awaitable<bool> {
+  auto write = [&](std::string_view message) -> asio::awaitable<bool> {
     // A write still pending after the timeout: the client does not read. Closing the socket ends it.
     stall.expires_after(write_timeout);
     stall.async_wait([weak = std::weak_ptr<WebSocket>(ws), stalled](beast::error_code ec) {
@@ -348,7 +395,7 @@ asio::awaitable<void> run_websocket(State& s, beast::tcp_stream stream,
       beast::error_code ignored;
       beast::get_lowest_layer(*socket).socket().close(ignored);
     });
-    auto [ec, n] = co_await ws->async_write(asio::buffer(message), tuple_awaitable);
+    auto [ec, n] = co_await ws->async_write(asio::buffer(message.data(), message.size()), tuple_awaitable);
     stall.cancel();
     co_return !ec && !*stalled;
   };

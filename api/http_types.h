@@ -48,8 +48,10 @@ struct Request {
 class BodyStream {
  public:
   struct Chunk {
-    // SSE: written back to back in one write; WebSocket: one text message each.
-    std::vector<std::string> messages;
+    // SSE: written back to back in one write; WebSocket: one text message each. The bytes are
+    // usually shared by every subscriber (made once per event): `holds` keeps them alive.
+    std::vector<std::string_view> messages;
+    std::vector<std::shared_ptr<const void>> holds;
     bool ended = false;  // the body is complete: the server closes the connection
     bool more = false;   // empty only because the work per call is bounded: call again at once
     // WebSocket, when ended: the close frame's code (1000 normal, 1001 going away, 1011 error).

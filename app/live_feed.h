@@ -27,13 +27,17 @@
 
 namespace orderflow::app {
 
-/// One event as the feeds send it.
+/// One event as the feeds send it. Made once per event and shared by every subscriber (their
+/// transports send `renditions`, never a copy of their own).
 struct FeedEvent {
   uint64_t sequence = 0;
   std::string stream_id;
   std::string routing_key;  // order.created, ... (SSE `event:`; WebSocket `type`)
   std::string line_json;    // the history line, with its streamId
   bool deletes_order = false;
+  // What the transports send for it, made by FeedOptions::render (indexed as the transports
+  // choose: api/feed_routes.cpp); empty without a render.
+  std::vector<std::string> renditions;
 };
 
 /// The feed entry of a recorded event; an event that does not decode is an internal error.
@@ -50,6 +54,13 @@ struct FeedOptions {
   size_t ring_events = 8192;      // the latest events kept decoded for every subscriber
   size_t subscribers_max = 1000;  // SUBSCRIBERS_MAX: beyond it, subscribe is `overloaded` (503)
   size_t batch_events = 256;      // at most this many events per read and per take()
+  // Default: 10, unit: ms. Subscribers are woken at most this often: the events of the commits in
+  // between go to each in one write (a wake costs every subscriber a resume and a write, so at a
+  // few hundred commits a second waking per commit would cost more than the writes). Bounds the
+  // delivery lag it adds.
+  int wake_interval_ms = 10;
+  // Fills FeedEvent::renditions, once per event, on the thread that makes the entry.
+  std::function<void(FeedEvent&)> render;
 };
 
 class FeedHub;
@@ -123,6 +134,8 @@ class FeedHub {
  private:
   friend class Subscription;
   void follow();
+  /// feed_event_of, rendered.
+  Result<std::shared_ptr<const FeedEvent>, Error> entry_of(RecordedEvent record) const;
   void unsubscribe(Subscription* subscription);
   /// The wakes of the subscribers waiting for news (each taken once). Called with mutex_ held.
   std::vector<std::function<void()>> take_waiting_wakes();

@@ -319,7 +319,10 @@ int main(int argc, char** argv) {
         "access control is off: every route is open to anyone who can reach the port (set API_KEYS_FILE)");
   }
   api::add_system_routes(router);
-  app::FeedHub feeds(*store, app::FeedOptions{8192, config.subscribers_max, 256});
+  app::FeedOptions feed_options;
+  feed_options.subscribers_max = config.subscribers_max;
+  feed_options.render = &api::render_feed_event;
+  app::FeedHub feeds(*store, feed_options);
   feeds.start();
   api::add_feed_routes(router, api::FeedRouteDeps{feeds, static_cast<int>(config.sse_heartbeat_ms)});
   metrics.gauge_fn("orderflow_feed_subscribers", "Live feed subscribers connected",

@@ -171,16 +171,26 @@ TEST_CASE("feeds: bad positions, types and ids are refused before the feed opens
     if (k.status == 426) CHECK(r.header("upgrade") == "websocket");
   }
 
+  // A client that goes away frees its place at once, not at the next write (the heartbeat is 15 s
+  // away and no event is written meanwhile).
+  const std::string port = std::to_string(server.port());
+  auto subscribers_are = [&](const char* n) {
+    return c.get("/metrics").body.find(std::string("orderflow_feed_subscribers ") + n + "\n") !=
+           std::string::npos;
+  };
+  REQUIRE(run_command("curl -sN --max-time 1 http://127.0.0.1:" + port +
+                      "/events > /dev/null 2>&1 & echo started")
+              .first == 0);
+  REQUIRE(wait_until([&] { return subscribers_are("1"); }, std::chrono::seconds(10)));
+  CHECK(wait_until([&] { return subscribers_are("0"); }, std::chrono::seconds(5)));
+
   // SUBSCRIBERS_MAX=1: one feed open, the next is 503 with Retry-After; SIGTERM then ends the open
   // one cleanly (curl sees the end of the body, not an error) and the server exits 0.
-  const std::string port = std::to_string(server.port());
   const std::string out = dir.path() + "/feed.txt";
   REQUIRE(run_command("(curl -sN --max-time 30 http://127.0.0.1:" + port + "/events > " + out +
                       "; echo \"curl=$?\" >> " + out + ") > /dev/null 2>&1 & echo started")
               .first == 0);
-  REQUIRE(wait_until(
-      [&] { return c.get("/metrics").body.find("orderflow_feed_subscribers 1") != std::string::npos; },
-      std::chrono::seconds(10)));
+  REQUIRE(wait_until([&] { return subscribers_are("1"); }, std::chrono::seconds(10)));
   auto refused = c.get("/events");
   CHECK(refused.status == 503);
   CHECK(refused.header("retry-after") == "1");

@@ -64,18 +64,20 @@ struct Taker {
 
 }  // namespace
 
-TEST_CASE("feed hub: a subscriber joining mid-stream and resubscribing twice gets every event once and in order",
-          "[eventstore][feeds]") {
+TEST_CASE(
+    "feed hub: a subscriber joining mid-stream and resubscribing twice gets every event once and in order",
+    "[eventstore][feeds]") {
   TempDir dir;
   auto options = options_for(dir);
   options.sync = false;
   auto store = open_store(options);
   for (int i = 0; i < 1000; ++i)
-    REQUIRE(store->append(make_append("early-" + std::to_string(i), ExpectedVersion::no_stream(),
-                                      {reserved("early-" + std::to_string(i))}))
+    REQUIRE(store
+                ->append(make_append("early-" + std::to_string(i), ExpectedVersion::no_stream(),
+                                     {reserved("early-" + std::to_string(i))}))
                 .ok());
   // A small ring: the subscriber moves between reading the log and reading the ring many times.
-  app::FeedHub hub(*store, app::FeedOptions{64, 10, 32});
+  app::FeedHub hub(*store, app::FeedOptions{64, 10, 32, 10, {}});
   hub.start();
 
   constexpr int kWriters = 4;
@@ -87,9 +89,9 @@ TEST_CASE("feed hub: a subscriber joining mid-stream and resubscribing twice get
     writers.emplace_back([&, w] {
       const std::string stream = "writer-" + std::to_string(w);
       for (int i = 0; i < kAppendsEach; ++i) {
-        auto r = store->append(make_append(stream, ExpectedVersion::exact(static_cast<uint64_t>(2 * i)),
-                                           {reserved(stream + "-a" + std::to_string(i)),
-                                            reserved(stream + "-b" + std::to_string(i))}));
+        auto r = store->append(make_append(
+            stream, ExpectedVersion::exact(static_cast<uint64_t>(2 * i)),
+            {reserved(stream + "-a" + std::to_string(i)), reserved(stream + "-b" + std::to_string(i))}));
         if (!r.ok()) ++failed;
         if (i % 50 == 0) std::this_thread::yield();
       }
@@ -127,16 +129,19 @@ TEST_CASE("feed hub: a subscriber joining mid-stream and resubscribing twice get
   for (size_t i = 0; i < seen.size(); ++i) REQUIRE(seen[i] == i + 1);
 }
 
-TEST_CASE("feed hub: one order's feed reads its stream, follows it, skips other orders and ends with its deletion",
-          "[eventstore][feeds]") {
+TEST_CASE(
+    "feed hub: one order's feed reads its stream, follows it, skips other orders and ends with its deletion",
+    "[eventstore][feeds]") {
   TempDir dir;
   auto store = open_store(options_for(dir));
-  app::FeedHub hub(*store, app::FeedOptions{16, 10, 8});
+  app::FeedHub hub(*store, app::FeedOptions{16, 10, 8, 10, {}});
   hub.start();
   const std::string mine = "order-mine", other = "order-other";
   for (int i = 0; i < 20; ++i) {  // 20 of mine before the subscriber, interleaved with others
-    REQUIRE(store->append(make_append(mine, ExpectedVersion::any(), {reserved("m" + std::to_string(i))})).ok());
-    REQUIRE(store->append(make_append(other, ExpectedVersion::any(), {reserved("o" + std::to_string(i))})).ok());
+    REQUIRE(
+        store->append(make_append(mine, ExpectedVersion::any(), {reserved("m" + std::to_string(i))})).ok());
+    REQUIRE(
+        store->append(make_append(other, ExpectedVersion::any(), {reserved("o" + std::to_string(i))})).ok());
   }
   app::FeedFilter filter;
   filter.stream_id = mine;
@@ -148,12 +153,16 @@ TEST_CASE("feed hub: one order's feed reads its stream, follows it, skips other 
   bool ended = false;
   std::thread writer([&] {
     for (int i = 20; i < 40; ++i) {
-      REQUIRE(store->append(make_append(other, ExpectedVersion::any(), {reserved("o" + std::to_string(i))})).ok());
-      REQUIRE(store->append(make_append(mine, ExpectedVersion::any(), {reserved("m" + std::to_string(i))})).ok());
+      REQUIRE(store->append(make_append(other, ExpectedVersion::any(), {reserved("o" + std::to_string(i))}))
+                  .ok());
+      REQUIRE(
+          store->append(make_append(mine, ExpectedVersion::any(), {reserved("m" + std::to_string(i))})).ok());
     }
-    REQUIRE(store->append(make_append(mine, ExpectedVersion::any(),
-                                      {order_event(domain::OrderDeleted{domain::OrderStatus::processing}, "del")}))
-                .ok());
+    REQUIRE(
+        store
+            ->append(make_append(mine, ExpectedVersion::any(),
+                                 {order_event(domain::OrderDeleted{domain::OrderStatus::processing}, "del")}))
+            .ok());
     REQUIRE(store->append(make_append(other, ExpectedVersion::any(), {reserved("after-delete")})).ok());
   });
   uint64_t last_sequence = 0;
@@ -181,10 +190,11 @@ TEST_CASE("feed hub: one order's feed reads its stream, follows it, skips other 
   CHECK(again->ended);
 }
 
-TEST_CASE("feed hub: at most subscribers_max subscribers, and stop() ends every feed", "[eventstore][feeds]") {
+TEST_CASE("feed hub: at most subscribers_max subscribers, and stop() ends every feed",
+          "[eventstore][feeds]") {
   TempDir dir;
   auto store = open_store(options_for(dir));
-  app::FeedHub hub(*store, app::FeedOptions{16, 2, 8});
+  app::FeedHub hub(*store, app::FeedOptions{16, 2, 8, 10, {}});
   hub.start();
   auto a = hub.subscribe({}, 0);
   auto b = hub.subscribe({}, 0);
