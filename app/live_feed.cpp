@@ -229,6 +229,11 @@ void FeedHub::unsubscribe(Subscription* subscription) {
   subscribers_.erase(std::remove(subscribers_.begin(), subscribers_.end(), subscription), subscribers_.end());
 }
 
+bool FeedHub::following() const {
+  std::lock_guard lock(mutex_);
+  return ring_valid_;
+}
+
 size_t FeedHub::subscribers() const {
   std::lock_guard lock(mutex_);
   return subscribers_.size();

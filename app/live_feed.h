@@ -125,6 +125,8 @@ class FeedHub {
   Result<std::unique_ptr<Subscription>, Error> subscribe(FeedFilter filter, uint64_t after);
 
   size_t subscribers() const;
+  /// True while the follower keeps the ring (someone subscribes); false while it idles.
+  bool following() const;
   /// Subscribers disconnected because they did not read (their connection counts them).
   uint64_t slow_disconnects() const { return slow_disconnects_.load(); }
   void count_slow_disconnect() { slow_disconnects_.fetch_add(1); }

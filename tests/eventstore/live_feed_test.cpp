@@ -16,6 +16,7 @@
 #include "app/live_feed.h"
 #include "domain/codec.h"
 #include "tests/eventstore/test_support.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow;
 using namespace orderflow::eventstore;
@@ -219,4 +220,49 @@ TEST_CASE("feed hub: at most subscribers_max subscribers, and stop() ends every 
   auto last = (*a)->take();
   REQUIRE(last.ok());
   CHECK(last->ended);
+}
+
+TEST_CASE(
+    "feed hub: a position past the head waits for it; a subscriber of an idle hub gets what came meanwhile",
+    "[eventstore][feeds]") {
+  TempDir dir;
+  auto options = options_for(dir);
+  options.sync = false;
+  auto store = open_store(options);
+  app::FeedHub hub(*store, app::FeedOptions{16, 10, 8, 10, {}});
+  hub.start();
+  auto append = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      REQUIRE(
+          store->append(make_append("s", ExpectedVersion::any(), {reserved("e" + std::to_string(i))})).ok());
+  };
+  append(5);
+  // after=8 while the head is 5: nothing until sequence 9 exists, then from 9 on.
+  {
+    auto sub = hub.subscribe({}, 8);
+    REQUIRE(sub.ok());
+    Taker taker;
+    taker.arm(**sub);
+    CHECK(taker.take(**sub).events.empty());
+    append(3);  // up to 8: still nothing
+    CHECK(taker.take(**sub).events.empty());
+    append(2);  // 9 and 10
+    std::vector<uint64_t> seen;
+    for (int i = 0; i < 20 && seen.size() < 2; ++i)
+      for (const auto& e : taker.take(**sub).events) seen.push_back(e->sequence);
+    CHECK(seen == std::vector<uint64_t>{9, 10});
+  }
+  // Nobody subscribes: the hub stops following (its ring goes stale). Events committed meanwhile
+  // reach the next subscriber without waiting for a later commit.
+  REQUIRE(orderflow::testing::wait_until([&] { return !hub.following(); }, std::chrono::seconds(5)));
+  append(4);  // 11..14, while idle
+  auto sub = hub.subscribe({}, 10);
+  REQUIRE(sub.ok());
+  Taker taker;
+  taker.arm(**sub);
+  std::vector<uint64_t> seen;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (seen.size() < 4 && std::chrono::steady_clock::now() < deadline)
+    for (const auto& e : taker.take(**sub).events) seen.push_back(e->sequence);
+  CHECK(seen == std::vector<uint64_t>{11, 12, 13, 14});
 }
