@@ -6,38 +6,18 @@
 // Usage: node sse_resume.js PORT CREATES   (NODE_PATH = tests/node/node_modules)
 // Prints one JSON line: {received, first, last, head, duplicates, gaps, reconnects, drops, ...}.
 "use strict";
-const http = require("http");
 const net = require("net");
 const { EventSource } = require("eventsource");
 
 const port = Number(process.argv[2]);
 const creates = Number(process.argv[3] || 2500);
-const base = `http://127.0.0.1:${port}`;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-const body = JSON.stringify({
-  customerId: "123e4567-e89b-12d3-a456-426614174001",
-  items: [{ productId: "123e4567-e89b-12d3-a456-426614174000", quantity: 1 }],
-});
-
-function request(method, path, payload) {
-  return new Promise((resolve, reject) => {
-    const headers = payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {};
-    const req = http.request(`${base}${path}`, { method, agent, headers }, (res) => {
-      let text = "";
-      res.on("data", (c) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode, text }));
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
+const { create, close: closeClient } = require("./http_helpers").client(port);
 
 let made = 0;
 async function writer() {
   while (made < creates) {
     made++;
-    const r = await request("POST", "/orders", body);
-    if (r.status !== 201) throw new Error(`POST /orders answered ${r.status}: ${r.text}`);
+    await create();
   }
 }
 
@@ -77,7 +57,7 @@ async function main() {
   await new Promise((r) => proxy.listen(0, "127.0.0.1", r));
   const proxyPort = proxy.address().port;
   // Some orders exist before the subscriber comes: it joins mid-stream (after=4).
-  for (let i = 0; i < 2; i++) await request("POST", "/orders", body);
+  for (let i = 0; i < 2; i++) await create();
   const writers = [writer(), writer(), writer(), writer()];
 
   const seen = [];
@@ -111,7 +91,7 @@ async function main() {
   clearInterval(cut);
   es.close();
   proxy.close();
-  agent.destroy();
+  closeClient();
 
   let duplicates = 0, gaps = 0, disorder = 0;
   const counted = new Set();

@@ -8,35 +8,11 @@
 // Prints one JSON line; exits 1 with {"error": ...} on a broken expectation it can see itself.
 "use strict";
 const fs = require("fs");
-const http = require("http");
 const WebSocket = require("ws");
 
 const mode = process.argv[2];
 const port = Number(process.argv[3]);
-const base = `http://127.0.0.1:${port}`;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-
-function request(method, path, payload) {
-  return new Promise((resolve, reject) => {
-    const headers = payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {};
-    const req = http.request(`${base}${path}`, { method, agent, headers }, (res) => {
-      let text = "";
-      res.on("data", (c) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode, text }));
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
-const createBody = JSON.stringify({
-  customerId: "123e4567-e89b-12d3-a456-426614174001",
-  items: [{ productId: "123e4567-e89b-12d3-a456-426614174000", quantity: 1 }],
-});
-async function create() {
-  const r = await request("POST", "/orders", createBody);
-  if (r.status !== 201) throw new Error(`POST /orders answered ${r.status}: ${r.text}`);
-  return JSON.parse(r.text).data.id;
-}
+const { request, create, close: closeClient } = require("./http_helpers").client(port);
 function fail(message) {
   console.log(JSON.stringify({ error: message }));
   process.exit(1);
@@ -84,7 +60,7 @@ async function order() {
   await firstFrame;
   ahead.send(JSON.stringify({ ack: 1e12 }));
   const badClose = await badEnd, aheadClose = await aheadEnd;
-  agent.destroy();
+  closeClient();
   console.log(JSON.stringify({
     types: frames.map((f) => f.type),
     sequences: frames.map((f) => f.sequence),
@@ -143,7 +119,7 @@ async function slow() {
   clearInterval(sampler);
   for (const ws of sockets) ws._socket.resume();  // the clients now see the end of their connections
   const codes = await Promise.all(ends.map((p) => Promise.race([p, new Promise((r) => setTimeout(() => r({ code: -1 }), 5000))])));
-  agent.destroy();
+  closeClient();
   console.log(JSON.stringify({
     subscribed, disconnected, left, closed: codes.filter((c) => c.code !== -1).length,
     baseline_kb: baseline, peak_kb: peak, growth_kb: peak - baseline,

@@ -189,6 +189,27 @@ std::vector<std::string> list_answers(const app::OrderQueries& queries) {
 
 constexpr int64_t kDayMs = 86'400'000;
 
+/// The real command path over a RocksDB store opened with `options`: app::OrderCommands with the
+/// demo-mode Customer/Inventory fakes, the release queue and a stepping clock.
+struct CommandRig {
+  std::unique_ptr<eventstore::RocksDbStore> store;
+  std::unique_ptr<projections::OrderProjection> read_model;
+  clients::FakeCustomerDirectory customers;
+  clients::FakeInventory inventory;
+  std::unique_ptr<app::ReleaseQueue> releases;
+  SteppingClock clock;
+  std::unique_ptr<app::OrderCommands> commands;
+  explicit CommandRig(eventstore::Options options) {
+    auto opened = eventstore::open_rocksdb_event_store(options);
+    REQUIRE(opened);
+    store = std::move(opened.value());
+    read_model = std::make_unique<projections::OrderProjection>(*store);
+    releases = std::make_unique<app::ReleaseQueue>(*store, inventory);
+    REQUIRE(releases->start());
+    commands = std::make_unique<app::OrderCommands>(*store, *read_model, customers, inventory, *releases, clock);
+  }
+};
+
 /// One day's figures, computed from the histories alone (the oracle of the reports).
 struct DayFigures {
   int64_t created = 0;
@@ -293,16 +314,13 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
     options.data_dir = data_dir;
     options.sync = false;
     projections::OrderProjection::install(options);
-    auto store = eventstore::open_rocksdb_event_store(options);
-    REQUIRE(store);
-    projections::OrderProjection read_model(**store);
-    clients::FakeCustomerDirectory customers;
-    clients::FakeInventory inventory;
-    app::ReleaseQueue releases(**store, inventory);
-    REQUIRE(releases.start());
-    SteppingClock clock;
-    app::OrderCommands commands(**store, read_model, customers, inventory, releases, clock);
-    app::OrderQueries queries(**store, read_model);
+    CommandRig rig(std::move(options));
+    auto& store = rig.store;
+    auto& read_model = *rig.read_model;
+    auto& releases = *rig.releases;
+    auto& clock = rig.clock;
+    auto& commands = *rig.commands;
+    app::OrderQueries queries(*store, read_model);
 
     first_ms = clock.now;
     for (int step = 0; step < 400; ++step) {
@@ -361,7 +379,7 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
       CHECK((*view)->version == folded->version);
       CHECK(domain::order_to_json(*folded) == *answer);
     }
-    rows_before = rows_of(**store);
+    rows_before = rows_of(*store);
     lists_before = list_answers(queries);
 
     // The reports: every day's group equals what the histories say, from the day before the first
@@ -370,7 +388,7 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
     const int32_t from_day = static_cast<int32_t>(first_ms / kDayMs) - 1,
                   to_day = static_cast<int32_t>(last_ms / kDayMs) + 1;
     REQUIRE(to_day - from_day >= 5);  // the commands spanned days
-    expected_report = figures_from_histories(**store, ids, from_day, to_day);
+    expected_report = figures_from_histories(*store, ids, from_day, to_day);
     const app::OrderReports reports(read_model);
     auto report = reports.report({from_day, to_day, app::ReportGrouping::day});
     REQUIRE(report);
@@ -383,7 +401,7 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
     CHECK(figures_from_report(*later) == expected_later);
     CHECK(releases.pending() == 0);  // the fake inventory takes every release at once
     releases.stop();
-    (*store)->drain();
+    store->drain();
   }
 
   // A restart: the reports the live path wrote read the same from the reopened store.
@@ -485,16 +503,12 @@ TEST_CASE("a data directory of a release without reports gets them built when th
     options.order_rows = [](const app::OrderChange& change, std::vector<eventstore::KeyValueWrite>& out) {
       projections::OrderProjection::rows_of(change, out);
     };
-    auto store = eventstore::open_rocksdb_event_store(options);
-    REQUIRE(store);
-    projections::OrderProjection read_model(**store);
-    clients::FakeCustomerDirectory customers;
-    clients::FakeInventory inventory;
-    app::ReleaseQueue releases(**store, inventory);
-    REQUIRE(releases.start());
-    SteppingClock clock;
+    CommandRig rig(std::move(options));
+    auto& store = rig.store;
+    auto& releases = *rig.releases;
+    auto& clock = rig.clock;
+    auto& commands = *rig.commands;
     clock.now = 1'767'225'600'000 + 5 * kDayMs;  // 2026-01-06
-    app::OrderCommands commands(**store, read_model, customers, inventory, releases, clock);
     for (int i = 0; i < 6; ++i) {
       app::LineInput line;
       line.product_id = *domain::ProductId::parse(kProducts[0]);  // plenty of stock
@@ -510,7 +524,7 @@ TEST_CASE("a data directory of a release without reports gets them built when th
     });
     REQUIRE(canceled);
     releases.stop();
-    (*store)->drain();
+    store->drain();
     auto families = eventstore::list_families(data_dir);
     REQUIRE(families);
     REQUIRE(std::find(families->begin(), families->end(), projections::OrderProjection::report_family()) ==
