@@ -50,9 +50,7 @@ void report_cells(const ReportFacts& before, const ReportFacts& after, domain::T
   // Deleting an order that still holds its stock cancels it first (the domain's DeleteOrder
   // decides a move to canceled, then the deletion): whether the change is seen event by event (a
   // rebuild) or as the command's whole append (the live path), its total is canceled once.
-  const bool was_active = before.live && (before.status == domain::OrderStatus::processing ||
-                                          before.status == domain::OrderStatus::shipped ||
-                                          before.status == domain::OrderStatus::created);
+  const bool was_active = before.live && domain::holds_stock(before.status);
   const bool canceled_now = (after.live && after.status == domain::OrderStatus::canceled &&
                              !(before.live && before.status == domain::OrderStatus::canceled)) ||
                             (was_active && !after.live);
