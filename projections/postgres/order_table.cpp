@@ -1,0 +1,219 @@
+#include "projections/postgres/order_table.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+
+#include "app/error_mapping.h"
+#include "domain/codec.h"
+#include "eventstore/postgres/connection_pool.h"
+#include "eventstore/postgres/pq.h"
+#include "eventstore/postgres/store_errors.h"
+
+namespace orderflow::projections::postgres {
+namespace {
+
+namespace pg = eventstore::postgres;
+
+constexpr size_t kLimitMax = 1000;  // the API's bound on a page
+
+app::Error bad_cursor() {
+  return app::Error{app::ErrorCode::validation_failed, {"cursor is invalid"}, 0};
+}
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]);
+    const int lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+void put_be64(std::string& out, int64_t ms) {
+  auto v = static_cast<uint64_t>(ms);
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+
+int64_t get_be64(std::string_view in) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return static_cast<int64_t>(v);
+}
+
+/// The query's filters as the cursor's leading bytes (see the header).
+std::string cursor_prefix(const app::OrderListQuery& q) {
+  std::string prefix(1, q.customer_id && q.status ? 'b' : q.customer_id ? 'u' : q.status ? 's' : 'c');
+  if (q.customer_id) prefix += q.customer_id->view();
+  if (q.status) prefix.push_back(static_cast<char>('0' + static_cast<int>(*q.status)));
+  return prefix;
+}
+
+struct Position {
+  int64_t created_at_ms = 0;
+  std::string id;
+};
+
+std::optional<Position> parse_cursor(const std::string& cursor, const app::OrderListQuery& q) {
+  auto raw = from_hex(cursor);
+  const std::string prefix = cursor_prefix(q);
+  if (!raw || raw->size() != prefix.size() + 8 + domain::OrderId::size_max ||
+      raw->compare(0, prefix.size(), prefix) != 0)
+    return std::nullopt;
+  auto id = domain::OrderId::parse(std::string_view(*raw).substr(prefix.size() + 8));
+  if (!id || id->view() != std::string_view(*raw).substr(prefix.size() + 8)) return std::nullopt;
+  return Position{get_be64(std::string_view(*raw).substr(prefix.size(), 8)), id->str()};
+}
+
+std::string make_cursor(const app::OrderListQuery& q, int64_t created_at_ms, std::string_view id) {
+  std::string raw = cursor_prefix(q);
+  put_be64(raw, created_at_ms);
+  raw += id;
+  return to_hex(raw);
+}
+
+/// A pooled statement's StoreError as the read side reports it.
+app::Error storage_error(const char* what, const pg::PgError& e) {
+  return app::from_store(pg::store_error(what, e));
+}
+
+}  // namespace
+
+void OrderTable::install(pg::Options& options) {
+  options.order_row = &OrderTable::row_of;
+}
+
+std::optional<pg::OrderRow> OrderTable::row_of(const app::OrderChange& change) {
+  const domain::Order& after = change.after;
+  if (domain::is_live(after)) {
+    return pg::OrderRow{pg::OrderRow::Op::upsert, after.id.str(),
+                        after.customer_id.str(),  std::string(domain::to_wire(after.status)),
+                        after.created_at_ms,      after.updated_at_ms,
+                        after.total.minor(),      after.version,
+                        change.after_json};
+  }
+  if (domain::is_live(change.before)) {
+    pg::OrderRow row;
+    row.op = pg::OrderRow::Op::remove;
+    row.id = change.before.id.str();
+    return row;
+  }
+  return std::nullopt;
+}
+
+Result<std::optional<app::OrderView>, app::Error> OrderTable::find(const domain::OrderId& id) const {
+  if (id.empty()) return std::optional<app::OrderView>{};
+  for (int attempt = 0;; ++attempt) {
+    auto lease = store_.pool().acquire(store_.pool_wait());
+    if (!lease) return fail(storage_error("find order", lease.error()));
+    auto row = (*lease.value())
+                   .exec_prepared("order_find", "SELECT version, client_json FROM orders WHERE id = $1::uuid",
+                                  pg::Params().text(id.view()), store_.statement_deadline());
+    if (!row) {
+      if (attempt == 0 && row.error().kind != pg::PgError::Kind::server)
+        continue;  // a stale pooled connection
+      return fail(storage_error("find order", row.error()));
+    }
+    if (row->rows() == 0) return std::optional<app::OrderView>{};
+    const auto version = row->i64(0, 0);
+    if (!version || *version <= 0) {
+      return fail(app::from_store(
+          app::StoreError{"corrupt orders row for order " + id.str(), app::StoreError::Code::corrupt}));
+    }
+    return std::optional<app::OrderView>{app::OrderView{static_cast<uint64_t>(*version), row->string(0, 1)}};
+  }
+}
+
+Result<app::OrderPage, app::Error> OrderTable::list(const app::OrderListQuery& q) const {
+  std::optional<Position> after;
+  if (q.cursor) {
+    after = parse_cursor(*q.cursor, q);
+    if (!after) return fail(bad_cursor());
+  }
+  const size_t limit = std::clamp<size_t>(q.limit, 1, kLimitMax);
+  // One statement per shape of query (which filters, which direction, a cursor or not), prepared
+  // once per connection under a name that says the shape.
+  std::string name = "order_list_";
+  std::string sql = "SELECT client_json, timestamptz_to_ms(created_at), id::text FROM orders WHERE true";
+  pg::Params params;
+  int n = 0;
+  auto next = [&n] { return "$" + std::to_string(++n); };
+  if (q.customer_id) {
+    name += 'u';
+    sql += " AND customer_id = " + next() + "::uuid";
+    params.text(q.customer_id->view());
+  }
+  if (q.status) {
+    name += 's';
+    sql += " AND status = " + next();
+    params.text(domain::to_wire(*q.status));
+  }
+  if (q.created_from_ms) {
+    name += 'f';
+    sql += " AND created_at >= ms_to_timestamptz(" + next() + ")";
+    params.i64(*q.created_from_ms);
+  }
+  if (q.created_to_ms) {
+    name += 't';
+    sql += " AND created_at <= ms_to_timestamptz(" + next() + ")";
+    params.i64(*q.created_to_ms);
+  }
+  const char* dir = q.descending ? " DESC" : "";
+  if (after) {
+    name += 'k';
+    const std::string at = next();
+    const std::string id = next();
+    sql += std::string(" AND (created_at, id) ") + (q.descending ? "<" : ">") + " (ms_to_timestamptz(" + at +
+           "), " + id + "::uuid)";
+    params.i64(after->created_at_ms).text(after->id);
+  }
+  name += q.descending ? "d" : "a";
+  sql += std::string(" ORDER BY created_at") + dir + ", id" + dir + " LIMIT " + next();
+  params.i64(static_cast<int64_t>(limit + 1));  // one more: is there a next page?
+
+  for (int attempt = 0;; ++attempt) {
+    auto lease = store_.pool().acquire(store_.pool_wait());
+    if (!lease) return fail(storage_error("list orders", lease.error()));
+    auto rows = (*lease.value()).exec_prepared(name, sql, params, store_.statement_deadline());
+    if (!rows) {
+      if (attempt == 0 && rows.error().kind != pg::PgError::Kind::server)
+        continue;  // a stale pooled connection
+      return fail(storage_error("list orders", rows.error()));
+    }
+    app::OrderPage page;
+    const size_t found = static_cast<size_t>(rows->rows());
+    const size_t take = std::min(found, limit);
+    page.orders_json.reserve(take);
+    for (size_t i = 0; i < take; ++i) page.orders_json.push_back(rows->string(static_cast<int>(i), 0));
+    if (found > limit) {
+      const int last = static_cast<int>(limit) - 1;
+      const auto created = rows->i64(last, 1);
+      if (!created)
+        return fail(app::from_store(app::StoreError{"corrupt orders row", app::StoreError::Code::corrupt}));
+      page.next_cursor = make_cursor(q, *created, rows->text(last, 2));
+    }
+    return page;
+  }
+}
+
+}  // namespace orderflow::projections::postgres
