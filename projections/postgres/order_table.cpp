@@ -92,6 +92,60 @@ std::string make_cursor(const app::OrderListQuery& q, int64_t created_at_ms, std
   return to_hex(raw);
 }
 
+struct ListStatement {
+  std::string name;  // the shape: which filters, a cursor or not, the direction
+  std::string sql;
+  pg::Params params;
+};
+
+/// The statement of a list query: its parameters in the order customer, status, from, to, cursor
+/// time, cursor id, limit (those the query has). One statement per shape of query, prepared once
+/// per connection under a name that says the shape.
+ListStatement list_statement(const app::OrderListQuery& q, const Position* after, size_t rows) {
+  ListStatement s;
+  s.name = "order_list_";
+  // The id goes out under another name: ORDER BY id would otherwise sort by the text output column
+  // (the same order, but a sort of its own instead of the index's).
+  s.sql =
+      "SELECT client_json, timestamptz_to_ms(created_at) AS created_ms, id::text AS order_id FROM orders "
+      "WHERE true";
+  int n = 0;
+  auto next = [&n] { return "$" + std::to_string(++n); };
+  if (q.customer_id) {
+    s.name += 'u';
+    s.sql += " AND customer_id = " + next() + "::uuid";
+    s.params.text(q.customer_id->view());
+  }
+  if (q.status) {
+    s.name += 's';
+    s.sql += " AND status = " + next();
+    s.params.text(domain::to_wire(*q.status));
+  }
+  if (q.created_from_ms) {
+    s.name += 'f';
+    s.sql += " AND created_at >= ms_to_timestamptz(" + next() + ")";
+    s.params.i64(*q.created_from_ms);
+  }
+  if (q.created_to_ms) {
+    s.name += 't';
+    s.sql += " AND created_at <= ms_to_timestamptz(" + next() + ")";
+    s.params.i64(*q.created_to_ms);
+  }
+  const char* dir = q.descending ? " DESC" : "";
+  if (q.cursor) {
+    s.name += 'k';
+    const std::string at = next();
+    const std::string id = next();
+    s.sql += std::string(" AND (created_at, id) ") + (q.descending ? "<" : ">") + " (ms_to_timestamptz(" +
+             at + "), " + id + "::uuid)";
+    if (after != nullptr) s.params.i64(after->created_at_ms).text(after->id);
+  }
+  s.name += q.descending ? "d" : "a";
+  s.sql += std::string(" ORDER BY created_at") + dir + ", id" + dir + " LIMIT " + next();
+  s.params.i64(static_cast<int64_t>(rows));
+  return s;
+}
+
 /// A pooled statement's StoreError as the read side reports it.
 app::Error storage_error(const char* what, const pg::PgError& e) {
   return app::from_store(pg::store_error(what, e));
@@ -144,6 +198,10 @@ Result<std::optional<app::OrderView>, app::Error> OrderTable::find(const domain:
   }
 }
 
+std::string OrderTable::list_sql(const app::OrderListQuery& query) {
+  return list_statement(query, nullptr, 0).sql;
+}
+
 Result<app::OrderPage, app::Error> OrderTable::list(const app::OrderListQuery& q) const {
   std::optional<Position> after;
   if (q.cursor) {
@@ -151,45 +209,11 @@ Result<app::OrderPage, app::Error> OrderTable::list(const app::OrderListQuery& q
     if (!after) return fail(bad_cursor());
   }
   const size_t limit = std::clamp<size_t>(q.limit, 1, kLimitMax);
-  // One statement per shape of query (which filters, which direction, a cursor or not), prepared
-  // once per connection under a name that says the shape.
-  std::string name = "order_list_";
-  std::string sql = "SELECT client_json, timestamptz_to_ms(created_at), id::text FROM orders WHERE true";
-  pg::Params params;
-  int n = 0;
-  auto next = [&n] { return "$" + std::to_string(++n); };
-  if (q.customer_id) {
-    name += 'u';
-    sql += " AND customer_id = " + next() + "::uuid";
-    params.text(q.customer_id->view());
-  }
-  if (q.status) {
-    name += 's';
-    sql += " AND status = " + next();
-    params.text(domain::to_wire(*q.status));
-  }
-  if (q.created_from_ms) {
-    name += 'f';
-    sql += " AND created_at >= ms_to_timestamptz(" + next() + ")";
-    params.i64(*q.created_from_ms);
-  }
-  if (q.created_to_ms) {
-    name += 't';
-    sql += " AND created_at <= ms_to_timestamptz(" + next() + ")";
-    params.i64(*q.created_to_ms);
-  }
-  const char* dir = q.descending ? " DESC" : "";
-  if (after) {
-    name += 'k';
-    const std::string at = next();
-    const std::string id = next();
-    sql += std::string(" AND (created_at, id) ") + (q.descending ? "<" : ">") + " (ms_to_timestamptz(" + at +
-           "), " + id + "::uuid)";
-    params.i64(after->created_at_ms).text(after->id);
-  }
-  name += q.descending ? "d" : "a";
-  sql += std::string(" ORDER BY created_at") + dir + ", id" + dir + " LIMIT " + next();
-  params.i64(static_cast<int64_t>(limit + 1));  // one more: is there a next page?
+  ListStatement statement =
+      list_statement(q, after ? &*after : nullptr, limit + 1);  // one more: a next page?
+  const std::string& name = statement.name;
+  const std::string& sql = statement.sql;
+  const pg::Params& params = statement.params;
 
   for (int attempt = 0;; ++attempt) {
     auto lease = store_.pool().acquire(store_.pool_wait());
