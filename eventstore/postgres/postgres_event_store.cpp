@@ -212,9 +212,26 @@ class PostgresEventStore final : public PostgresStore {
   /// and ending before the first request that shares a stream, idempotency key, order or event id
   /// with one already in it (append_group decides every append against the state before the call).
   void take_group(std::vector<Pending>& group);
-  /// The results of one group, in order; never throws.
-  std::vector<AppendResult> run_group(std::vector<Pending*>& group);
-  std::vector<AppendResult> resolve_in_doubt(std::vector<Pending*>& group, const PgError& error);
+  /// A call whose connection broke after it was sent: it may have committed or not. Its appends
+  /// are answered once the committer has learnt which (see resolve_doubts), not before.
+  struct Doubt {
+    std::string why;
+    int session_pid = 0;  // the session that ran the call, to end it before looking
+    std::string session_started;
+  };
+  struct InDoubt {
+    std::vector<Pending> group;
+    Doubt doubt;
+    Clock::time_point deadline;
+  };
+  /// The results of one group, in order; never throws. A nullopt result is in doubt (`doubt` says
+  /// why): its append must not be answered yet.
+  std::vector<std::optional<AppendResult>> run_group(std::vector<Pending*>& group,
+                                                     std::optional<Doubt>& doubt);
+  /// Answers the appends of in_doubt_ whose outcome can be learnt now (or whose deadline passed);
+  /// leaves the others for a later try. Never blocks longer than one lookup.
+  void resolve_doubts();
+  std::optional<std::vector<AppendResult>> try_resolve(InDoubt& d);
   bool ensure_committer_connection(std::string& error);
   Result<std::unique_ptr<Connection>, PgError> open_connection(const std::string& role,
                                                                const std::string& extra_setup = "") const;
@@ -247,12 +264,14 @@ class PostgresEventStore final : public PostgresStore {
 
   // --- committer thread only --------------------------------------------------------------------
   std::deque<Pending> backlog_;
+  std::deque<InDoubt> in_doubt_;
   std::unique_ptr<Connection> committer_conn_;
   // The committer session's pid and start time, to end exactly that session after it broke.
   int committer_pid_ = 0;
   std::string committer_started_;
   Clock::time_point next_connect_attempt_{};
   std::string last_connect_error_;
+  Clock::time_point last_connect_warning_{};
 
   // --- the head, published ------------------------------------------------------------------------
   std::atomic<uint64_t> known_head_{0};
@@ -475,13 +494,21 @@ void PostgresEventStore::run_committer() {
   std::vector<Pending> group;
   group.reserve(options_.max_batch_appends);
   std::vector<Pending*> pointers;
+  std::vector<Pending> doubtful;
   for (;;) {
     {
       std::unique_lock lock(queue_mutex_);
-      queue_cv_.wait(lock, [&] { return !incoming_.empty() || closing_ || !backlog_.empty(); });
+      auto work = [&] { return !incoming_.empty() || closing_ || !backlog_.empty(); };
+      if (in_doubt_.empty()) {
+        queue_cv_.wait(lock, work);
+      } else {
+        // Appends in doubt are looked up again at least this often.
+        queue_cv_.wait_for(lock, milliseconds(options_.reconnect_interval_ms), work);
+      }
       for (auto& p : incoming_) backlog_.push_back(std::move(p));
       incoming_.clear();
-      if (backlog_.empty() && closing_) return;  // everything accepted is committed
+      // Closing: everything accepted is committed, and every append in doubt answered.
+      if (backlog_.empty() && in_doubt_.empty() && closing_) return;
     }
     while (!backlog_.empty()) {
       group.clear();
@@ -489,16 +516,39 @@ void PostgresEventStore::run_committer() {
       PG_INVARIANT(!group.empty());
       pointers.clear();
       for (auto& p : group) pointers.push_back(&p);
-      std::vector<AppendResult> results = run_group(pointers);
+      std::optional<Doubt> doubt;
+      std::vector<std::optional<AppendResult>> results = run_group(pointers, doubt);
       PG_INVARIANT(results.size() == group.size());
+      size_t answered = 0;
+      for (const auto& r : results) answered += r.has_value() ? 1 : 0;
+      PG_INVARIANT(answered == group.size() || doubt.has_value());
       // Free the slots before completing, so a callback that appends again finds room.
-      in_flight_.fetch_sub(group.size(), std::memory_order_relaxed);
-      for (size_t i = 0; i < group.size(); ++i) complete(group[i], std::move(results[i]));
+      in_flight_.fetch_sub(answered, std::memory_order_relaxed);
+      doubtful.clear();
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (results[i]) {
+          complete(group[i], std::move(*results[i]));
+        } else {
+          doubtful.push_back(std::move(group[i]));
+        }
+      }
+      if (!doubtful.empty()) {
+        spdlog::warn(
+            "eventstore: the connection broke during an append of {} requests ({}); they are answered once "
+            "its outcome is known",
+            doubtful.size(), doubt->why);
+        stat_in_doubt_.fetch_add(1, std::memory_order_relaxed);
+        in_doubt_.push_back(InDoubt{std::move(doubtful), std::move(*doubt),
+                                    Clock::now() + milliseconds(options_.resolve_timeout_ms)});
+        doubtful = {};
+      }
+      if (!in_doubt_.empty()) resolve_doubts();
       // Take what arrived meanwhile, so it joins the backlog in arrival order.
       std::lock_guard lock(queue_mutex_);
       for (auto& p : incoming_) backlog_.push_back(std::move(p));
       incoming_.clear();
     }
+    if (!in_doubt_.empty()) resolve_doubts();
   }
 }
 
@@ -552,8 +602,16 @@ bool PostgresEventStore::ensure_committer_connection(std::string& error) {
     last_connect_error_ = opened.error().message;
     next_connect_attempt_ = now + milliseconds(options_.reconnect_interval_ms);
     error = "cannot connect to the database: " + last_connect_error_;
-    spdlog::warn("eventstore: {}", error);
+    if (now - last_connect_warning_ > std::chrono::seconds(10)) {
+      last_connect_warning_ = now;
+      spdlog::warn("eventstore: {}; appends fail until it is back (tried again every {} ms)", error,
+                   options_.reconnect_interval_ms);
+    }
     return false;
+  }
+  if (last_connect_warning_ != Clock::time_point{}) {
+    spdlog::info("eventstore: connected to the database again");
+    last_connect_warning_ = {};
   }
   committer_conn_ = std::move(opened.value());
   // Who this session is, so that after a break the committer can end exactly this session.
@@ -570,10 +628,11 @@ bool PostgresEventStore::ensure_committer_connection(std::string& error) {
   return true;
 }
 
-std::vector<AppendResult> PostgresEventStore::run_group(std::vector<Pending*>& group) {
+std::vector<std::optional<AppendResult>> PostgresEventStore::run_group(std::vector<Pending*>& group,
+                                                                       std::optional<Doubt>& doubt) {
   using Code = AppendError::Code;
   auto all_failed = [&](AppendError::Code code, const std::string& message) {
-    std::vector<AppendResult> out;
+    std::vector<std::optional<AppendResult>> out;
     out.reserve(group.size());
     for (size_t i = 0; i < group.size(); ++i) out.emplace_back(fail(append_error(code, message)));
     return out;
@@ -660,18 +719,29 @@ std::vector<AppendResult> PostgresEventStore::run_group(std::vector<Pending*>& g
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
   if (!called) {
     const PgError& error = called.error();
-    if (error.outcome_unknown()) return resolve_in_doubt(group, error);
+    if (error.outcome_unknown()) {
+      doubt = Doubt{error.message, committer_pid_, committer_started_};
+      committer_conn_.reset();
+      stat_reconnects_.fetch_add(1, std::memory_order_relaxed);
+      return std::vector<std::optional<AppendResult>>(group.size());
+    }
     if (error.kind == PgError::Kind::server) {
       const std::string_view state = error.sqlstate;
       // A value the server refused (a data exception, a constraint) belongs to one append: try
       // them one by one, so only that one fails.
       const bool data_error = state.substr(0, 2) == "22" || state.substr(0, 2) == "23";
       if (data_error && group.size() > 1) {
-        std::vector<AppendResult> out;
+        std::vector<std::optional<AppendResult>> out;
         out.reserve(group.size());
         for (Pending* p : group) {
+          if (doubt) {
+            // A call broke on the way: the ones after it were not sent.
+            out.emplace_back(
+                fail(append_error(Code::storage_failed, "the database connection broke: " + doubt->why)));
+            continue;
+          }
           std::vector<Pending*> single{p};
-          out.push_back(std::move(run_group(single).front()));
+          out.push_back(std::move(run_group(single, doubt).front()));
         }
         return out;
       }
@@ -691,7 +761,7 @@ std::vector<AppendResult> PostgresEventStore::run_group(std::vector<Pending*>& g
                      rows.columns(), group.size());
     PG_INVARIANT(false);
   }
-  std::vector<AppendResult> out;
+  std::vector<std::optional<AppendResult>> out;
   out.reserve(group.size());
   uint64_t last = 0;
   size_t appends = 0;
@@ -744,132 +814,119 @@ std::vector<AppendResult> PostgresEventStore::run_group(std::vector<Pending*>& g
   return out;
 }
 
-std::vector<AppendResult> PostgresEventStore::resolve_in_doubt(std::vector<Pending*>& group,
-                                                               const PgError& error) {
+void PostgresEventStore::resolve_doubts() {
+  while (!in_doubt_.empty()) {
+    auto results = try_resolve(in_doubt_.front());
+    if (!results) return;  // the database is not reachable yet: later
+    InDoubt d = std::move(in_doubt_.front());
+    in_doubt_.pop_front();
+    PG_INVARIANT(results->size() == d.group.size());
+    in_flight_.fetch_sub(d.group.size(), std::memory_order_relaxed);
+    for (size_t i = 0; i < d.group.size(); ++i) complete(d.group[i], std::move((*results)[i]));
+  }
+}
+
+std::optional<std::vector<AppendResult>> PostgresEventStore::try_resolve(InDoubt& d) {
   using Code = AppendError::Code;
-  stat_in_doubt_.fetch_add(1, std::memory_order_relaxed);
-  spdlog::warn(
-      "eventstore: the connection broke during an append of {} requests ({}); looking up its outcome",
-      group.size(), error.message);
-  committer_conn_.reset();
-  const int old_pid = committer_pid_;
-  const std::string old_started = committer_started_;
-  const auto deadline = Clock::now() + milliseconds(options_.resolve_timeout_ms);
-  std::string why = error.message;
-  while (Clock::now() < deadline) {
-    next_connect_attempt_ = {};  // reconnect now, and again after each pause below
-    std::string connect_error;
-    if (!ensure_committer_connection(connect_error)) {
-      why = connect_error;
-      std::this_thread::sleep_for(
-          std::min<milliseconds>(milliseconds(options_.reconnect_interval_ms),
-                                 std::chrono::duration_cast<milliseconds>(deadline - Clock::now())));
-      continue;
-    }
-    Connection& conn = *committer_conn_;
-    // The old session may still be running the call (the break was on our side): end it and wait
-    // until it is gone, so the outcome cannot change after we look. A session ended before its
-    // commit rolls back; one that committed stays committed.
-    if (old_pid != 0) {
-      const std::string match = old_started.empty() ? "pid = $1" : "pid = $1 AND backend_start::text = $2";
-      Params who;
-      who.i64(old_pid);
-      if (!old_started.empty()) who.text(old_started);
-      auto ended = conn.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE " + match, who,
-                             statement_deadline_);
-      bool gone = false;
-      while (ended && Clock::now() < deadline) {
-        auto left =
-            conn.exec("SELECT count(*) FROM pg_stat_activity WHERE " + match, who, statement_deadline_);
-        if (!left) break;
-        if (left->i64(0, 0).value_or(1) == 0) {
-          gone = true;
-          break;
-        }
-        std::this_thread::sleep_for(milliseconds(10));
-      }
-      if (!gone) {
-        why = "the session that ran it did not end";
-        continue;
-      }
-    }
-    std::vector<std::string_view> first_ids;
-    for (Pending* p : group)
-      if (!p->request.events.empty()) first_ids.push_back(p->request.events.front().metadata.event_id);
-    auto found = conn.exec("SELECT event_id, position, stream_version FROM events WHERE event_id = ANY($1)",
-                           Params().text_array(first_ids), statement_deadline_);
-    if (!found) {
-      why = found.error().message;
-      continue;
-    }
-    std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> committed;
-    for (int i = 0; i < found->rows(); ++i)
-      committed[found->string(i, 0)] = {static_cast<uint64_t>(found->i64(i, 1).value_or(0)),
-                                        static_cast<uint64_t>(found->i64(i, 2).value_or(0))};
-    const bool group_committed = !committed.empty();
-    const bool group_has_events = !first_ids.empty();
+  const auto now = Clock::now();
+  if (now >= d.deadline) {
+    spdlog::error(
+        "eventstore: the outcome of an append of {} requests is unknown after {} ms ({}); answered "
+        "storage_failed: a client retry with its Idempotency-Key gets the stored answer if it committed",
+        d.group.size(), options_.resolve_timeout_ms, d.doubt.why);
     std::vector<AppendResult> out;
-    uint64_t last = 0;
-    for (Pending* p : group) {
-      const AppendRequest& r = p->request;
-      if (!r.events.empty()) {
-        auto it = committed.find(r.events.front().metadata.event_id);
-        if (it == committed.end()) {
-          out.emplace_back(fail(append_error(
-              Code::storage_failed, "the connection broke during the append; it was not committed")));
-          continue;
-        }
-        const uint64_t n = r.events.size();
-        AppendSuccess ok{it->second.first, it->second.first + n - 1, it->second.second + n - 1};
-        last = std::max(last, ok.last_sequence);
-        out.emplace_back(ok);
-        continue;
-      }
-      // No events: an idempotency record or an order row alone. Its record tells, if it has one;
-      // otherwise the group's events tell whether the group (all of it, or none) committed.
-      if (r.idempotency) {
-        auto record = conn.exec("SELECT value FROM idempotency WHERE key = $1",
-                                Params().text(r.idempotency->key), statement_deadline_);
-        if (record && record->rows() == 1 && record->text(0, 0) == r.idempotency->value) {
-          out.emplace_back(AppendSuccess{0, 0, 0});
-        } else if (record) {
-          out.emplace_back(fail(append_error(
-              Code::storage_failed, "the connection broke during the append; it was not committed")));
-        } else {
-          out.emplace_back(
-              fail(append_error(Code::storage_failed,
-                                "outcome unknown: the connection broke during the append and its "
-                                "record could not be read: " +
-                                    record.error().message)));
-        }
-      } else if (group_has_events) {
-        if (group_committed && r.expected.kind == ExpectedVersion::Kind::any) {
-          out.emplace_back(AppendSuccess{0, 0, 0});
-        } else if (group_committed) {
-          out.emplace_back(fail(
-              append_error(Code::storage_failed,
-                           "outcome unknown: the connection broke during the append (its group committed)")));
-        } else {
-          out.emplace_back(fail(append_error(
-              Code::storage_failed, "the connection broke during the append; it was not committed")));
-        }
-      } else {
-        out.emplace_back(fail(append_error(
-            Code::storage_failed, "outcome unknown: the connection broke during an append without events")));
-      }
-    }
-    if (last > 0) advance_head(last);
-    spdlog::info("eventstore: the append of {} requests {}", group.size(),
-                 group_committed ? "had committed" : "had not committed");
+    for (size_t i = 0; i < d.group.size(); ++i)
+      out.emplace_back(
+          fail(append_error(Code::storage_failed,
+                            "outcome unknown: the database connection broke during the append and "
+                            "its outcome could not be read within " +
+                                std::to_string(options_.resolve_timeout_ms) + " ms (" + d.doubt.why + ")")));
     return out;
   }
+  std::string connect_error;
+  if (!ensure_committer_connection(connect_error)) return std::nullopt;
+  Connection& conn = *committer_conn_;
+  const auto bound =
+      std::min(statement_deadline_, std::chrono::duration_cast<milliseconds>(d.deadline - now));
+  // The old session may still be running the call (the break may have been on our side): end it
+  // and wait until it is gone, so the outcome cannot change after we look. A session ended before
+  // its commit rolls back; one that committed stays committed.
+  if (d.doubt.session_pid != 0) {
+    const std::string match =
+        d.doubt.session_started.empty() ? "pid = $1" : "pid = $1 AND backend_start::text = $2";
+    Params who;
+    who.i64(d.doubt.session_pid);
+    if (!d.doubt.session_started.empty()) who.text(d.doubt.session_started);
+    auto ended =
+        conn.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE " + match, who, bound);
+    if (!ended) return std::nullopt;
+    const auto until = Clock::now() + bound;
+    for (;;) {
+      auto left = conn.exec("SELECT count(*) FROM pg_stat_activity WHERE " + match, who, bound);
+      if (!left) return std::nullopt;
+      if (left->i64(0, 0).value_or(1) == 0) break;
+      if (Clock::now() >= until) return std::nullopt;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    d.doubt.session_pid = 0;  // gone for good: the next try need not look again
+  }
+  std::vector<std::string_view> first_ids;
+  std::vector<std::string_view> keys;
+  for (const Pending& p : d.group) {
+    if (!p.request.events.empty()) first_ids.push_back(p.request.events.front().metadata.event_id);
+    if (p.request.events.empty() && p.request.idempotency) keys.push_back(p.request.idempotency->key);
+  }
+  auto found = conn.exec("SELECT event_id, position, stream_version FROM events WHERE event_id = ANY($1)",
+                         Params().text_array(first_ids), bound);
+  if (!found) return std::nullopt;
+  auto records =
+      conn.exec("SELECT key, value FROM idempotency WHERE key = ANY($1)", Params().text_array(keys), bound);
+  if (!records) return std::nullopt;
+  std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> committed;
+  for (int i = 0; i < found->rows(); ++i)
+    committed[found->string(i, 0)] = {static_cast<uint64_t>(found->i64(i, 1).value_or(0)),
+                                      static_cast<uint64_t>(found->i64(i, 2).value_or(0))};
+  std::unordered_map<std::string, std::string> stored;
+  for (int i = 0; i < records->rows(); ++i) stored[records->string(i, 0)] = records->string(i, 1);
+  // One call is one transaction: if any of its appends is there, the call committed.
+  const bool call_committed = !committed.empty();
+  const bool call_known = !first_ids.empty();
+  const std::string not_committed = "the database connection broke during the append; it was not committed";
   std::vector<AppendResult> out;
-  for (size_t i = 0; i < group.size(); ++i)
-    out.emplace_back(
-        fail(append_error(Code::storage_failed,
-                          "outcome unknown: the connection broke during the append and its outcome "
-                          "could not be read within " +
-                              std::to_string(options_.resolve_timeout_ms) + " ms (" + why + ")")));
+  uint64_t last = 0;
+  for (const Pending& p : d.group) {
+    const AppendRequest& r = p.request;
+    if (!r.events.empty()) {
+      auto it = committed.find(r.events.front().metadata.event_id);
+      if (it == committed.end()) {
+        out.emplace_back(fail(append_error(Code::storage_failed, not_committed)));
+        continue;
+      }
+      const uint64_t n = r.events.size();
+      AppendSuccess ok{it->second.first, it->second.first + n - 1, it->second.second + n - 1};
+      last = std::max(last, ok.last_sequence);
+      out.emplace_back(ok);
+    } else if (r.idempotency) {
+      // No events: its record says whether it committed.
+      auto it = stored.find(r.idempotency->key);
+      if (it != stored.end() && it->second == r.idempotency->value) {
+        out.emplace_back(AppendSuccess{0, 0, 0});
+      } else {
+        out.emplace_back(fail(append_error(Code::storage_failed, not_committed)));
+      }
+    } else if (call_known && !call_committed) {
+      out.emplace_back(fail(append_error(Code::storage_failed, not_committed)));
+    } else if (call_committed && r.expected.kind == ExpectedVersion::Kind::any) {
+      out.emplace_back(AppendSuccess{0, 0, 0});  // nothing could have refused it in a call that committed
+    } else {
+      out.emplace_back(fail(
+          append_error(Code::storage_failed,
+                       "outcome unknown: the database connection broke during an append without events")));
+    }
+  }
+  if (last > 0) advance_head(last);
+  spdlog::info("eventstore: an append of {} requests whose connection broke had {}", d.group.size(),
+               call_committed ? "committed" : (call_known ? "not committed" : "an unknown outcome"));
   return out;
 }
 

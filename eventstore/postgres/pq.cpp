@@ -298,9 +298,28 @@ Result<PgResult, PgError> Connection::finish(Clock::time_point deadline) {
   return std::move(*last);
 }
 
+std::optional<PgError> Connection::unusable() {
+  // What the server sent while the connection sat idle (a FATAL when it ended the session) is
+  // read first: a session already gone is "nothing sent", not "outcome unknown".
+  // The FATAL comes first (libpq hands it to the notice processor), the end of the stream next.
+  for (int reads = 0; reads < 4 && !broken_; ++reads) {
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) break;
+    if (PQconsumeInput(conn_) == 0) {
+      broken_ = true;
+      break;
+    }
+    (void)PQisBusy(conn_);  // parses what came
+  }
+  if (!broken()) return std::nullopt;
+  broken_ = true;
+  return PgError{PgError::Kind::connect, "",
+                 "the connection is not usable: " + trimmed(PQerrorMessage(conn_))};
+}
+
 Result<PgResult, PgError> Connection::exec(const std::string& sql, const Params& params,
                                            std::chrono::milliseconds timeout) {
-  if (broken()) return fail(PgError{PgError::Kind::connect, "", "the connection is not usable"});
+  if (auto error = unusable()) return fail(std::move(*error));
   const auto deadline = Clock::now() + timeout;
   if (PQsendQueryParams(conn_, sql.c_str(), params.size(), params.types(), params.values(), params.lengths(),
                         params.formats(), 0) == 0) {
@@ -312,7 +331,7 @@ Result<PgResult, PgError> Connection::exec(const std::string& sql, const Params&
 
 Result<PgResult, PgError> Connection::exec_prepared(const std::string& name, const std::string& sql,
                                                     const Params& params, std::chrono::milliseconds timeout) {
-  if (broken()) return fail(PgError{PgError::Kind::connect, "", "the connection is not usable"});
+  if (auto error = unusable()) return fail(std::move(*error));
   const auto deadline = Clock::now() + timeout;
   if (prepared_.find(name) == prepared_.end()) {
     if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), params.size(), params.types()) == 0) {
@@ -337,7 +356,7 @@ Result<PgResult, PgError> Connection::exec_prepared(const std::string& name, con
 }
 
 Result<PgResult, PgError> Connection::exec_script(const std::string& sql, std::chrono::milliseconds timeout) {
-  if (broken()) return fail(PgError{PgError::Kind::connect, "", "the connection is not usable"});
+  if (auto error = unusable()) return fail(std::move(*error));
   const auto deadline = Clock::now() + timeout;
   if (PQsendQuery(conn_, sql.c_str()) == 0) {
     broken_ = true;

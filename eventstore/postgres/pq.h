@@ -142,6 +142,8 @@ class Connection {
 
  private:
   explicit Connection(PGconn* conn) : conn_(conn) {}
+  /// Why no statement can be sent now (broken, or ended by the server while idle), if so.
+  std::optional<PgError> unusable();
   Result<PgResult, PgError> finish(Clock::time_point deadline);
   bool flush(Clock::time_point deadline);
   PgError lost(std::string what);
