@@ -380,9 +380,18 @@ TEST_CASE(
                    "application_name = 'orderflow-listener'") == 3;
       },
       seconds(30)));
-  admin.run(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND "
+  const std::string old_listeners = admin.run(
+      "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE datname = current_database() AND "
       "application_name = 'orderflow-listener'");
+  admin.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (" + old_listeners + ")");
+  // pg_terminate_backend only signals: wait until those sessions are gone, so no NOTIFY of the
+  // append below can reach them, and the only way to learn of it is the reconnect's read.
+  REQUIRE(wait_until(
+      [&] {
+        return admin.number("SELECT count(*) FROM pg_stat_activity WHERE pid IN (" + old_listeners + ")") ==
+               0;
+      },
+      seconds(30)));
   append_events(*writing, "s", 1, "w2");
   CHECK(follower_store->wait_past(2, seconds(60)) == 3);
   CHECK(waiting->wait_past(2, seconds(60)) == 3);  // its listener reconnected and read the head first

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "eventstore/postgres/postgres_event_store.h"
-#include "eventstore/postgres/pq.h"
 #include "tests/support/postgres_server.h"
 
 namespace orderflow::eventstore::postgres::test {
@@ -63,29 +62,24 @@ inline app::AppendRequest make_append(const std::string& stream, app::ExpectedVe
 }
 
 /// A session of our own on the store's database, with the store's search_path, for what a test
-/// must do beside the store: hold a transaction open, look at the tables, end a session.
+/// must do beside the store: hold a transaction open, look at the tables, end a session. (libpq
+/// stays in the .cpp: no header outside the backend's folders shows it.)
 class RawSession {
  public:
-  explicit RawSession(const std::string& url, const std::string& schema = "orderflow") {
-    auto opened = Connection::open(url, "orderflow-test", "SET search_path TO " + schema, milliseconds(5000));
-    if (!opened.ok()) FAIL("raw session: " << opened.error().message);
-    conn_ = std::move(opened).value();
-  }
+  explicit RawSession(const std::string& url, const std::string& schema = "orderflow");
+  ~RawSession();
+  RawSession(const RawSession&) = delete;
+  RawSession& operator=(const RawSession&) = delete;
   /// Runs `sql`; fails the test on an error. Returns the first column of the first row ("" if none).
-  std::string run(const std::string& sql, milliseconds timeout = milliseconds(30000)) {
-    auto done = conn_->exec_script(sql, timeout);
-    if (!done.ok()) FAIL("SQL failed: " << done.error().message << "\n  in: " << sql);
-    return done->rows() > 0 && done->columns() > 0 ? done->string(0, 0) : std::string();
-  }
-  Result<PgResult, PgError> try_run(const std::string& sql, milliseconds timeout = milliseconds(30000)) {
-    return conn_->exec_script(sql, timeout);
-  }
+  std::string run(const std::string& sql, milliseconds timeout = milliseconds(30000));
+  /// The first column of every row of the last result, or the server's message.
+  Result<std::vector<std::string>, std::string> try_rows(const std::string& sql,
+                                                         milliseconds timeout = milliseconds(30000));
   int64_t number(const std::string& sql) { return std::stoll(run(sql)); }
-  int pid() const { return conn_->backend_pid(); }
-  Connection& connection() { return *conn_; }
 
  private:
-  std::unique_ptr<Connection> conn_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 /// SQL that appends `events_count` events to `stream` through append_group, as the committer

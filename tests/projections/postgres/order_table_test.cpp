@@ -538,10 +538,10 @@ TEST_CASE(
     const std::string statement = projections::postgres::OrderTable::list_sql(shape.query);
     INFO(statement);
     sql.run("PREPARE shape" + std::to_string(i) + " AS " + statement);
-    auto plan = sql.try_run("EXPLAIN EXECUTE shape" + std::to_string(i) + "(" + shape.args + ")");
+    auto plan = sql.try_rows("EXPLAIN EXECUTE shape" + std::to_string(i) + "(" + shape.args + ")");
     REQUIRE(plan.ok());
     std::string text;
-    for (int row = 0; row < plan->rows(); ++row) text += plan->string(row, 0) + "\n";
+    for (const auto& line : *plan) text += line + "\n";
     INFO(text);
     const std::string scan =
         std::string("Index Scan") + (shape.query.descending ? " Backward" : "") + " using ";
