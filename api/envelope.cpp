@@ -41,6 +41,8 @@ int http_status(app::ErrorCode code) {
       return 413;
     case C::header_too_large:
       return 431;
+    case C::upgrade_required:
+      return 426;
     case C::idempotency_key_reused:
       return 422;
     case C::rate_limited:
@@ -61,6 +63,8 @@ int http_status(app::ErrorCode code) {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
+    case 101:
+      return "Switching Protocols";
     case 200:
       return "OK";
     case 201:
@@ -87,6 +91,8 @@ std::string_view reason_phrase(int status) {
       return "Payload Too Large";
     case 422:
       return "Unprocessable Entity";
+    case 426:
+      return "Upgrade Required";
     case 429:
       return "Too Many Requests";
     case 431:

@@ -11,11 +11,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -35,6 +37,7 @@ namespace orderflow::api {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using asio::use_awaitable;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
@@ -215,6 +218,234 @@ asio::awaitable<void> linger(beast::tcp_stream& stream) {
   }
 }
 
+/// The wakes of one io_context's live bodies, gathered: a commit wakes every subscriber at once,
+/// from the feed's thread, and one post per context (not one per subscriber) hands them over; the
+/// context's thread then cancels each connection's wait. (A thousand subscribers cost a thousand
+/// cross-thread posts a commit otherwise.)
+struct WakeBatch {
+  std::mutex mutex;
+  std::vector<std::weak_ptr<asio::steady_timer>> timers;
+  bool posted = false;
+};
+
+/// Wakes a live body's connection: the body's wake (from any thread) cancels the connection's wait,
+/// on the connection's own executor. The timer lives as long as the connection.
+std::function<void()> waker(const std::shared_ptr<asio::steady_timer>& timer) {
+  auto ex = timer->get_executor();
+  // One batch per context, made on the context's own thread (a connection lives on one thread).
+  thread_local std::shared_ptr<WakeBatch> batch_of_thread = std::make_shared<WakeBatch>();
+  return [batch = batch_of_thread, weak = std::weak_ptr<asio::steady_timer>(timer), ex] {
+    std::lock_guard lock(batch->mutex);
+    batch->timers.push_back(weak);
+    if (batch->posted) return;
+    batch->posted = true;
+    asio::post(ex, [batch] {
+      std::vector<std::weak_ptr<asio::steady_timer>> timers;
+      {
+        std::lock_guard lock(batch->mutex);
+        timers.swap(batch->timers);
+        batch->posted = false;
+      }
+      for (auto& weak : timers)
+        if (auto t = weak.lock()) t->cancel();
+    });
+  };
+}
+
+/// A streamed answer (Response::stream, SSE): the head (no Content-Length; the connection closes
+/// at the end), then each chunk as the body gives it, a heartbeat when it has nothing for a while.
+/// A write the client does not take within stream_write_timeout_ms ends it: a client that does not
+/// read costs the socket's buffer and one chunk, never more.
+asio::awaitable<void> write_stream(State& s, beast::tcp_stream& stream, Response& resp, unsigned version) {
+  http::response<http::empty_body> res{static_cast<http::status>(resp.status), version};
+  res.set(http::field::server, "orderflow");
+  res.set(http::field::content_type, resp.content_type);
+  res.set(http::field::cache_control, "no-cache");
+  for (const auto& [k, v] : resp.headers) res.set(k, v);
+  res.keep_alive(false);
+  // The bound of what a subscriber that does not read can hold: the socket's send buffer.
+  beast::error_code buffer_ec;
+  stream.socket().set_option(
+      asio::socket_base::send_buffer_size(static_cast<int>(s.options.stream_buffer_bytes)), buffer_ec);
+  http::response_serializer<http::empty_body> head(res);
+  const auto write_timeout = std::chrono::milliseconds(s.options.stream_write_timeout_ms);
+  stream.expires_after(write_timeout);
+  auto [head_ec, head_n] = co_await http::async_write_header(stream, head, tuple_awaitable);
+  if (head_ec) co_return;
+  std::shared_ptr<BodyStream> body = resp.stream;
+  auto ex = stream.get_executor();
+  auto timer = std::make_shared<asio::steady_timer>(ex);
+  body->start(waker(timer));
+  // A client that goes away is found at once, not at the next write (which may be a heartbeat
+  // away, while it holds one of SUBSCRIBERS_MAX): the client sends nothing on a feed, so a read
+  // that completes (its end, or bytes it should not send) ends the feed.
+  struct Reading {
+    std::array<char, 512> scratch;
+    bool done = false;
+  };
+  auto reading = std::make_shared<Reading>();
+  stream.socket().async_read_some(asio::buffer(reading->scratch),
+                                  [reading, timer](beast::error_code, std::size_t) {
+                                    reading->done = true;
+                                    timer->cancel();
+                                  });
+  std::vector<asio::const_buffer> buffers;
+  const std::string heartbeat_text = body->heartbeat();
+  const std::vector<std::string_view> heartbeat = {heartbeat_text};
+  auto write = [&](const std::vector<std::string_view>& messages) -> asio::awaitable<bool> {
+    buffers.clear();
+    for (const auto& m : messages) buffers.push_back(asio::buffer(m.data(), m.size()));
+    stream.expires_after(write_timeout);
+    auto [ec, n] = co_await asio::async_write(stream, buffers, tuple_awaitable);  // one gathered write
+    if (ec == beast::error::timeout) body->slow_client();
+    co_return !ec;
+  };
+  for (;;) {
+    if (reading->done) break;
+    auto chunk = body->next();
+    if (!chunk.messages.empty() && !co_await write(chunk.messages)) break;
+    if (chunk.ended || s.stopping.load()) break;
+    if (!chunk.messages.empty()) continue;  // there may be more at once
+    if (chunk.more) {
+      co_await asio::post(ex, use_awaitable);  // let the thread's other connections run
+      continue;
+    }
+    // Nothing now: the body's wake (or the client's end) cancels this wait; its end means a
+    // heartbeat is due.
+    timer->expires_after(std::chrono::milliseconds(body->heartbeat_ms()));
+    auto [timer_ec] = co_await timer->async_wait(tuple_awaitable);
+    if (timer_ec) continue;
+    if (!co_await write(heartbeat)) break;
+  }
+  // The pending read must end before the session lets the socket go: shut the socket down.
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  while (!reading->done) {
+    stream.socket().cancel(ignored);
+    timer->expires_after(std::chrono::seconds(1));
+    co_await timer->async_wait(tuple_awaitable);  // the read's handler cancels it
+  }
+}
+
+using WebSocket = websocket::stream<beast::tcp_stream>;
+
+/// What the client sends on a feed's WebSocket: read until it closes, the keep-alive gives up or
+/// the connection ends; each text message goes to the body, which may refuse it (closed with 1008).
+asio::awaitable<void> read_websocket(std::shared_ptr<WebSocket> ws, std::shared_ptr<BodyStream> body,
+                                     std::shared_ptr<bool> done, std::shared_ptr<asio::steady_timer> timer) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [ec, n] = co_await ws->async_read(buffer, tuple_awaitable);
+    if (ec) break;
+    if (ws->got_text()) {
+      auto refused = body->on_message(std::string_view(static_cast<const char*>(buffer.cdata().data()), n));
+      if (refused) {
+        std::ignore = co_await ws->async_close(
+            websocket::close_reason(websocket::close_code::policy_error, *refused), tuple_awaitable);
+        break;
+      }
+    }
+    buffer.consume(buffer.size());
+  }
+  *done = true;
+  timer->cancel();  // the writer sees `done` and ends
+}
+
+/// A feed over WebSocket: accepts the upgrade (the route has validated the request), then writes
+/// each message of the body as one text frame. Pings keep the connection alive (beast's keep-alive:
+/// a ping after heartbeat_ms without a frame from the client, closed after twice that); a frame the
+/// client does not take within stream_write_timeout_ms closes the connection, so a client that does
+/// not read holds the socket's buffer and one chunk at most.
+asio::awaitable<void> run_websocket(State& s, beast::tcp_stream stream,
+                                    const http::request<http::string_body>& upgrade, Response& resp) {
+  beast::error_code buffer_ec;
+  stream.socket().set_option(
+      asio::socket_base::send_buffer_size(static_cast<int>(s.options.stream_buffer_bytes)), buffer_ec);
+  stream.expires_never();  // the websocket's own timeouts (below) take over
+  auto ws = std::make_shared<WebSocket>(std::move(stream));
+  std::shared_ptr<BodyStream> body = resp.stream;
+  websocket::stream_base::timeout timeouts{};
+  timeouts.handshake_timeout = std::chrono::milliseconds(s.options.read_timeout_ms);
+  timeouts.idle_timeout = std::chrono::milliseconds(2 * static_cast<int64_t>(body->heartbeat_ms()));
+  timeouts.keep_alive_pings = true;
+  ws->set_option(timeouts);
+  ws->set_option(websocket::stream_base::decorator([headers = resp.headers](websocket::response_type& res) {
+    res.set(http::field::server, "orderflow");
+    for (const auto& [k, v] : headers) res.set(k, v);
+  }));
+  ws->read_message_max(4096);  // the client sends acks, nothing more
+  auto [accept_ec] = co_await ws->async_accept(upgrade, tuple_awaitable);
+  if (accept_ec) co_return;
+
+  auto ex = ws->get_executor();
+  auto timer = std::make_shared<asio::steady_timer>(ex);
+  auto reader_done = std::make_shared<bool>(false);
+  asio::co_spawn(ex, read_websocket(ws, body, reader_done, timer), asio::detached);
+  body->start(waker(timer));
+  asio::steady_timer stall(ex);
+  auto stalled = std::make_shared<bool>(false);
+  const auto write_timeout = std::chrono::milliseconds(s.options.stream_write_timeout_ms);
+  auto write = [&](std::string_view message) -> asio::awaitable<bool> {
+    // A write still pending after the timeout: the client does not read. Closing the socket ends it.
+    stall.expires_after(write_timeout);
+    stall.async_wait([weak = std::weak_ptr<WebSocket>(ws), stalled](beast::error_code ec) {
+      auto socket = weak.lock();
+      if (ec || !socket) return;
+      *stalled = true;
+      beast::error_code ignored;
+      beast::get_lowest_layer(*socket).socket().close(ignored);
+    });
+    auto [ec, n] = co_await ws->async_write(asio::buffer(message.data(), message.size()), tuple_awaitable);
+    stall.cancel();
+    co_return !ec && !*stalled;
+  };
+  BodyStream::Chunk last;
+  bool ended = false;
+  while (!*reader_done && !s.stopping.load()) {
+    auto chunk = body->next();
+    bool ok = true;
+    for (const auto& m : chunk.messages)
+      if (!(ok = co_await write(m))) break;
+    if (!ok) break;
+    if (chunk.ended) {
+      last = std::move(chunk);
+      ended = true;
+      break;
+    }
+    if (!chunk.messages.empty()) continue;
+    if (chunk.more) {
+      co_await asio::post(ex, use_awaitable);
+      continue;
+    }
+    timer->expires_after(std::chrono::milliseconds(body->heartbeat_ms()));
+    co_await timer->async_wait(tuple_awaitable);  // woken by the body, the reader's end, or the time
+  }
+  if (*stalled) {
+    body->slow_client();
+  } else if (!*reader_done && ws->is_open()) {
+    websocket::close_reason reason(websocket::close_code::going_away, "the server is shutting down");
+    if (ended)
+      reason =
+          websocket::close_reason(static_cast<websocket::close_code>(last.close_code), last.close_reason);
+    stall.expires_after(write_timeout);  // a client that does not answer the close is cut off
+    stall.async_wait([weak = std::weak_ptr<WebSocket>(ws)](beast::error_code ec) {
+      auto socket = weak.lock();
+      if (ec || !socket) return;
+      beast::error_code ignored;
+      beast::get_lowest_layer(*socket).socket().close(ignored);
+    });
+    std::ignore = co_await ws->async_close(reason, tuple_awaitable);
+    stall.cancel();
+  }
+  // The reader's pending read ends with the socket; wait for it (it cancels the timer as it ends).
+  beast::error_code ignored;
+  beast::get_lowest_layer(*ws).socket().close(ignored);
+  while (!*reader_done) {
+    timer->expires_after(std::chrono::seconds(1));
+    co_await timer->async_wait(tuple_awaitable);
+  }
+}
+
 asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
   struct Count {
     State& s;
@@ -318,6 +549,14 @@ asio::awaitable<void> session(State& s, beast::tcp_stream stream) {
         if (k == "X-Request-Id") logged.request_id = v;
       logged.principal = resp.principal;
       log_request(logged, resp.status, latency_ms);
+    }
+    if (resp.stream && resp.websocket) {
+      co_await run_websocket(s, std::move(stream), msg, resp);
+      co_return;  // the websocket owned the connection and closed it
+    }
+    if (resp.stream) {
+      co_await write_stream(s, stream, resp, version);
+      break;
     }
     auto res = to_beast(resp, version, keep_alive, head);
     // Likewise the answer usually fits the socket's send buffer: written here, without an async

@@ -21,6 +21,8 @@ struct ServerOptions {
   uint64_t read_timeout_ms = 15000;     // one request, from its first byte to its last
   uint64_t idle_timeout_ms = 60000;     // between requests on a keep-alive connection
   uint64_t connections_max = 4096;      // beyond this, new connections are closed at once
+  uint64_t stream_write_timeout_ms = 10000;  // a streamed body (SSE) the client does not read → closed
+  uint64_t stream_buffer_bytes = 256 << 10;  // a streamed body's socket send buffer (SO_SNDBUF)
 };
 
 /// One line per request, for logs and metrics.

@@ -126,6 +126,45 @@ json components() {
                          {"idempotencyKey", {{"type", "string"}, {"nullable", true}}},
                          {"data", {{"type", "object"}}}}}};
   s["OrderHistory"] = {{"type", "array"}, {"items", ref("HistoryEvent")}};
+  // GET /reports/orders (app/order_reports.h). Money as totalPrice prints it: a JSON number.
+  const json figures = {
+      {"type", "object"},
+      {"properties", {{"count", {{"type", "integer"}}}, {"revenue", {{"type", "number"}}}}}};
+  json statuses = {{"type", "object"}, {"properties", json::object()}};
+  for (const auto& name : {"processing", "shipped", "delivered", "canceled"})
+    statuses["properties"][name] = figures;
+  s["OrderReport"] = {
+      {"type", "object"},
+      {"properties",
+       {{"from", {{"type", "string"}, {"format", "date"}}},
+        {"to", {{"type", "string"}, {"format", "date"}}},
+        {"groupBy", {{"type", "string"}, {"enum", {"day", "status", "day,status"}}}},
+        {"groups",
+         {{"type", "array"},
+          {"description",
+           "day: {day, ordersCreated, canceledRevenue, byStatus} with the orders by status at the day's end; "
+           "status: {status, count, revenue} at the end of `to`; day,status: {day, status, count, revenue} "
+           "at "
+           "each day's end. ordersCreated: orders created that day; canceledRevenue: the totals of the "
+           "orders "
+           "canceled that day, when canceled; revenue: the sum of totalPrice of the live (not deleted) "
+           "orders"},
+          {"items",
+           {{"type", "object"},
+            {"properties",
+             {{"day", {{"type", "string"}, {"format", "date"}}},
+              {"status", {{"type", "string"}, {"enum", {"processing", "shipped", "delivered", "canceled"}}}},
+              {"ordersCreated", {{"type", "integer"}}},
+              {"canceledRevenue", {{"type", "number"}}},
+              {"count", {{"type", "integer"}}},
+              {"revenue", {{"type", "number"}}},
+              {"byStatus", statuses}}}}}}},
+        {"totals",
+         {{"type", "object"},
+          {"properties",
+           {{"ordersCreated", {{"type", "integer"}}},
+            {"canceledRevenue", {{"type", "number"}}},
+            {"byStatus", statuses}}}}}}}};
   s["Health"] = {{"type", "object"},
                  {"properties",
                   {{"status", {{"type", "string"}, {"example", "healthy"}}},
@@ -200,6 +239,11 @@ std::string openapi_json(const Router& router) {
   doc["tags"] = json::array(
       {json{{"name", "orders"},
             {"description", "Orders: create, read, list, change, delete, and their history"}},
+       json{{"name", "events"},
+            {"description",
+             "Live order events: Server-Sent Events and WebSocket feeds of the log, resumable from a "
+             "sequence"}},
+       json{{"name", "reports"}, {"description", "Order reports per UTC day and status"}},
        json{{"name", "health"}, {"description", "Liveness and readiness for load balancers"}},
        json{{"name", "operations"}, {"description", "Metrics, backups, this document and Swagger UI"}}});
   const json doc_schemas = components();
@@ -277,18 +321,19 @@ std::string openapi_json(const Router& router) {
     paths[path][method] = op;
   }
   doc["paths"] = paths;
-  doc["components"] = {
-      {"schemas", doc_schemas},
-      {"securitySchemes",
-       {{"bearerKey",
-         {{"type", "http"},
-          {"scheme", "bearer"},
-          {"description", "Authorization: Bearer <API key or JWT (JWT_JWKS_FILE)>. Scopes: orders:read, orders:write, admin"}}},
-        {"apiKeyHeader",
-         {{"type", "apiKey"},
-          {"in", "header"},
-          {"name", "X-API-Key"},
-          {"description", "the API key, for callers that cannot set Authorization"}}}}}};
+  doc["components"] = {{"schemas", doc_schemas},
+                       {"securitySchemes",
+                        {{"bearerKey",
+                          {{"type", "http"},
+                           {"scheme", "bearer"},
+                           {"description",
+                            "Authorization: Bearer <API key or JWT (JWT_JWKS_FILE)>. Scopes: orders:read, "
+                            "orders:write, admin"}}},
+                         {"apiKeyHeader",
+                          {{"type", "apiKey"},
+                           {"in", "header"},
+                           {"name", "X-API-Key"},
+                           {"description", "the API key, for callers that cannot set Authorization"}}}}}};
   return doc.dump();
 }
 

@@ -199,17 +199,8 @@ void start_command(const OrderRouteDeps& deps, const Request& req, Respond respo
 std::string history_json(const std::vector<app::HistoryEntry>& entries) {
   std::string out = "[";
   for (size_t i = 0; i < entries.size(); ++i) {
-    const auto& rec = entries[i].record;
     if (i) out += ',';
-    out += domain::history_line_json({rec.sequence,
-                                      rec.stream_version,
-                                      rec.type,
-                                      rec.metadata.occurred_at_ms,
-                                      rec.metadata.actor,
-                                      rec.metadata.correlation_id,
-                                      rec.metadata.idempotency_key,
-                                      entries[i].data_json,
-                                      {}});
+    out += app::history_line(entries[i], false);
   }
   out += ']';
   return out;

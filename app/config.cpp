@@ -65,6 +65,13 @@ const std::vector<Field>& fields() {
        OF_UINT(idle_timeout_ms, idle_timeout_ms, uint64_t{3600000})},
       {"connections-max", "CONNECTIONS_MAX", "connections", "open connections before new ones are refused",
        OF_UINT(connections_max, connections_max, uint64_t{1000000})},
+      {"subscribers-max", "SUBSCRIBERS_MAX", "subscribers", "live feed subscribers (SSE) before 503",
+       OF_INT(subscribers_max, subscribers_max, uint64_t{1000000})},
+      {"sse-heartbeat-ms", "SSE_HEARTBEAT_MS", "ms", "a feed with no event for this long gets a comment line",
+       OF_INT(sse_heartbeat_ms, sse_heartbeat_ms, uint64_t{3600000})},
+      {"stream-write-timeout-ms", "STREAM_WRITE_TIMEOUT_MS", "ms",
+       "a feed client that takes no bytes for this long is disconnected",
+       OF_INT(stream_write_timeout_ms, stream_write_timeout_ms, uint64_t{3600000})},
       {"data-dir", "DATA_DIR", "path", "RocksDB data directory", OF_STR(data_dir)},
       {"sync", "SYNC", "bool", "fsync every commit batch (false risks the last batches on power loss)",
        [](Config& c, const std::string& v) {

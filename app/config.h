@@ -19,6 +19,10 @@ struct Config {
   uint64_t read_timeout_ms = 15000;      // a request must arrive whole within this (READ_TIMEOUT_MS)
   uint64_t idle_timeout_ms = 60000;      // an idle keep-alive connection is closed after (IDLE_TIMEOUT_MS)
   uint64_t connections_max = 4096;       // further connections are refused (CONNECTIONS_MAX)
+  // Live feeds (SSE)
+  uint64_t subscribers_max = 1000;          // concurrent feed subscribers; beyond, 503 (SUBSCRIBERS_MAX)
+  uint64_t sse_heartbeat_ms = 15000;        // a comment line after this long with no event (SSE_HEARTBEAT_MS)
+  uint64_t stream_write_timeout_ms = 10000;  // a feed client that does not read is closed (STREAM_WRITE_TIMEOUT_MS)
 
   // Storage
   std::string data_dir = "./data";   // RocksDB directory (DATA_DIR)

@@ -32,6 +32,8 @@ std::string_view code_name(ErrorCode code) {
       return "backup_exists";
     case ErrorCode::header_too_large:
       return "header_too_large";
+    case ErrorCode::upgrade_required:
+      return "upgrade_required";
     case ErrorCode::payload_too_large:
       return "payload_too_large";
     case ErrorCode::unauthorized:

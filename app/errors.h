@@ -24,6 +24,7 @@ enum class ErrorCode {
   backup_exists,           // 409: POST /admin/backups to a path that exists
   payload_too_large,       // 413
   header_too_large,        // 431: the request's header block is over HEADER_BYTES_MAX
+  upgrade_required,        // 426: a WebSocket route asked without the upgrade
   unauthorized,            // 401
   forbidden,               // 403
   rate_limited,            // 429

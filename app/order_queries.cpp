@@ -6,6 +6,21 @@
 
 namespace orderflow::app {
 
+HistoryEntry history_entry_of(RecordedEvent record, const domain::Event& event) {
+  auto current = domain::encode(event);  // upcast: old payloads are shown in today's shape
+  record.type = std::move(current.type);
+  record.schema_version = current.schema_version;
+  return HistoryEntry{std::move(record), std::move(current.payload)};
+}
+
+std::string history_line(const HistoryEntry& entry, bool with_stream) {
+  const auto& rec = entry.record;
+  return domain::history_line_json({rec.sequence, rec.stream_version, rec.type, rec.metadata.occurred_at_ms,
+                                    rec.metadata.actor, rec.metadata.correlation_id,
+                                    rec.metadata.idempotency_key, entry.data_json,
+                                    with_stream ? std::string_view(rec.stream_id) : std::string_view()});
+}
+
 std::string stream_of(const domain::OrderId& id) {
   return "order-" + id.str();
 }
@@ -55,10 +70,7 @@ Result<std::vector<HistoryEntry>, Error> OrderQueries::history(const std::string
   if (!id) return fail(from_domain(domain::order_not_found(order_id)));
   std::vector<HistoryEntry> out;
   auto read = for_each_event(*id, [&](RecordedEvent& record, domain::Event& event) {
-    auto current = domain::encode(event);  // upcast: old payloads are shown in today's shape
-    record.type = std::move(current.type);
-    record.schema_version = current.schema_version;
-    out.push_back(HistoryEntry{std::move(record), std::move(current.payload)});
+    out.push_back(history_entry_of(std::move(record), event));
     return true;
   });
   if (!read) return fail(read.error());

@@ -23,6 +23,12 @@ struct HistoryEntry {
   std::string data_json;  // the payload in the current schema version
 };
 
+/// An event as the audit API shows it: its payload upcast to today's schema (the history and the
+/// live feeds both make their entries here).
+HistoryEntry history_entry_of(RecordedEvent record, const domain::Event& event);
+/// One history line (domain::history_line_json) of `entry`; it names its stream when `with_stream`.
+std::string history_line(const HistoryEntry& entry, bool with_stream);
+
 /// The stream that holds an order's events.
 std::string stream_of(const domain::OrderId& id);
 

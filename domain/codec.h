@@ -52,6 +52,10 @@ std::string order_to_json(const Order& order);
 /// The same text, appended to `out` (for a caller that writes it after a prefix of its own).
 void append_order_json(std::string& out, const Order& order);
 
+/// An amount as the contract prints money (totalPrice): a JSON number, an integer when the cents
+/// are zero ("100"), else without a trailing zero ("99.98", "99.9"). Exact (no double in between).
+void append_money_json(std::string& out, Money amount);
+
 /// Appends `s` as a JSON string, quoted, the way nlohmann's dump writes it (ensure_ascii off):
 /// '"', '\\' and the control characters escaped (\\b \\f \\n \\r \\t, others as \\u00xx), UTF-8
 /// as it is. A byte that starts no well-formed UTF-8 sequence (none reach an order: its strings

@@ -39,4 +39,11 @@ std::string_view routing_key(const Event& event) {
                     event.body);
 }
 
+const std::vector<std::string_view>& routing_keys() {
+  static const std::vector<std::string_view> keys = {"order.created",   "inventory.reserved", "inventory.released",
+                                                     "order.updated",   "order.shipped",      "order.delivered",
+                                                     "order.canceled",  "order.deleted"};
+  return keys;
+}
+
 }  // namespace orderflow::domain

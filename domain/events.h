@@ -104,5 +104,7 @@ uint32_t schema_version(const Event& event);
 /// order.updated for a move to processing (reactivation, as the seed publishes it);
 /// OrderDeleted -> order.deleted.
 std::string_view routing_key(const Event& event);
+/// Every routing key routing_key() can give, each once (what a feed's `types=` may name).
+const std::vector<std::string_view>& routing_keys();
 
 }  // namespace orderflow::domain

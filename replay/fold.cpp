@@ -14,10 +14,12 @@
 #include <stdexcept>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 
 #include "domain/codec.h"
 #include "domain/decider.h"
 #include "eventstore/rocksdb/record_view.h"
+#include "projections/order_report.h"
 #include "projections/rocksdb/order_projection.h"
 
 namespace orderflow::replay {
@@ -112,12 +114,43 @@ class OrderStates {
   std::vector<domain::OrderId> keys_;  // the id each position was added under (the stream's)
 };
 
+/// The report sums a fold adds up, by (day, kind): unordered while folding, sorted once at the end.
+class ReportSumsTable {
+ public:
+  void add(const app::ReportCell& cell) { sums_[key_of(cell.day, cell.kind)] += cell.sums; }
+  void merge_into(ReportSumsTable& other) const {
+    for (const auto& [key, sums] : sums_) other.sums_[key] += sums;
+  }
+  /// Every cell whose sums are not both zero, by day then kind.
+  std::vector<app::ReportCell> cells() const {
+    std::vector<app::ReportCell> out;
+    for (const auto& [key, sums] : sums_) {
+      if (sums.zero()) continue;
+      out.push_back({static_cast<app::UtcDay>(static_cast<int64_t>(key >> 8) - (int64_t{1} << 31)),
+                     static_cast<app::ReportKind>(key & 0xff), sums});
+    }
+    std::sort(out.begin(), out.end(), [](const app::ReportCell& a, const app::ReportCell& b) {
+      return std::tie(a.day, a.kind) < std::tie(b.day, b.kind);
+    });
+    return out;
+  }
+
+ private:
+  static uint64_t key_of(app::UtcDay day, app::ReportKind kind) {
+    return static_cast<uint64_t>(static_cast<int64_t>(day) + (int64_t{1} << 31)) << 8 |
+           static_cast<uint8_t>(kind);
+  }
+  std::unordered_map<uint64_t, app::ReportSums> sums_;
+};
+
 /// One event of an order stream applied to its state: the stream's versions must follow each other
 /// from 1, and the event must decode (domain::decode); then domain::evolve. `before`, when given,
-/// receives the state before the event. The one step both folds (the final-state fold and the
-/// incremental reference) take.
+/// receives the state before the event; `report`, when given, the report sums the event adds
+/// (projections::report_cells, from the state's facts before and after it). The one step both folds
+/// (the final-state fold and the incremental reference) take.
 Result<domain::Order*, ReplayError> fold_event(OrderStates& states, const eventstore::EventRecordView& view,
-                                               uint64_t sequence, domain::Order* before) {
+                                               uint64_t sequence, domain::Order* before,
+                                               ReportSumsTable* report = nullptr) {
   const std::string_view suffix = view.stream_id.substr(kOrderStreamPrefix.size());
   size_t position = states.find(suffix, OrderStates::hash_of(suffix));
   if (position == OrderStates::npos) {
@@ -143,7 +176,14 @@ Result<domain::Order*, ReplayError> fold_event(OrderStates& states, const events
                             std::string(view.type) + " v" + std::to_string(view.schema_version) +
                                 at_sequence(sequence) + ": " + event.error().message});
   if (before != nullptr) *before = state;
+  const projections::ReportFacts facts_before = projections::report_facts(state);
   domain::evolve_in_place(state, std::move(*event));
+  if (report != nullptr) {
+    thread_local std::vector<app::ReportCell> cells;
+    cells.clear();
+    projections::report_cells(facts_before, projections::report_facts(state), state.updated_at_ms, cells);
+    for (const auto& cell : cells) report->add(cell);
+  }
   return &state;
 }
 
@@ -211,6 +251,7 @@ struct Share {
   explicit Share(size_t orders_expected) : states(orders_expected) {}
   Channel channel;
   OrderStates states;
+  ReportSumsTable report;
   std::optional<ReplayError> error;
   uint64_t error_sequence = 0;
 };
@@ -316,7 +357,7 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
         eventstore::EventRecordView view;
         Result<domain::Order*, ReplayError> folded =
             eventstore::read_event_record(record, view)
-                ? fold_event(share.states, view, sequence, nullptr)
+                ? fold_event(share.states, view, sequence, nullptr, &share.report)
                 : Result<domain::Order*, ReplayError>(fail(malformed_record(sequence)));
         if (!folded) {
           share.error = std::move(folded.error());
@@ -391,10 +432,13 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
   }
   if (first != nullptr) return fail(*first);
 
+  ReportSumsTable report;
   for (auto& share : shares) {
     folded.orders += share->states.orders.size();
     folded.states.push_back(std::move(share->states.orders));
+    share->report.merge_into(report);
   }
+  folded.report = report.cells();
   if (options.progress) options.progress(last_sequence);
   return folded;
 }
@@ -409,6 +453,11 @@ RowTables projection_rows(const FoldedLog& folded, unsigned threads) {
   for (const auto& share : folded.states)
     for (const auto& order : share) orders.push_back(&order);
   std::vector<RowTables> parts(threads, RowTables(families.size()));
+  // The report family's rows are the fold's sums (every change of every order, not the final
+  // states), already in key order.
+  const auto report_family = static_cast<size_t>(
+      std::find(families.begin(), families.end(), projections::OrderProjection::report_family()) -
+      families.begin());
   auto rows_of_share = [&](unsigned t) {
     const size_t n = orders.size();
     const size_t begin = n * t / threads, end = n * (t + 1) / threads;
@@ -449,6 +498,11 @@ RowTables projection_rows(const FoldedLog& folded, unsigned threads) {
     worker();
     for (auto& t : pool) t.join();
   }
+  if (report_family < tables.size()) {
+    tables[report_family].reserve(folded.report.size());
+    for (const auto& cell : folded.report)
+      tables[report_family].push_back(projections::OrderProjection::report_row(cell));
+  }
   return tables;
 }
 
@@ -457,6 +511,7 @@ Result<RowTables, ReplayError> projection_rows_incremental(const eventstore::Adm
   const auto families = projections::OrderProjection::family_names();
   std::vector<std::map<std::string, std::string>> tables(families.size());
   OrderStates states;
+  ReportSumsTable report;
   std::optional<ReplayError> error;
   auto visited = store.visit_events(1, last_sequence, {}, [&](uint64_t sequence, std::string_view record) {
     eventstore::EventRecordView view;
@@ -466,7 +521,7 @@ Result<RowTables, ReplayError> projection_rows_incremental(const eventstore::Adm
     }
     if (!view.stream_id.starts_with(kOrderStreamPrefix)) return true;
     domain::Order before;
-    auto state = fold_event(states, view, sequence, &before);
+    auto state = fold_event(states, view, sequence, &before, &report);
     if (!state) {
       error = state.error();
       return false;
@@ -484,6 +539,12 @@ Result<RowTables, ReplayError> projection_rows_incremental(const eventstore::Adm
   });
   if (error) return fail(std::move(*error));
   if (!visited) return fail(storage_error(visited.error()));
+  const auto report_family = static_cast<size_t>(
+      std::find(families.begin(), families.end(), projections::OrderProjection::report_family()) -
+      families.begin());
+  if (report_family < tables.size())
+    for (const auto& cell : report.cells())
+      tables[report_family].insert(projections::OrderProjection::report_row(cell));
   RowTables out(tables.size());
   for (size_t f = 0; f < tables.size(); ++f)
     for (auto& [key, value] : tables[f]) out[f].emplace_back(key, std::move(value));

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "app/ports/order_reports.h"
 #include "domain/order.h"
 #include "domain/result.h"
 #include "eventstore/rocksdb/admin.h"
@@ -46,6 +47,9 @@ struct FoldedLog {
   uint64_t last_sequence = 0;  // the log was folded up to here, inclusive
   uint64_t events = 0;         // events read
   uint64_t other_events = 0;   // events of streams that are not order streams (skipped)
+  // The reports' sums of every change of every order (projections::report_cells of each event),
+  // by day then kind, zero cells left out.
+  std::vector<app::ReportCell> report;
 };
 
 struct FoldOptions {

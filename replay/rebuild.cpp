@@ -319,8 +319,13 @@ Result<VerifyReport, ReplayError> verify(const AdminStore& store, const VerifyOp
     auto scanner = store.scan_family(*family);
     std::string_view key, value;
     bool have = false;
+    // A sums row that added up to zero (a change and its reversal) is no row: the rebuild leaves
+    // it out, the live path keeps it.
+    const bool sums = std::string_view(name).ends_with(eventstore::kSumsFamilySuffix);
     auto advance = [&] {
-      have = scanner->next(key, value);
+      do {
+        have = scanner->next(key, value);
+      } while (have && sums && value == std::string_view("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16));
       if (have) ++report.rows_found;
     };
     advance();

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 #include "api/admin_routes.h"
+#include "api/feed_routes.h"
+#include "api/report_routes.h"
 #include "api/auth/access.h"
 #include "api/auth/jwt.h"
 #include "api/auth/rate_limit.h"
@@ -22,6 +24,8 @@
 #include "api/order_routes.h"
 #include "api/router.h"
 #include "api/system_routes.h"
+#include "app/live_feed.h"
+#include "app/order_reports.h"
 #include "app/config.h"
 #include "app/idempotency.h"
 #include "app/logging.h"
@@ -40,6 +44,7 @@
 #include "outbox/relay_metrics.h"
 #include "projections/rocksdb/order_projection.h"
 #include "server/idempotency_purge.h"
+#include "server/read_model_upgrade.h"
 #include "server/readiness.h"
 #include "server/server_metrics.h"
 
@@ -161,6 +166,7 @@ int main(int argc, char** argv) {
   store_options.stream_cache_capacity = memory.stream_heads_max;
   projections::OrderProjection::install(store_options);
   store_options.extra_families.push_back(server::kHealthFamily);
+  if (!server::upgrade_read_models(config.data_dir)) return 1;
   auto opened = eventstore::open_rocksdb_event_store(store_options);
   if (!opened) {
     spdlog::critical("cannot open the event store in '{}': {}", config.data_dir, opened.error().message);
@@ -313,9 +319,22 @@ int main(int argc, char** argv) {
         "access control is off: every route is open to anyone who can reach the port (set API_KEYS_FILE)");
   }
   api::add_system_routes(router);
+  app::FeedOptions feed_options;
+  feed_options.subscribers_max = config.subscribers_max;
+  feed_options.render = &api::render_feed_event;
+  app::FeedHub feeds(*store, feed_options);
+  feeds.start();
+  api::add_feed_routes(router, api::FeedRouteDeps{feeds, static_cast<int>(config.sse_heartbeat_ms)});
+  metrics.gauge_fn("orderflow_feed_subscribers", "Live feed subscribers connected",
+                   [&feeds] { return static_cast<double>(feeds.subscribers()); });
+  metrics.counter_fn("orderflow_feed_slow_disconnects_total",
+                     "Feed subscribers disconnected because they did not read within STREAM_WRITE_TIMEOUT_MS",
+                     [&feeds] { return static_cast<double>(feeds.slow_disconnects()); });
   api::add_order_routes(
       router, api::OrderRouteDeps{commands, queries, idempotency, workers,
                                   static_cast<int64_t>(config.idempotency_ttl_s) * 1000, commands_inline});
+  const app::OrderReports reports(read_model);
+  api::add_report_routes(router, api::ReportRouteDeps{reports, clock});
 
   eventstore::RocksDbStore& store_ref = *store;
   api::add_admin_routes(
@@ -336,6 +355,7 @@ int main(int argc, char** argv) {
   options.read_timeout_ms = config.read_timeout_ms;
   options.idle_timeout_ms = config.idle_timeout_ms;
   options.connections_max = config.connections_max;
+  options.stream_write_timeout_ms = config.stream_write_timeout_ms;
   api::HttpServer server(options, router);
   http_executor = server.executor();
   try {
@@ -368,6 +388,7 @@ int main(int argc, char** argv) {
     authenticator->replace_keys(std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
   }
   spdlog::info("signal {} received: shutting down", sig);
+  feeds.stop();  // every feed ends cleanly (its connection closes after what was sent)
   server.stop(std::chrono::milliseconds(10000));
   workers.stop();
   release_queue.stop();

@@ -141,6 +141,16 @@ std::vector<std::string> families_to_open(const rocksdb::DBOptions& db, const st
 
 }  // namespace
 
+AdminResult<std::vector<std::string>> list_families(const std::string& data_dir) {
+  std::vector<std::string> names;
+  if (!std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT")) return names;
+  const auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names);
+  if (!s.ok())
+    return fail(
+        AdminError{AdminError::Code::io, "cannot list the families of " + data_dir + ": " + s.ToString()});
+  return names;
+}
+
 AdminResult<std::unique_ptr<AdminStore>> AdminStore::open_exclusive(
     const std::string& data_dir, const std::vector<std::string>& projection_families) {
   if (!std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT"))

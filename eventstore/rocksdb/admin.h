@@ -56,6 +56,14 @@ inline constexpr std::string_view kMetaFamily = "meta";
 /// instead of one skiplist, so a lookup of a recently written row is one bucket, not a skiplist
 /// search. Its full scans (verify, stats) first sort a copy of the memtable, which is fine offline.
 inline constexpr std::string_view kPointLookupFamilySuffix = "_view";
+/// A family whose name ends in this holds sums: each value is kSumsValueBytes, two int64 little-endian,
+/// and a merge (KeyValueWrite::merge) adds its operand to the stored value, so a change is added
+/// without reading it first. Offline tools open it with the same merge operator.
+inline constexpr std::string_view kSumsFamilySuffix = "_sums";
+inline constexpr size_t kSumsValueBytes = 16;
+
+/// The column families a data directory holds (empty when there is no database there yet).
+AdminResult<std::vector<std::string>> list_families(const std::string& data_dir);
 
 /// meta keys owned by the replay tool (the store's own key is codec::kMetaLastSequenceKey).
 /// `projection_checkpoint`: u64 big-endian, the last sequence a completed rebuild applied.

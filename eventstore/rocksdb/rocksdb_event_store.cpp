@@ -1,4 +1,5 @@
 #include "eventstore/rocksdb/rocksdb_event_store.h"
+#include "eventstore/rocksdb/admin.h"
 #include "eventstore/rocksdb/stream_index.h"
 
 #include <linux/futex.h>
@@ -622,6 +623,8 @@ std::optional<AppendError> RocksDbEventStore::validate(const Pending& pending, s
   for (const auto& w : pending.writes) {
     if (writable_families_.find(w.family) == writable_families_.end())
       return append_error(Code::invalid_request, "family '" + w.family + "' is not an open extra family");
+    if (w.merge && (!w.value || !w.family.ends_with(kSumsFamilySuffix) || w.value->size() != kSumsValueBytes))
+      return append_error(Code::invalid_request, "family '" + w.family + "': a merge adds one sums value");
     bytes += w.key.size() + (w.value ? w.value->size() : 0);
   }
   if (r.idempotency) bytes += r.idempotency->key.size() + r.idempotency->value.size();
@@ -931,7 +934,9 @@ AppendResult RocksDbEventStore::decide_and_stage(const Pending& pending, uint64_
   for (const auto& w : pending.writes) {
     auto* cf = family(w.family);
     assert(cf != nullptr && "validate() admits only open extra families");
-    if (w.value) {
+    if (w.value && w.merge) {
+      batch_.Merge(cf, slice(w.key), slice(*w.value));
+    } else if (w.value) {
       batch_.Put(cf, slice(w.key), slice(*w.value));
     } else {
       batch_.Delete(cf, slice(w.key));

@@ -42,11 +42,13 @@ class Env;
 namespace orderflow::eventstore {
 
 /// A write into a named family (the read model's rows), committed in the same batch as the events
-/// of the append it belongs to. No `value` = delete the key.
+/// of the append it belongs to. No `value` = delete the key. `merge`: the value is added to the
+/// stored one instead of replacing it (only in a sums family: kSumsFamilySuffix).
 struct KeyValueWrite {
   std::string family;
   std::string key;
   std::optional<std::string> value;
+  bool merge = false;
 };
 
 /// A row of a named family, as returned by scans.

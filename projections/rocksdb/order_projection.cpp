@@ -6,6 +6,8 @@
 
 #include "app/error_mapping.h"
 #include "domain/codec.h"
+#include "eventstore/rocksdb/admin.h"
+#include "projections/order_report.h"
 
 namespace orderflow::projections {
 namespace {
@@ -14,6 +16,7 @@ constexpr const char* kView = "order_view";
 constexpr const char* kByCreated = "orders_by_created";
 constexpr const char* kByStatus = "orders_by_status";
 constexpr const char* kByCustomer = "orders_by_customer";
+constexpr const char* kReportSums = "order_report_sums";
 
 std::string be64(int64_t ms) {
   // Creation times are non-negative epoch ms; clamping keeps a hostile filter from wrapping.
@@ -105,12 +108,15 @@ app::Error bad_cursor() {
 }  // namespace
 
 std::vector<std::string> OrderProjection::family_names() {
-  return {kView, kByCreated, kByStatus, kByCustomer};
+  return {kView, kByCreated, kByStatus, kByCustomer, kReportSums};
 }
 
 void OrderProjection::install(eventstore::Options& options) {
   for (auto& name : family_names()) options.extra_families.push_back(std::move(name));
-  options.order_rows = &OrderProjection::rows_of;
+  options.order_rows = [](const app::OrderChange& change, std::vector<eventstore::KeyValueWrite>& out) {
+    rows_of(change, out);
+    report_rows(change.before, change.after, out);
+  };
 }
 
 namespace {
@@ -170,6 +176,95 @@ std::vector<eventstore::KeyValueWrite> OrderProjection::rows_for(const domain::O
   std::vector<eventstore::KeyValueWrite> out;
   projection_rows(
       before, after, [&after](std::string& view) { domain::append_order_json(view, after); }, out);
+  return out;
+}
+
+namespace {
+
+std::string report_key(app::UtcDay day, app::ReportKind kind) {
+  // Days may be negative (before 1970): the sign bit flipped keeps their byte order.
+  const uint32_t biased = static_cast<uint32_t>(day) ^ 0x80000000u;
+  std::string key(5, '\0');
+  for (int i = 0; i < 4; ++i) key[i] = static_cast<char>(biased >> (24 - 8 * i));
+  key[4] = static_cast<char>(kind);
+  return key;
+}
+
+void put_le(std::string& out, int64_t value) {
+  auto v = static_cast<uint64_t>(value);
+  for (int i = 0; i < 8; ++i, v >>= 8) out.push_back(static_cast<char>(v & 0xff));
+}
+
+int64_t get_le(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(p[i]);
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+const char* OrderProjection::report_family() {
+  return kReportSums;
+}
+
+std::pair<std::string, std::string> OrderProjection::report_row(const app::ReportCell& cell) {
+  std::string value;
+  value.reserve(eventstore::kSumsValueBytes);
+  put_le(value, cell.sums.a);
+  put_le(value, cell.sums.b);
+  return {report_key(cell.day, cell.kind), std::move(value)};
+}
+
+std::optional<app::ReportCell> OrderProjection::report_cell_of(std::string_view key, std::string_view value) {
+  if (key.size() != 5 || value.size() != eventstore::kSumsValueBytes ||
+      static_cast<unsigned char>(key[4]) >= app::kReportKinds)
+    return std::nullopt;
+  uint32_t biased = 0;
+  for (int i = 0; i < 4; ++i) biased = biased << 8 | static_cast<unsigned char>(key[i]);
+  app::ReportCell cell;
+  cell.day = static_cast<app::UtcDay>(biased ^ 0x80000000u);
+  cell.kind = static_cast<app::ReportKind>(key[4]);
+  cell.sums = {get_le(value.data()), get_le(value.data() + 8)};
+  return cell;
+}
+
+void OrderProjection::report_rows(const domain::Order& before, const domain::Order& after,
+                                  std::vector<eventstore::KeyValueWrite>& out) {
+  std::vector<app::ReportCell> cells;
+  projections::report_cells(report_facts(before), report_facts(after), after.updated_at_ms, cells);
+  for (const auto& cell : cells) {
+    auto [key, value] = report_row(cell);
+    out.push_back({kReportSums, std::move(key), std::move(value), true});
+  }
+}
+
+Result<app::ReportCells, app::Error> OrderProjection::report_cells(app::UtcDay from_day,
+                                                                   app::UtcDay to_day) const {
+  app::ReportCells out;
+  // Every row from the first day up to to_day: the days before the range are summed into `before`.
+  // A few rows a day (at most kReportKinds), so a decade of days is some 18,000 rows.
+  const std::string end = report_key(to_day + 1, app::ReportKind::flows);
+  std::string from = report_key(std::numeric_limits<app::UtcDay>::min(), app::ReportKind::flows);
+  bool first_chunk = true;
+  for (;;) {
+    constexpr size_t chunk = 4096;
+    auto rows = store_.scan(kReportSums, from, end, chunk, false);
+    if (!rows) return fail(storage_error(rows.error()));
+    for (auto& row : *rows) {
+      if (!first_chunk && row.key == from) continue;  // the last row of the previous chunk
+      auto cell = report_cell_of(row.key, row.value);
+      if (!cell)
+        return fail(
+            storage_error(app::StoreError{"corrupt order_report_sums row", app::StoreError::Code::corrupt}));
+      if (cell->day < from_day)
+        out.before[static_cast<size_t>(cell->kind)] += cell->sums;
+      else if (!cell->sums.zero())
+        out.days.push_back(*cell);
+    }
+    if (rows->size() < chunk) break;
+    from = rows->back().key;
+    first_chunk = false;
+  }
   return out;
 }
 

@@ -110,7 +110,8 @@ TEST_CASE("keys file: entries are checked field by field") {
 
 TEST_CASE("credentials: Bearer or X-API-Key once and well formed or 401 naming the problem") {
   auto ring = std::make_shared<api::auth::KeyRing>();
-  ring->keys.push_back({"shop", api::auth::sha256("secret-key"), api::auth::ScopeSet::of({"orders:read"}), 0, 0});
+  ring->keys.push_back(
+      {"shop", api::auth::sha256("secret-key"), api::auth::ScopeSet::of({"orders:read"}), 0, 0});
   api::auth::Authenticator authenticator(ring);
   auto message_of = [&](std::vector<std::pair<std::string, std::string>> headers) {
     auto p = authenticator.authenticate(request_with(std::move(headers)));
@@ -214,8 +215,27 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
        "orders:write", 200},
       {"PUT", "/orders/" + order + "/status", R"({"status":"shipped"})", "orders:write", 200},
       {"DELETE", "/orders/" + doomed, "", "orders:write", 200},
+      // The feeds would stay open: an invalid position answers at once, after the access check; a
+      // WebSocket feed asked without the upgrade answers 426, after it too.
+      {"GET", "/events?after=x", "", "orders:read", 400},
+      {"GET", "/orders/" + order + "/events?after=x", "", "orders:read", 400},
+      {"GET", "/ws/events", "", "orders:read", 426},
+      {"GET", "/ws/orders/" + order + "/events", "", "orders:read", 426},
+      {"GET", "/reports/orders", "", "orders:read", 200},
       {"GET", "/metrics", "", "admin", 200},
       {"POST", "/admin/backups", json{{"path", dir.path() + "/backup"}}.dump(), "admin", 201},
+  };
+  // A case's target as the document names its path ("/orders/{id}/events").
+  auto doc_path = [](const std::string& target) {
+    std::string path = target.substr(0, target.find('?'));
+    for (std::string prefix : {"/orders/", "/ws/orders/"}) {
+      if (path.find(prefix) != 0) continue;
+      auto rest = path.substr(prefix.size());
+      auto slash = rest.find('/');
+      path = prefix + "{id}" + (slash == std::string::npos ? std::string() : rest.substr(slash));
+    }
+    if (path.find("/api/") == 0) path = "/api/{asset}";
+    return path;
   };
   // The table covers every documented route (a new route must be added here, with its scope).
   {
@@ -226,14 +246,7 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
     for (const auto& k : cases) {
       std::string method = k.method;
       for (auto& ch : method) ch = static_cast<char>(std::tolower(ch));
-      std::string path = k.target;
-      if (path.find("/orders/") == 0) {
-        auto rest = path.substr(8);
-        auto slash = rest.find('/');
-        path = "/orders/{id}" + (slash == std::string::npos ? std::string() : rest.substr(slash));
-      }
-      if (path.find("/api/") == 0) path = "/api/{asset}";
-      tested.insert(method + " " + path);
+      tested.insert(method + " " + doc_path(k.target));
     }
     CHECK(documented == tested);
     // The document declares both credentials, the stable /v1 prefix, and each operation's scope.
@@ -245,12 +258,7 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
     for (const auto& k : cases) {
       std::string method = k.method;
       for (auto& ch : method) ch = static_cast<char>(std::tolower(ch));
-      std::string path = k.target;
-      if (path.find("/orders/") == 0) {
-        auto slash = path.find('/', 8);
-        path = "/orders/{id}" + (slash == std::string::npos ? std::string() : path.substr(slash));
-      }
-      if (path.find("/api/") == 0) path = "/api/{asset}";
+      const std::string path = doc_path(k.target);
       const auto& op = doc["paths"][path][method];
       INFO(method << " " << path);
       if (k.scope.empty()) {

@@ -31,7 +31,9 @@ constexpr const char* kView = "order_view";
 constexpr const char* kByCreated = "orders_by_created";
 constexpr const char* kByStatus = "orders_by_status";
 constexpr const char* kByCustomer = "orders_by_customer";
-const std::vector<std::string> kFamilies = {kView, kByCreated, kByStatus, kByCustomer};
+// The view and its indexes; the report sums (the fifth family) are tested in report_test.cpp.
+const std::vector<std::string> kViewFamilies = {kView, kByCreated, kByStatus, kByCustomer};
+const std::vector<std::string> kFamilies = {kView, kByCreated, kByStatus, kByCustomer, "order_report_sums"};
 
 /// A canonical UUID per number; ids of one kind sort as their numbers do.
 std::string uuid(const char* kind, int n) {
@@ -180,7 +182,7 @@ struct Rig {
   /// Every row of every projection family.
   std::vector<Row> contents() const {
     std::vector<Row> rows;
-    for (const auto& family : kFamilies) {
+    for (const auto& family : kViewFamilies) {
       auto scanned = store->scan(family, "", "", 100000);
       REQUIRE(scanned.ok());
       for (auto& kv : *scanned) rows.emplace_back(family, kv.key, kv.value);

@@ -15,6 +15,7 @@
 #include "domain/codec.h"
 #include "domain/time.h"
 #include "eventstore/rocksdb/admin.h"
+#include "eventstore/rocksdb/family_options.h"
 #include "eventstore/rocksdb/record_codec.h"
 #include "eventstore/rocksdb/record_view.h"
 #include "eventstore/rocksdb/rocksdb_event_store.h"
@@ -110,10 +111,14 @@ TEST_CASE("a stream version out of line is refused with the same message whateve
     std::vector<std::string> names;
     REQUIRE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    // The server's options (a sums family needs its merge operator to replay the WAL).
+    for (const auto& name : names)
+      descriptors.emplace_back(name, eventstore::make_family_options(name, nullptr));
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, descriptors, &handles, &db).ok());
+    rocksdb::DBOptions db_options;
+    db_options.allow_concurrent_memtable_write = false;  // the view family's hash memtable needs it
+    REQUIRE(rocksdb::DB::Open(db_options, data_dir, descriptors, &handles, &db).ok());
     auto* events = handles[static_cast<size_t>(
         std::find(names.begin(), names.end(), std::string(eventstore::kEventsFamily)) - names.begin())];
     std::string key(eventstore::codec::kSequenceKeyBytes, '\0');

@@ -1,6 +1,7 @@
 // Property: whatever sequence of commands the service accepts, the read model it writes inline,
 // the one `rebuild` derives from the log, `verify`, and the server started on the rebuilt store
-// agree row for row and answer for answer.
+// agree row for row and answer for answer; and every group of the reports (GET /reports/orders)
+// equals the figures computed here from the orders' histories alone, the commands spanning weeks.
 //
 // The commands are random (seeded, so a failure replays) and go through the real command path:
 // app::OrderCommands (so domain::decide), the RocksDB event store, the order projection, the
@@ -9,6 +10,9 @@
 // refused commands (invalid transitions, short stock, deleted orders) and creation-time ties.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <fstream>
 #include <future>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,9 +23,12 @@
 
 #include "app/order_commands.h"
 #include "app/order_queries.h"
+#include "app/order_reports.h"
 #include "app/release_queue.h"
 #include "clients/fakes.h"
 #include "domain/codec.h"
+#include "domain/decider.h"
+#include "domain/time.h"
 #include "eventstore/rocksdb/admin.h"
 #include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "projections/rocksdb/order_projection.h"
@@ -34,7 +41,8 @@ using orderflow::testing::TempDir;
 
 namespace {
 
-/// Time moves by 0..2 ms per command: many orders share a creation time (list order ties on id).
+/// Time moves by 0..2 ms per command (many orders share a creation time: list order ties on id),
+/// and now and then by hours, so the commands span days (the reports group by UTC day).
 class SteppingClock final : public app::Clock {
  public:
   int64_t now_ms() const override { return now; }
@@ -112,7 +120,8 @@ Outcome await(Start start) {
   return answer.get();
 }
 
-/// Every row of the projection families, through the port's scan.
+/// Every row of the projection families, through the port's scan. A report sum that added up to
+/// zero is no row (the live path keeps it as a merged zero, a rebuild leaves it out).
 std::map<std::string, std::map<std::string, std::string>> rows_of(const eventstore::RocksDbStore& store) {
   std::map<std::string, std::map<std::string, std::string>> out;
   for (const auto& family : projections::OrderProjection::family_names()) {
@@ -121,7 +130,11 @@ std::map<std::string, std::map<std::string, std::string>> rows_of(const eventsto
     for (;;) {
       auto page = store.scan(family, from, "", 1000);
       REQUIRE(page);
-      for (auto& kv : *page) rows.emplace(kv.key, kv.value);
+      for (auto& kv : *page) {
+        if (family == projections::OrderProjection::report_family() && kv.value == std::string(16, '\0'))
+          continue;
+        rows.emplace(kv.key, kv.value);
+      }
       if (page->size() < 1000) break;
       from = page->back().key + '\0';
     }
@@ -174,6 +187,111 @@ std::vector<std::string> list_answers(const app::OrderQueries& queries) {
   return out;
 }
 
+constexpr int64_t kDayMs = 86'400'000;
+
+/// The real command path over a RocksDB store opened with `options`: app::OrderCommands with the
+/// demo-mode Customer/Inventory fakes, the release queue and a stepping clock.
+struct CommandRig {
+  std::unique_ptr<eventstore::RocksDbStore> store;
+  std::unique_ptr<projections::OrderProjection> read_model;
+  clients::FakeCustomerDirectory customers;
+  clients::FakeInventory inventory;
+  std::unique_ptr<app::ReleaseQueue> releases;
+  SteppingClock clock;
+  std::unique_ptr<app::OrderCommands> commands;
+  explicit CommandRig(eventstore::Options options) {
+    auto opened = eventstore::open_rocksdb_event_store(options);
+    REQUIRE(opened);
+    store = std::move(opened.value());
+    read_model = std::make_unique<projections::OrderProjection>(*store);
+    releases = std::make_unique<app::ReleaseQueue>(*store, inventory);
+    REQUIRE(releases->start());
+    commands = std::make_unique<app::OrderCommands>(*store, *read_model, customers, inventory, *releases, clock);
+  }
+};
+
+/// One day's figures, computed from the histories alone (the oracle of the reports).
+struct DayFigures {
+  int64_t created = 0;
+  int64_t canceled_revenue = 0;
+  std::map<std::string, std::pair<int64_t, int64_t>> stock;  // status -> (count, revenue) at the day's end
+  friend bool operator==(const DayFigures&, const DayFigures&) = default;
+};
+
+/// Each order's events, decoded, folded with domain::evolve up to each day's end: the live orders
+/// by status at the end of every day of [from_day, to_day], the creations (OrderCreated) and the
+/// cancellations (OrderStatusChanged to canceled, at the order's total then) of each day.
+std::map<int32_t, DayFigures> figures_from_histories(const app::EventLog& log,
+                                                     const std::vector<domain::OrderId>& ids,
+                                                     int32_t from_day, int32_t to_day) {
+  std::map<int32_t, DayFigures> out;
+  for (int32_t d = from_day; d <= to_day; ++d)
+    for (auto s : {"processing", "shipped", "delivered", "canceled"}) out[d].stock[s] = {0, 0};
+  for (const auto& id : ids) {
+    auto records = log.read_stream(app::stream_of(id), 1, 100000);
+    REQUIRE(records);
+    std::vector<domain::Event> events;
+    for (const auto& r : *records) {
+      auto e = domain::decode(r.type, r.schema_version, r.payload, r.metadata.occurred_at_ms);
+      REQUIRE(e);
+      events.push_back(std::move(*e));
+    }
+    domain::Order state = domain::initial_state(id);
+    size_t next = 0;
+    for (int32_t d = std::min<int32_t>(
+             from_day, events.empty() ? from_day : static_cast<int32_t>(events[0].at_ms / kDayMs));
+         d <= to_day; ++d) {
+      for (; next < events.size() && events[next].at_ms < (static_cast<int64_t>(d) + 1) * kDayMs; ++next) {
+        const auto& e = events[next];
+        const bool in_range = d >= from_day;
+        if (in_range && std::holds_alternative<domain::OrderCreated>(e.body)) ++out[d].created;
+        if (auto* changed = std::get_if<domain::OrderStatusChanged>(&e.body);
+            in_range && changed && changed->to == domain::OrderStatus::canceled)
+          out[d].canceled_revenue += state.total.minor();
+        state = domain::evolve(std::move(state), e);
+      }
+      if (d >= from_day && domain::is_live(state)) {
+        auto& s = out[d].stock[std::string(domain::to_wire(state.status))];
+        s.first += 1;
+        s.second += state.total.minor();
+      }
+    }
+  }
+  return out;
+}
+
+/// The same figures as the reports use case answers them (groupBy=day).
+std::map<int32_t, DayFigures> figures_from_report(const app::Report& report) {
+  std::map<int32_t, DayFigures> out;
+  for (const auto& g : report.groups) {
+    DayFigures& f = out[g.day];
+    f.created = g.orders_created;
+    f.canceled_revenue = g.canceled_revenue_minor;
+    for (size_t s = 0; s < app::kReportStatuses.size(); ++s)
+      f.stock[std::string(domain::to_wire(app::kReportStatuses[s]))] = {g.by_status[s].count,
+                                                                        g.by_status[s].revenue_minor};
+  }
+  return out;
+}
+
+/// The same figures from GET /reports/orders' JSON (money as the contract prints it).
+std::map<int32_t, DayFigures> figures_from_json(const nlohmann::json& data) {
+  std::map<int32_t, DayFigures> out;
+  auto minor = [](const nlohmann::json& money) {
+    return static_cast<int64_t>(std::llround(money.get<double>() * 100));
+  };
+  for (const auto& g : data.at("groups")) {
+    const auto at = domain::parse_iso8601(g.at("day").get<std::string>());
+    REQUIRE(at);
+    DayFigures& f = out[static_cast<int32_t>(*at / kDayMs)];
+    f.created = g.at("ordersCreated").get<int64_t>();
+    f.canceled_revenue = minor(g.at("canceledRevenue"));
+    for (const auto& [status, figures] : g.at("byStatus").items())
+      f.stock[status] = {figures.at("count").get<int64_t>(), minor(figures.at("revenue"))};
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("random commands: the inline read model, rebuild, verify and the restarted server agree",
@@ -189,24 +307,25 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
   std::map<std::string, std::map<std::string, std::string>> rows_before;
   std::vector<std::string> lists_before;
   size_t accepted = 0, refused = 0;
+  int64_t first_ms = 0, last_ms = 0;
+  std::map<int32_t, DayFigures> expected_report;
   {
     eventstore::Options options;
     options.data_dir = data_dir;
     options.sync = false;
     projections::OrderProjection::install(options);
-    auto store = eventstore::open_rocksdb_event_store(options);
-    REQUIRE(store);
-    projections::OrderProjection read_model(**store);
-    clients::FakeCustomerDirectory customers;
-    clients::FakeInventory inventory;
-    app::ReleaseQueue releases(**store, inventory);
-    REQUIRE(releases.start());
-    SteppingClock clock;
-    app::OrderCommands commands(**store, read_model, customers, inventory, releases, clock);
-    app::OrderQueries queries(**store, read_model);
+    CommandRig rig(std::move(options));
+    auto& store = rig.store;
+    auto& read_model = *rig.read_model;
+    auto& releases = *rig.releases;
+    auto& clock = rig.clock;
+    auto& commands = *rig.commands;
+    app::OrderQueries queries(*store, read_model);
 
+    first_ms = clock.now;
     for (int step = 0; step < 400; ++step) {
-      clock.now += static_cast<int64_t>(gen.below(3));
+      clock.now += gen.below(25) == 0 ? static_cast<int64_t>(1 + gen.below(40)) * 3'600'000
+                                      : static_cast<int64_t>(gen.below(3));
       const size_t op = ids.empty() ? 0 : gen.below(20);
       // An order id as a client might send it: any letter case.
       const std::string target = ids.empty() ? "" : gen.mixed_case(gen.pick(ids).str());
@@ -260,11 +379,44 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
       CHECK((*view)->version == folded->version);
       CHECK(domain::order_to_json(*folded) == *answer);
     }
-    rows_before = rows_of(**store);
+    rows_before = rows_of(*store);
     lists_before = list_answers(queries);
+
+    // The reports: every day's group equals what the histories say, from the day before the first
+    // command (nothing yet) to the day after the last (the stock carried over).
+    last_ms = clock.now;
+    const int32_t from_day = static_cast<int32_t>(first_ms / kDayMs) - 1,
+                  to_day = static_cast<int32_t>(last_ms / kDayMs) + 1;
+    REQUIRE(to_day - from_day >= 5);  // the commands spanned days
+    expected_report = figures_from_histories(*store, ids, from_day, to_day);
+    const app::OrderReports reports(read_model);
+    auto report = reports.report({from_day, to_day, app::ReportGrouping::day});
+    REQUIRE(report);
+    CHECK(figures_from_report(*report) == expected_report);
+    // A range that starts mid-way carries the stock of the days before it.
+    auto later = reports.report({from_day + 3, to_day, app::ReportGrouping::day});
+    REQUIRE(later);
+    auto expected_later = expected_report;
+    for (int32_t d = from_day; d < from_day + 3; ++d) expected_later.erase(d);
+    CHECK(figures_from_report(*later) == expected_later);
     CHECK(releases.pending() == 0);  // the fake inventory takes every release at once
     releases.stop();
-    (*store)->drain();
+    store->drain();
+  }
+
+  // A restart: the reports the live path wrote read the same from the reopened store.
+  {
+    eventstore::Options options;
+    options.data_dir = data_dir;
+    projections::OrderProjection::install(options);
+    auto store = eventstore::open_rocksdb_event_store(options);
+    REQUIRE(store);
+    projections::OrderProjection read_model(**store);
+    const int32_t from_day = static_cast<int32_t>(first_ms / kDayMs) - 1,
+                  to_day = static_cast<int32_t>(last_ms / kDayMs) + 1;
+    auto report = app::OrderReports(read_model).report({from_day, to_day, app::ReportGrouping::day});
+    REQUIRE(report);
+    CHECK(figures_from_report(*report) == expected_report);
   }
 
   // rebuild from the log: the same rows, byte for byte; verify finds nothing to report.
@@ -312,5 +464,91 @@ TEST_CASE("random commands: the inline read model, rebuild, verify and the resta
   REQUIRE(page.status == 200);
   size_t live = 0;
   for (const auto& [id, answer] : last_answer) live += answer.has_value();
-  CHECK(nlohmann::json::parse(page.body).at("data").size() == live);
+  const auto listed = nlohmann::json::parse(page.body).at("data");
+  CHECK(listed.size() == live);
+
+  // The reports over HTTP, from the rebuilt store: the histories' figures, day by day; and the
+  // stock at the end equals what GET /orders lists.
+  const int32_t from_day = static_cast<int32_t>(first_ms / kDayMs) - 1,
+                to_day = static_cast<int32_t>(last_ms / kDayMs) + 1;
+  auto day_text = [](int32_t day) {
+    return domain::format_iso8601(static_cast<int64_t>(day) * kDayMs).substr(0, 10);
+  };
+  auto reported = http.get("/reports/orders?from=" + day_text(from_day) + "&to=" + day_text(to_day));
+  REQUIRE(reported.status == 200);
+  const auto data = nlohmann::json::parse(reported.body).at("data");
+  CHECK(figures_from_json(data) == expected_report);
+  std::map<std::string, std::pair<int64_t, int64_t>> listed_stock;
+  for (auto s : {"processing", "shipped", "delivered", "canceled"}) listed_stock[s] = {0, 0};
+  for (const auto& o : listed) {
+    auto& s = listed_stock[o.at("status").get<std::string>()];
+    s.first += 1;
+    s.second += static_cast<int64_t>(std::llround(o.at("totalPrice").get<double>() * 100));
+  }
+  CHECK(expected_report.rbegin()->second.stock == listed_stock);
+}
+
+TEST_CASE("a data directory of a release without reports gets them built when the server starts",
+          "[replay]") {
+  TempDir dir;
+  const std::string data_dir = dir.path() + "/db";
+  std::vector<domain::OrderId> ids;
+  {
+    // The earlier release's read model: the view and its indexes, no report family.
+    eventstore::Options options;
+    options.data_dir = data_dir;
+    options.sync = false;
+    for (const auto& name : projections::OrderProjection::family_names())
+      if (name != projections::OrderProjection::report_family()) options.extra_families.push_back(name);
+    options.order_rows = [](const app::OrderChange& change, std::vector<eventstore::KeyValueWrite>& out) {
+      projections::OrderProjection::rows_of(change, out);
+    };
+    CommandRig rig(std::move(options));
+    auto& store = rig.store;
+    auto& releases = *rig.releases;
+    auto& clock = rig.clock;
+    auto& commands = *rig.commands;
+    clock.now = 1'767'225'600'000 + 5 * kDayMs;  // 2026-01-06
+    for (int i = 0; i < 6; ++i) {
+      app::LineInput line;
+      line.product_id = *domain::ProductId::parse(kProducts[0]);  // plenty of stock
+      line.quantity = 1 + i;
+      app::PlaceOrderInput in{*domain::CustomerId::parse(kCustomers[0]), {line}};
+      auto placed = await([&](app::OrderDone done) { commands.place(std::move(in), {}, std::move(done)); });
+      REQUIRE(placed);
+      ids.push_back(placed->order.id);
+      clock.now += kDayMs / 2;
+    }
+    auto canceled = await([&](app::OrderDone done) {
+      commands.change_status(ids[0].str(), domain::OrderStatus::canceled, std::nullopt, {}, std::move(done));
+    });
+    REQUIRE(canceled);
+    releases.stop();
+    store->drain();
+    auto families = eventstore::list_families(data_dir);
+    REQUIRE(families);
+    REQUIRE(std::find(families->begin(), families->end(), projections::OrderProjection::report_family()) ==
+            families->end());
+  }
+  testing::ServerProcess server({"--data-dir", data_dir});
+  server.wait_ready();
+  testing::HttpClient http(server.port());
+  auto reported = http.get("/reports/orders?from=2026-01-05&to=2026-01-10");
+  REQUIRE(reported.status == 200);
+  // The log, folded here, says the same.
+  REQUIRE(server.terminate() == 0);
+  eventstore::Options options;
+  options.data_dir = data_dir;
+  projections::OrderProjection::install(options);
+  auto store = eventstore::open_rocksdb_event_store(options);
+  REQUIRE(store);
+  const int32_t from_day = static_cast<int32_t>(*domain::parse_iso8601("2026-01-05") / kDayMs);
+  const auto expected = figures_from_histories(**store, ids, from_day, from_day + 5);
+  CHECK(figures_from_json(nlohmann::json::parse(reported.body).at("data")) == expected);
+  int64_t created = 0;
+  for (const auto& [day, f] : expected) created += f.created;
+  CHECK(created == 6);
+  std::ifstream log(server.log_path());
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("lacks order_report_sums; rebuilding the read models"));
 }
