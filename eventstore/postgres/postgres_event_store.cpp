@@ -64,11 +64,11 @@ std::string quote_identifier(std::string_view name) {
   return out + '"';
 }
 
+// append_group's 33 parameters (schema.cpp), in run_group's order.
 constexpr const char* kAppendSql =
-    "SELECT out_outcome, out_version, out_first, out_last, out_stored FROM append_group($1, $2, $3, $4, $5, "
-    "$6, "
-    "$7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, "
-    "$28)";
+    "SELECT out_outcome, out_version, out_first, out_last, out_stored FROM append_group("
+    "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+    "$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)";
 
 constexpr const char* kEventColumns =
     "position, stream_id, stream_version, type, schema_version, payload, timestamptz_to_ms(occurred_at), "
@@ -97,6 +97,7 @@ struct Waiter {
 struct Pending {
   AppendRequest request;
   std::optional<OrderRow> row;
+  std::vector<app::ReportCell> cells;
   std::function<void(AppendResult)> done;
   Waiter* waiter = nullptr;
   size_t bytes = 0;
@@ -377,7 +378,7 @@ std::optional<AppendError> PostgresEventStore::validate(const Pending& pending, 
   const AppendRequest& r = pending.request;
   if (r.stream_id.size() > kStreamIdBytesMax)
     return append_error(Code::invalid_request, "stream_id too long");
-  if (r.events.empty() && !pending.row && !r.idempotency)
+  if (r.events.empty() && !pending.row && pending.cells.empty() && !r.idempotency)
     return append_error(Code::invalid_request,
                         "nothing to append: no events, order change or idempotency record");
   if (r.stream_id.empty() && (!r.events.empty() || r.expected.kind != ExpectedVersion::Kind::any))
@@ -432,6 +433,11 @@ std::optional<AppendError> PostgresEventStore::validate(const Pending& pending, 
       return append_error(Code::invalid_request, "order version out of range");
     bytes += row.client_json.size() * 2 + 128;  // stored twice: as text and as jsonb
   }
+  for (const auto& cell : pending.cells) {
+    if (static_cast<size_t>(cell.kind) >= app::kReportKinds)
+      return append_error(Code::invalid_request, "a report cell of an unknown kind");
+  }
+  bytes += pending.cells.size() * 32;
   if (bytes > options_.max_batch_bytes)
     return append_error(Code::invalid_request, "request exceeds max_batch_bytes");
   return std::nullopt;
@@ -439,7 +445,7 @@ std::optional<AppendError> PostgresEventStore::validate(const Pending& pending, 
 
 bool PostgresEventStore::submit(AppendRequest request, std::function<void(AppendResult)> done,
                                 Waiter* waiter) {
-  Pending pending{std::move(request), std::nullopt, std::move(done), waiter, 0};
+  Pending pending{std::move(request), std::nullopt, {}, std::move(done), waiter, 0};
   if (pending.request.order) {
     // The read model's row, computed here on the appending thread, not on the committer's.
     if (!options_.order_row) {
@@ -448,6 +454,7 @@ bool PostgresEventStore::submit(AppendRequest request, std::function<void(Append
       return false;
     }
     pending.row = options_.order_row(*pending.request.order);
+    if (options_.report_cells) options_.report_cells(*pending.request.order, pending.cells);
     pending.request.order.reset();
   }
   if (auto error = validate(pending, pending.bytes)) {
@@ -647,6 +654,8 @@ std::vector<std::optional<AppendResult>> PostgresEventStore::run_group(std::vect
   std::vector<std::optional<std::string_view>> a_key, a_value, o_id, o_customer, o_status, o_json, e_key,
       e_routing, e_body;
   std::vector<std::string_view> e_id, e_type, e_payload, e_correlation, e_causation, e_actor;
+  std::vector<int32_t> r_append, r_day, r_kind;
+  std::vector<int64_t> r_a, r_b;
   for (size_t n = 0; n < group.size(); ++n) {
     const AppendRequest& r = group[n]->request;
     a_stream.push_back(r.stream_id);
@@ -686,6 +695,13 @@ std::vector<std::optional<AppendResult>> PostgresEventStore::run_group(std::vect
       o_total.push_back(0);
       o_version.push_back(0);
     }
+    for (const auto& cell : group[n]->cells) {
+      r_append.push_back(static_cast<int32_t>(n + 1));
+      r_day.push_back(cell.day);
+      r_kind.push_back(static_cast<int32_t>(cell.kind));
+      r_a.push_back(cell.sums.a);
+      r_b.push_back(cell.sums.b);
+    }
     for (const auto& e : r.events) {
       e_append.push_back(static_cast<int32_t>(n + 1));
       e_id.push_back(e.metadata.event_id);
@@ -712,6 +728,7 @@ std::vector<std::optional<AppendResult>> PostgresEventStore::run_group(std::vect
   params.i32_array(e_append).text_array(e_id).text_array(e_type).i32_array(e_schema).text_array(e_payload);
   params.i64_array(e_occurred).text_array(e_correlation).text_array(e_causation).text_array(e_actor);
   params.text_array(e_key).text_array(e_routing).text_array(e_body);
+  params.i32_array(r_append).i32_array(r_day).i32_array(r_kind).i64_array(r_a).i64_array(r_b);
 
   const auto start = Clock::now();
   auto called = committer_conn_->exec_prepared("append_group", kAppendSql, params, statement_deadline_);

@@ -32,10 +32,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "app/ports/checkpoints.h"
 #include "app/ports/event_log.h"
 #include "app/ports/idempotency_store.h"
+#include "app/ports/order_reports.h"
 #include "app/ports/release_records.h"
 #include "domain/result.h"
 
@@ -62,6 +64,11 @@ struct OrderRow {
 /// Turns an append's OrderChange into its row; nullopt when the change writes nothing. Called on
 /// the appending thread; must be thread-safe.
 using OrderRowOf = std::function<std::optional<OrderRow>(const app::OrderChange& change)>;
+
+/// The additions to the report sums an append's OrderChange makes (projections/postgres/ makes
+/// them with the one rule, projections/order_report.h; the store adds them in the append's
+/// transaction). Called on the appending thread; must be thread-safe.
+using ReportCellsOf = std::function<void(const app::OrderChange& change, std::vector<app::ReportCell>& out)>;
 
 /// Cumulative counters of the committer, for metrics and benchmarks.
 struct CommitStats {
@@ -138,6 +145,10 @@ struct Options {
   // Without it, an append carrying an OrderChange is refused (invalid_request): the read model
   // must never silently fall behind the log.
   OrderRowOf order_row;
+
+  // Default: empty. The report sums an append's OrderChange adds (projections/postgres/). Without
+  // it, an OrderChange adds none.
+  ReportCellsOf report_cells;
 
   // Default: empty. Called on the committer thread after every committed append_group call,
   // before its appends are completed: events and appends in it, and the microseconds it took.

@@ -18,10 +18,10 @@ namespace {
 // locale, and cheaper comparisons.
 //
 // append_group takes a whole group of appends as parallel arrays (one element per append in a_*
-// and o_*, one per event in e_*; e_append says which append an event belongs to) and returns one
-// row per append, in order: out_outcome 0 appended, 1 version conflict (out_version is the
-// stream's version), 2 idempotency key already stored (out_stored is its record), 3 an event id
-// already stored. How it keeps one log order with no gap:
+// and o_*, one per event in e_*, one per report sum addition in r_*; e_append and r_append say
+// which append each belongs to) and returns one row per append, in order: out_outcome 0 appended,
+// 1 version conflict (out_version is the stream's version), 2 idempotency key already stored
+// (out_stored is its record), 3 an event id already stored. How it keeps one log order with no gap:
 //   1. It first locks the single log_head row (FOR UPDATE) and holds the lock to its commit.
 //      Every append transaction does this, so they run one after the other: positions are
 //      handed out in commit order, a reader never sees n+1 committed while n is still open,
@@ -107,6 +107,16 @@ CREATE INDEX orders_by_status ON orders (status, created_at, id);
 CREATE INDEX orders_by_customer ON orders (customer_id, created_at, id);
 CREATE INDEX orders_by_customer_status ON orders (customer_id, status, created_at, id);
 
+-- The reports read model (app/ports/order_reports.h): two sums per UTC day and kind, added to by
+-- each append (projections/order_report.h says what a change adds).
+CREATE TABLE report_sums (
+  day integer NOT NULL,
+  kind smallint NOT NULL CHECK (kind BETWEEN 0 AND 4),
+  a bigint NOT NULL,
+  b bigint NOT NULL,
+  PRIMARY KEY (day, kind)
+);
+
 CREATE FUNCTION append_group(
     a_stream text[], a_expected_kind integer[], a_expected bigint[], a_events integer[],
     a_key text[], a_value text[], a_expires_ms bigint[],
@@ -114,7 +124,8 @@ CREATE FUNCTION append_group(
     o_updated_ms bigint[], o_total_minor bigint[], o_version bigint[], o_json text[],
     e_append integer[], e_id text[], e_type text[], e_schema integer[], e_payload text[],
     e_occurred_ms bigint[], e_correlation text[], e_causation text[], e_actor text[], e_key text[],
-    e_routing text[], e_body text[])
+    e_routing text[], e_body text[],
+    r_append integer[], r_day integer[], r_kind integer[], r_a bigint[], r_b bigint[])
 RETURNS TABLE (out_outcome integer, out_version bigint, out_first bigint, out_last bigint, out_stored text)
 LANGUAGE plpgsql VOLATILE
 SET search_path FROM CURRENT
@@ -216,6 +227,15 @@ BEGIN
                   FROM unnest(o_op, o_id) WITH ORDINALITY AS o(op, id, n)
                  WHERE r_outcome[o.n] = 0 AND o.op = 2);
 
+  -- Report sums: the additions of the accepted appends, summed per cell first (one row can be
+  -- updated once per statement), then added to what is stored.
+  INSERT INTO report_sums (day, kind, a, b)
+  SELECT c.day, c.kind, sum(c.a)::bigint, sum(c.b)::bigint
+    FROM unnest(r_append, r_day, r_kind, r_a, r_b) AS c(n, day, kind, a, b)
+   WHERE r_outcome[c.n] = 0
+   GROUP BY c.day, c.kind
+  ON CONFLICT (day, kind) DO UPDATE SET a = report_sums.a + EXCLUDED.a, b = report_sums.b + EXCLUDED.b;
+
   IF v_new_head > v_head THEN
     UPDATE log_head SET position = v_new_head WHERE id;
     PERFORM pg_notify('orderflow_log', v_new_head::text);
@@ -237,7 +257,8 @@ std::string migration_error(const std::string& what, const PgError& e) {
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
-      {1, "events, streams, idempotency, checkpoints, release records, orders, append_group", kVersion1},
+      {1, "events, streams, idempotency, checkpoints, release records, orders, report sums, append_group",
+       kVersion1},
   };
   return all;
 }

@@ -12,6 +12,7 @@
 //   checkpoints      named positions of followers (the relay's)
 //   release_records  the durable release queue's records
 //   orders           the order read model (projections/postgres/ reads it): one row per live order
+//   report_sums      the reports read model: two sums per UTC day and kind (app/ports/order_reports.h)
 //   schema_migrations  which migrations ran, when
 //   append_group(...)  the append of a whole group in one statement (one round trip, one commit)
 //

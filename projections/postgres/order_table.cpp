@@ -9,6 +9,7 @@
 #include "eventstore/postgres/connection_pool.h"
 #include "eventstore/postgres/pq.h"
 #include "eventstore/postgres/store_errors.h"
+#include "projections/order_report.h"
 
 namespace orderflow::projections::postgres {
 namespace {
@@ -155,6 +156,10 @@ app::Error storage_error(const char* what, const pg::PgError& e) {
 
 void OrderTable::install(pg::Options& options) {
   options.order_row = &OrderTable::row_of;
+  options.report_cells = [](const app::OrderChange& change, std::vector<app::ReportCell>& out) {
+    projections::report_cells(report_facts(change.before), report_facts(change.after),
+                              change.after.updated_at_ms, out);
+  };
 }
 
 std::optional<pg::OrderRow> OrderTable::row_of(const app::OrderChange& change) {
@@ -237,6 +242,47 @@ Result<app::OrderPage, app::Error> OrderTable::list(const app::OrderListQuery& q
       page.next_cursor = make_cursor(q, *created, rows->text(last, 2));
     }
     return page;
+  }
+}
+
+Result<app::ReportCells, app::Error> OrderTable::report_cells(app::UtcDay from_day,
+                                                              app::UtcDay to_day) const {
+  static const std::string sql =
+      "SELECT 0 AS part, kind, sum(a)::bigint, sum(b)::bigint, 0 AS day FROM report_sums WHERE day < $1 "
+      "GROUP BY kind "
+      "UNION ALL "
+      "SELECT 1, kind, a, b, day FROM report_sums WHERE day BETWEEN $1 AND $2 AND (a <> 0 OR b <> 0) "
+      "ORDER BY part, day, kind";
+  pg::Params params;
+  params.i64(from_day).i64(to_day);
+  for (int attempt = 0;; ++attempt) {
+    auto lease = store_.pool().acquire(store_.pool_wait());
+    if (!lease) return fail(storage_error("read report sums", lease.error()));
+    auto rows = (*lease.value()).exec_prepared("report_cells", sql, params, store_.statement_deadline());
+    if (!rows) {
+      if (attempt == 0 && rows.error().kind != pg::PgError::Kind::server)
+        continue;  // a stale pooled connection
+      return fail(storage_error("read report sums", rows.error()));
+    }
+    app::ReportCells out;
+    for (int i = 0; i < rows->rows(); ++i) {
+      const auto part = rows->i64(i, 0);
+      const auto kind = rows->i64(i, 1);
+      const auto a = rows->i64(i, 2);
+      const auto b = rows->i64(i, 3);
+      const auto day = rows->i64(i, 4);
+      if (!part || !kind || !a || !b || !day || *kind < 0 || static_cast<size_t>(*kind) >= app::kReportKinds)
+        return fail(
+            app::from_store(app::StoreError{"corrupt report_sums row", app::StoreError::Code::corrupt}));
+      const app::ReportSums sums{*a, *b};
+      if (*part == 0) {
+        out.before[static_cast<size_t>(*kind)] += sums;
+      } else {
+        out.days.push_back(
+            app::ReportCell{static_cast<app::UtcDay>(*day), static_cast<app::ReportKind>(*kind), sums});
+      }
+    }
+    return out;
   }
 }
 

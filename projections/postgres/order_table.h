@@ -14,19 +14,25 @@
 // 'u' customer, 'b' both), the filter values (customer id, status digit), the creation time
 // (8 bytes, big-endian ms) and the order id. A cursor is accepted only by a query with the same
 // filters, so it cannot be replayed on another one.
+//
+// The reports read model (app/ports/order_reports.h) is the table `report_sums` (day, kind, a, b):
+// install() also gives the store the additions each change makes (projections/order_report.h,
+// the one rule), added in the append's transaction; report_cells() reads them.
 #include <optional>
 
+#include "app/ports/order_reports.h"
 #include "app/ports/read_model.h"
 #include "eventstore/postgres/postgres_event_store.h"
 
 namespace orderflow::projections::postgres {
 
-class OrderTable final : public app::OrderReadModel {
+class OrderTable final : public app::OrderReadModel, public app::OrderReportCells {
  public:
   /// Reads through `store`'s connection pool; the store must outlive it.
   explicit OrderTable(const eventstore::postgres::PostgresStore& store) : store_(store) {}
 
-  /// Makes a store opened with `options` keep this read model (installs row_of).
+  /// Makes a store opened with `options` keep this read model and the report sums (installs row_of
+  /// and the report rule).
   static void install(eventstore::postgres::Options& options);
   /// The row an append's change writes: the order as it is after (live), its removal (deleted),
   /// or nothing (never live).
@@ -34,6 +40,9 @@ class OrderTable final : public app::OrderReadModel {
 
   Result<std::optional<app::OrderView>, app::Error> find(const domain::OrderId& id) const override;
   Result<app::OrderPage, app::Error> list(const app::OrderListQuery& query) const override;
+  /// The sums of the days before from_day (per kind) and the non-zero cells of the range, read in
+  /// one statement (one snapshot).
+  Result<app::ReportCells, app::Error> report_cells(app::UtcDay from_day, app::UtcDay to_day) const override;
 
   /// The statement list() runs for a query of this shape (which filters, a cursor or not, the
   /// direction), for operators and tests to EXPLAIN. Its parameters, in order: customer id,

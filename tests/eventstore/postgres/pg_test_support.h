@@ -107,7 +107,9 @@ inline std::string append_group_sql(const std::string& stream, int events_count,
          repeat("1") + ", " + ids + "::text[], " + repeat("'raw'") + "::text[], " + repeat("1") + ", " +
          repeat("'{}'") + "::text[], " + repeat("1700000000000") + "::bigint[], " + repeat("'c'") +
          "::text[], " + repeat("'c'") + "::text[], " + repeat("'raw'") + "::text[], " + repeat("NULL") +
-         "::text[], " + repeat("'order.raw'") + "::text[], " + repeat("'{}'") + "::text[])";
+         "::text[], " + repeat("'order.raw'") + "::text[], " + repeat("'{}'") +
+         "::text[], ARRAY[]::integer[], ARRAY[]::integer[], ARRAY[]::integer[], ARRAY[]::bigint[], "
+         "ARRAY[]::bigint[])";
 }
 
 }  // namespace orderflow::eventstore::postgres::test

@@ -16,6 +16,7 @@
 #include <tuple>
 #include <vector>
 
+#include "app/order_reports.h"
 #include "domain/codec.h"
 #include "domain/decider.h"
 #include "eventstore/rocksdb/rocksdb_event_store.h"
@@ -549,4 +550,79 @@ TEST_CASE(
     CHECK(text.find("Sort") == std::string::npos);
     CHECK(text.find("Seq Scan") == std::string::npos);
   }
+}
+
+TEST_CASE("report sums: the same cells as the RocksDB read model for the same changes, over any range",
+          "[postgres][read-model][reports]") {
+  Rig rig(/*with_rocksdb=*/true);
+  constexpr int64_t kDay = 86'400'000;
+  const int64_t start = 20'000 * kDay + 3'600'000;  // day 20000, 01:00 UTC
+  std::vector<std::pair<Order, Order>> changes;
+  for (int n = 1; n <= 60; ++n) {
+    const int64_t created = start + (n % 10) * kDay + n * 1000;
+    Order o = placed(n, n % 3, created);
+    changes.emplace_back(domain::initial_state(o.id), o);
+    const int64_t later = created + (n % 4) * kDay;
+    Order next = o;
+    switch (n % 6) {
+      case 0:
+        next = after(o, domain::ChangeStatus{S::shipped, std::nullopt, later});
+        break;
+      case 1:
+        next = after(o, domain::ChangeStatus{S::canceled, std::string("no"), later});
+        changes.emplace_back(o, next);
+        o = next;
+        next = after(o, domain::ChangeStatus{S::processing, std::nullopt, later + kDay});  // reactivated
+        break;
+      case 2:
+        next = after(o, domain::DeleteOrder{later});  // canceled and deleted at once
+        break;
+      case 3:
+        next = after(o, domain::UpdateOrder{std::nullopt, items(2, 7), std::nullopt, later});  // a new total
+        break;
+      case 4:
+        next = after(after(o, domain::ChangeStatus{S::shipped, std::nullopt, later}),
+                     domain::ChangeStatus{S::delivered, std::nullopt, later + 1});
+        break;
+      default:
+        break;
+    }
+    if (next.version != o.version) changes.emplace_back(o, next);
+  }
+  rig.apply_all(changes);
+  const std::vector<std::pair<app::UtcDay, app::UtcDay>> ranges = {{20'000, 20'013}, {20'003, 20'005},
+                                                                   {20'005, 20'005}, {19'990, 19'999},
+                                                                   {20'014, 20'030}, {19'000, 21'000}};
+  size_t days_seen = 0;
+  for (const auto& [from, to] : ranges) {
+    INFO("days " << from << ".." << to);
+    auto mine = rig.table.report_cells(from, to);
+    auto theirs = rig.rocks_model->report_cells(from, to);
+    REQUIRE(mine.ok());
+    REQUIRE(theirs.ok());
+    CHECK(mine->before == theirs->before);
+    CHECK(mine->days == theirs->days);
+    days_seen += mine->days.size();
+    // And the reports made from them, every grouping.
+    for (auto grouping :
+         {app::ReportGrouping::day, app::ReportGrouping::status, app::ReportGrouping::day_and_status}) {
+      auto a = app::OrderReports(rig.table).report({from, to, grouping});
+      auto b = app::OrderReports(*rig.rocks_model).report({from, to, grouping});
+      REQUIRE(a.ok());
+      REQUIRE(b.ok());
+      CHECK(a->orders_created == b->orders_created);
+      CHECK(a->canceled_revenue_minor == b->canceled_revenue_minor);
+      CHECK(a->by_status == b->by_status);
+      CHECK(a->groups.size() == b->groups.size());
+    }
+  }
+  CHECK(days_seen > 20);  // the ranges did cover cells
+  // The whole history: 60 orders created, the stock at the end is the live orders by status.
+  auto all = app::OrderReports(rig.table).report({19'000, 21'000, app::ReportGrouping::status});
+  REQUIRE(all.ok());
+  CHECK(all->orders_created == 60);
+  int64_t live = 0;
+  for (const auto& f : all->by_status) live += f.count;
+  pg::test::RawSession sql(rig.url);
+  CHECK(live == sql.number("SELECT count(*) FROM orders"));
 }
