@@ -238,7 +238,7 @@ class PostgresEventStore final : public PostgresStore {
                                                                const std::string& extra_setup = "") const;
 
   // --- the head -------------------------------------------------------------------------------
-  void advance_head(uint64_t head);
+  void advance_head(uint64_t head) const;
   void run_listener();
   bool poll_head(Connection& conn);
 
@@ -275,7 +275,7 @@ class PostgresEventStore final : public PostgresStore {
   Clock::time_point last_connect_warning_{};
 
   // --- the head, published ------------------------------------------------------------------------
-  std::atomic<uint64_t> known_head_{0};
+  mutable std::atomic<uint64_t> known_head_{0};  // only grows; const readers advance it too
   mutable std::mutex head_mutex_;
   mutable std::condition_variable head_cv_;
   mutable std::atomic<uint32_t> head_waiters_{0};
@@ -969,7 +969,7 @@ void PostgresEventStore::drain() {
 // ---------------------------------------------------------------------------------------------
 // The head: own commits, NOTIFY, and a poll when none comes
 
-void PostgresEventStore::advance_head(uint64_t head) {
+void PostgresEventStore::advance_head(uint64_t head) const {
   uint64_t current = known_head_.load(std::memory_order_acquire);
   while (head > current) {
     if (known_head_.compare_exchange_weak(current, head, std::memory_order_acq_rel)) {
@@ -1122,7 +1122,7 @@ Result<std::vector<app::RecordedEvent>, StoreError> PostgresEventStore::read_all
                              StoreError::Code::corrupt});
     ++expected;
   }
-  if (!out.empty()) const_cast<PostgresEventStore*>(this)->advance_head(out.back().sequence);
+  if (!out.empty()) advance_head(out.back().sequence);
   return out;
 }
 
