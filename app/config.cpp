@@ -72,6 +72,14 @@ const std::vector<Field>& fields() {
       {"stream-write-timeout-ms", "STREAM_WRITE_TIMEOUT_MS", "ms",
        "a feed client that takes no bytes for this long is disconnected",
        OF_INT(stream_write_timeout_ms, stream_write_timeout_ms, uint64_t{3600000})},
+      {"store", "STORE", "backend",
+       "rocksdb (embedded, in DATA_DIR) or postgres (DATABASE_URL, shared by several instances)",
+       [](Config& c, const std::string& v) {
+         if (v != "rocksdb" && v != "postgres") return false;
+         c.store = v;
+         return true;
+       },
+       [](const Config& c) { return c.store; }},
       {"data-dir", "DATA_DIR", "path", "RocksDB data directory", OF_STR(data_dir)},
       {"sync", "SYNC", "bool", "fsync every commit batch (false risks the last batches on power loss)",
        [](Config& c, const std::string& v) {
@@ -94,6 +102,31 @@ const std::vector<Field>& fields() {
                 c.memory_budget_mb >= kMemoryBudgetMbMin;
        },
        [](const Config& c) { return std::to_string(c.memory_budget_mb); }},
+      {"database-url", "DATABASE_URL", "url",
+       "PostgreSQL to use with STORE=postgres: a libpq URI (postgresql://user:password@host:5432/db) or "
+       "key=value string",
+       [](Config& c, const std::string& v) {
+         c.database_url = v;
+         return true;
+       },
+       [](const Config& c) { return redact_database_url(c.database_url); }},
+      {"database-schema", "DATABASE_SCHEMA", "name",
+       "PostgreSQL schema holding orderflow's tables (created if missing)",
+       [](Config& c, const std::string& v) {
+         if (v.empty() || v.size() > 63) return false;
+         c.database_schema = v;
+         return true;
+       },
+       [](const Config& c) { return c.database_schema; }},
+      {"database-pool-size", "DATABASE_POOL_SIZE", "connections",
+       "PostgreSQL connections for reads (two more: the committer's and the commit listener's)",
+       OF_INT(database_pool_size, database_pool_size, uint64_t{1000})},
+      {"database-connect-timeout-ms", "DATABASE_CONNECT_TIMEOUT_MS", "ms",
+       "PostgreSQL: one connection attempt",
+       OF_INT(database_connect_timeout_ms, database_connect_timeout_ms, uint64_t{600000})},
+      {"database-statement-timeout-ms", "DATABASE_STATEMENT_TIMEOUT_MS", "ms",
+       "PostgreSQL: any one statement, an append group waiting for the log lock included (then 503)",
+       OF_INT(database_statement_timeout_ms, database_statement_timeout_ms, uint64_t{3600000})},
       {"use-real-customer-api", "USE_REAL_CUSTOMER_API", "bool", "\"true\" calls CUSTOMER_SERVICE_URL",
        OF_FLAG(use_real_customer_api)},
       {"use-real-inventory-api", "USE_REAL_INVENTORY_API", "bool", "\"true\" calls INVENTORY_SERVICE_URL",
@@ -226,6 +259,32 @@ ConfigParse parse_config(const std::vector<std::string>& args, const char* (*get
       out.error = "invalid value for --" + name + ": '" + value + "'";
       return out;
     }
+  }
+  if (out.config.store == "postgres" && out.config.database_url.empty())
+    out.error = "STORE=postgres needs DATABASE_URL (a libpq URI, e.g. postgresql://user@host:5432/db)";
+  return out;
+}
+
+std::string redact_database_url(const std::string& url) {
+  std::string out = url;
+  // URI form: scheme://user:password@host...
+  if (const auto scheme = out.find("://"); scheme != std::string::npos) {
+    const auto at = out.find('@', scheme + 3);
+    const auto colon = out.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at)
+      out.replace(colon + 1, at - colon - 1, "***");
+  }
+  // key=value form (or a URI query): password=...
+  for (size_t at = out.find("password="); at != std::string::npos; at = out.find("password=", at + 1)) {
+    const size_t begin = at + 9;
+    size_t end = begin;
+    if (end < out.size() && out[end] == '\'') {
+      end = out.find('\'', end + 1);
+      end = end == std::string::npos ? out.size() : end + 1;
+    } else {
+      while (end < out.size() && out[end] != ' ' && out[end] != '&') ++end;
+    }
+    out.replace(begin, end - begin, "***");
   }
   return out;
 }

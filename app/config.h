@@ -25,12 +25,19 @@ struct Config {
   uint64_t stream_write_timeout_ms = 10000;  // a feed client that does not read is closed (STREAM_WRITE_TIMEOUT_MS)
 
   // Storage
+  std::string store = "rocksdb";     // rocksdb (embedded, DATA_DIR) | postgres (DATABASE_URL) (STORE)
   std::string data_dir = "./data";   // RocksDB directory (DATA_DIR)
   bool sync = true;                  // fsync every commit batch; off risks the last batches (SYNC)
   uint64_t commit_queue_max = 8192;  // queued appends before 503 overloaded (COMMIT_QUEUE_MAX)
   uint64_t order_queue_max = 256;  // commands of one order waiting for its turn, before 503 (ORDER_QUEUE_MAX)
   uint64_t idempotency_ttl_s = 86400;  // how long Idempotency-Key responses are kept (IDEMPOTENCY_TTL_S)
   uint64_t memory_budget_mb = 256;     // RocksDB cache + memtables + in-memory caches, MiB (MEMORY_BUDGET_MB)
+  // PostgreSQL (STORE=postgres)
+  std::string database_url;                        // libpq URI or key=value conninfo (DATABASE_URL)
+  std::string database_schema = "orderflow";       // schema holding the tables (DATABASE_SCHEMA)
+  uint64_t database_pool_size = 8;                 // pooled connections for reads, + 2 (DATABASE_POOL_SIZE)
+  uint64_t database_connect_timeout_ms = 5000;     // one connection attempt (DATABASE_CONNECT_TIMEOUT_MS)
+  uint64_t database_statement_timeout_ms = 10000;  // any one statement (DATABASE_STATEMENT_TIMEOUT_MS)
 
   // Collaborators (seed names; only the exact string "true" enables a real one)
   bool use_real_customer_api = false;
@@ -88,7 +95,12 @@ struct ConfigParse {
 /// Reads environment variables through `getenv` then `args` (argv without argv[0]).
 ConfigParse parse_config(const std::vector<std::string>& args, const char* (*getenv)(const char*));
 
-/// "name = value  (unit; default ...)" lines, for the start-up banner.
+/// `url` with its password (URI user:password@, or password=... of a key=value string) as "***",
+/// for logs and the start-up banner.
+std::string redact_database_url(const std::string& url);
+
+/// "name = value  (unit; default ...)" lines, for the start-up banner (DATABASE_URL's password
+/// redacted).
 std::string describe_config(const Config& config);
 /// The --help text: every flag, its variable, default and meaning.
 std::string config_help();

@@ -253,9 +253,16 @@ void OrderCommands::attempt(const std::shared_ptr<Run>& run) {
   try {
     auto loaded = load(run->id);
     if (!loaded) return finish(run, fail(loaded.error()));
+    const auto& ctx = run->ctx;
+    if (ctx.if_match && *ctx.if_match > loaded->version) {
+      // A cached state is never ahead of the log but may be behind it: another instance sharing
+      // the database may have appended since. A condition past it is judged on the stream itself.
+      cache_.erase(run->id.str());
+      loaded = load(run->id);
+      if (!loaded) return finish(run, fail(loaded.error()));
+    }
     step->state = std::move(*loaded);
     const Order& state = step->state;
-    const auto& ctx = run->ctx;
     if (!domain::is_live(state))
       return finish(run, fail(from_domain(domain::order_not_found(run->order_id))));
     if (ctx.if_match && *ctx.if_match != state.version) {

@@ -14,6 +14,7 @@ packages=(
   g++ make cmake ninja-build ccache git pkg-config curl ca-certificates
   libboost1.81-dev librocksdb-dev nlohmann-json3-dev catch2 libspdlog-dev libfmt-dev
   librabbitmq-dev amqp-tools rabbitmq-server libssl-dev libjwt-dev
+  libpq-dev postgresql-15
   wrk prometheus chromium clang-14 libclang-rt-14-dev clang-format python3
   nodejs npm
 )

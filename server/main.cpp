@@ -37,16 +37,13 @@
 #include "app/release_queue.h"
 #include "app/worker_pool.h"
 #include "clients/collaborators.h"
-#include "eventstore/rocksdb/admin.h"
-#include "eventstore/rocksdb/rocksdb_event_store.h"
 #include "outbox/publisher.h"
 #include "outbox/relay.h"
 #include "outbox/relay_metrics.h"
-#include "projections/rocksdb/order_projection.h"
 #include "server/idempotency_purge.h"
-#include "server/read_model_upgrade.h"
 #include "server/readiness.h"
 #include "server/server_metrics.h"
+#include "server/storage.h"
 
 namespace {
 
@@ -148,47 +145,19 @@ int main(int argc, char** argv) {
   // The relay follows the log: each commit wakes it (it polls only as a safety net). Set once the
   // relay exists, cleared before it goes.
   std::atomic<outbox::Relay*> relay_to_wake{nullptr};
-  eventstore::Options store_options;
-  store_options.on_commit = [&](size_t events, size_t appends, uint64_t write_micros) {
+  const app::MemoryShares memory = app::split_memory_budget(config.memory_budget_mb);
+  spdlog::info("{}", app::describe(memory, config.memory_budget_mb));
+  app::SystemClock clock;
+  // The backend STORE names (RocksDB, or PostgreSQL shared by several instances), and its ports.
+  auto on_commit = [&](size_t events, size_t appends, uint64_t write_micros) {
     if (auto* relay = relay_to_wake.load(std::memory_order_acquire)) relay->notify();
     batch_events.observe(static_cast<double>(events));
     batch_appends.observe(static_cast<double>(appends));
     write_seconds.observe(static_cast<double>(write_micros) / 1e6);
   };
-  store_options.data_dir = config.data_dir;
-  store_options.sync = config.sync;
-  store_options.queue_capacity = config.commit_queue_max;
-  const app::MemoryShares memory = app::split_memory_budget(config.memory_budget_mb);
-  spdlog::info("{}", app::describe(memory, config.memory_budget_mb));
-  store_options.block_cache_bytes = memory.block_cache_bytes;
-  store_options.memtable_bytes_max = memory.memtable_bytes_max;
-  store_options.row_cache_bytes = memory.row_cache_bytes;
-  store_options.stream_cache_capacity = memory.stream_heads_max;
-  projections::OrderProjection::install(store_options);
-  store_options.extra_families.push_back(server::kHealthFamily);
-  if (!server::upgrade_read_models(config.data_dir)) return 1;
-  auto opened = eventstore::open_rocksdb_event_store(store_options);
-  if (!opened) {
-    spdlog::critical("cannot open the event store in '{}': {}", config.data_dir, opened.error().message);
-    return 1;
-  }
-  std::unique_ptr<eventstore::RocksDbStore> store = std::move(opened.value());
-  spdlog::info("event store open in {} at sequence {}", config.data_dir, store->head_sequence());
-  // An orderflow-replay rebuild that was interrupted leaves this mark (see eventstore/rocksdb/admin.h):
-  // the projections are incomplete, and serving them would answer wrong lists and 404s.
-  if (auto mark =
-          store->get(std::string(eventstore::kMetaFamily), std::string(eventstore::kMetaRebuildStartedKey));
-      !mark || mark->has_value()) {
-    spdlog::critical(
-        "the projections in '{}' are incomplete: {}; run `orderflow-replay rebuild --data-dir {}` "
-        "before starting the server",
-        config.data_dir, mark ? "an orderflow-replay rebuild was interrupted" : mark.error().message,
-        config.data_dir);
-    return 1;
-  }
-
-  projections::OrderProjection read_model(*store);
-  app::SystemClock clock;
+  auto storage = server::open_storage(config, memory, clock, on_commit);
+  if (!storage) return 1;
+  const app::OrderReadModel& read_model = storage->read_model();
   // Customer and Inventory: in-process fakes, or the seed's services over HTTP (USE_REAL_*_API).
   // Releases the inventory does not accept now are kept as release records and retried.
   clients::Collaborators collaborators;
@@ -202,7 +171,7 @@ int main(int argc, char** argv) {
   app::ReleaseQueueOptions release_options;
   release_options.retry_base_ms = static_cast<int64_t>(config.release_retry_base_ms);
   release_options.retry_max_ms = static_cast<int64_t>(config.release_retry_max_ms);
-  app::ReleaseQueue release_queue(*store, *collaborators.inventory, release_options);
+  app::ReleaseQueue release_queue(storage->releases(), *collaborators.inventory, release_options);
   if (auto started = release_queue.start(); !started) {
     spdlog::critical("cannot read the release queue: {}", started.error().message);
     return 1;
@@ -224,10 +193,10 @@ int main(int argc, char** argv) {
     service_options.resume_here = [] { return api::HttpServer::executor_here(); };
   } else
     service_options.resume = [&workers](std::function<void()> job) { workers.post(std::move(job)); };
-  app::OrderCommands commands(*store, read_model, *collaborators.customers, *collaborators.inventory,
+  app::OrderCommands commands(storage->log(), read_model, *collaborators.customers, *collaborators.inventory,
                               release_queue, clock, service_options);
-  const app::OrderQueries queries(*store, read_model);
-  app::IdempotencyRecords idempotency(*store, clock);
+  const app::OrderQueries queries(storage->log(), read_model);
+  app::IdempotencyRecords idempotency(storage->idempotency(), clock);
 
   server::IdempotencyPurge purge(idempotency, config.idempotency_ttl_s);
 
@@ -240,7 +209,8 @@ int main(int argc, char** argv) {
   }
   outbox::RelayOptions relay_options;
   relay_options.idle_poll_ms = 50;  // woken by every commit; the poll is only a safety net
-  outbox::Relay relay(*store, *store, store.get(), std::move(publisher.value()), relay_options);
+  outbox::Relay relay(storage->log(), storage->checkpoints(), storage->earlier_outbox(), std::move(publisher.value()),
+                      relay_options);
   relay_to_wake.store(&relay, std::memory_order_release);
   struct ForgetRelay {
     std::atomic<outbox::Relay*>& relay;
@@ -322,7 +292,7 @@ int main(int argc, char** argv) {
   app::FeedOptions feed_options;
   feed_options.subscribers_max = config.subscribers_max;
   feed_options.render = &api::render_feed_event;
-  app::FeedHub feeds(*store, feed_options);
+  app::FeedHub feeds(storage->log(), feed_options);
   feeds.start();
   api::add_feed_routes(router, api::FeedRouteDeps{feeds, static_cast<int>(config.sse_heartbeat_ms)});
   metrics.gauge_fn("orderflow_feed_subscribers", "Live feed subscribers connected",
@@ -333,17 +303,18 @@ int main(int argc, char** argv) {
   api::add_order_routes(
       router, api::OrderRouteDeps{commands, queries, idempotency, workers,
                                   static_cast<int64_t>(config.idempotency_ttl_s) * 1000, commands_inline});
-  const app::OrderReports reports(read_model);
+  const app::OrderReports reports(storage->report_cells());
   api::add_report_routes(router, api::ReportRouteDeps{reports, clock});
 
-  eventstore::RocksDbStore& store_ref = *store;
+  server::Storage& storage_ref = *storage;
   api::add_admin_routes(
-      router, api::AdminRouteDeps{[&store_ref](const std::string& dir) { return store_ref.backup_to(dir); },
+      router, api::AdminRouteDeps{[&storage_ref](const std::string& dir) { return storage_ref.backup_to(dir); },
                                   workers, config.data_dir, [&clock] { return clock.now_ms(); }});
-  server::add_server_metrics(metrics, store_ref, commands, workers, config.memory_budget_mb);
+  storage->add_metrics(metrics);
+  server::add_server_metrics(metrics, commands, workers, config.memory_budget_mb);
 
   api::add_operability_routes(
-      router, api::OperabilityDeps{metrics, server::make_readiness_probe(store_ref, clock, relay),
+      router, api::OperabilityDeps{metrics, server::make_readiness_probe(storage_ref, relay),
                                    config.swagger_dir});
 
   api::ServerOptions options;
@@ -393,7 +364,7 @@ int main(int argc, char** argv) {
   workers.stop();
   release_queue.stop();
   purge.stop();
-  store->drain();
+  storage->drain();
   relay.stop();
   spdlog::info("orderflow stopped");
   return 0;

@@ -1,6 +1,7 @@
 // Access control: the keys file, the credentials of a request, and every route against every kind
 // of caller over real HTTP (the orderflow binary with a keys file, on a loopback port).
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -199,7 +200,7 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
     std::string scope;  // empty = open
     int status;         // with the right scope (open: for every caller)
   };
-  const std::vector<Case> cases = {
+  std::vector<Case> cases = {
       {"GET", "/", "", "", 200},
       {"GET", "/health/live", "", "", 200},
       {"GET", "/health/ready", "", "", 200},
@@ -225,6 +226,10 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
       {"GET", "/metrics", "", "admin", 200},
       {"POST", "/admin/backups", json{{"path", dir.path() + "/backup"}}.dump(), "admin", 201},
   };
+  // On PostgreSQL (ORDERFLOW_TEST_STORE=postgres) backups are the database's own: past the access
+  // check, the route refuses to copy one.
+  if (const char* store = std::getenv("ORDERFLOW_TEST_STORE"); store && std::string(store) == "postgres")
+    cases.back().status = 500;
   // A case's target as the document names its path ("/orders/{id}/events").
   auto doc_path = [](const std::string& target) {
     std::string path = target.substr(0, target.find('?'));

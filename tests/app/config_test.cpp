@@ -141,3 +141,43 @@ TEST_CASE("MEMORY_BUDGET_MB and its flag: default 256, at least 16, flags win") 
     CHECK(p.error == std::string("invalid value for --memory-budget-mb: '") + bad + "'");
   }
 }
+
+TEST_CASE("the storage backend: STORE, DATABASE_URL (its password never printed) and the PostgreSQL bounds") {
+  g_env.clear();
+  auto defaults = parse_config({}, &fake_getenv);
+  REQUIRE(defaults.error.empty());
+  CHECK(defaults.config.store == "rocksdb");
+  CHECK(defaults.config.database_url.empty());
+  CHECK(defaults.config.database_schema == "orderflow");
+  CHECK(defaults.config.database_pool_size == 8);
+  CHECK(defaults.config.database_connect_timeout_ms == 5000);
+  CHECK(defaults.config.database_statement_timeout_ms == 10000);
+
+  g_env = {{"STORE", "postgres"},
+           {"DATABASE_URL", "postgresql://app:s3cret@db:5432/orders"},
+           {"DATABASE_POOL_SIZE", "16"},
+           {"DATABASE_STATEMENT_TIMEOUT_MS", "2500"}};
+  auto pg = parse_config({"--database-schema", "tenant_a"}, &fake_getenv);
+  REQUIRE(pg.error.empty());
+  CHECK(pg.config.store == "postgres");
+  CHECK(pg.config.database_url == "postgresql://app:s3cret@db:5432/orders");
+  CHECK(pg.config.database_schema == "tenant_a");
+  CHECK(pg.config.database_pool_size == 16);
+  CHECK(pg.config.database_statement_timeout_ms == 2500);
+  const std::string banner = orderflow::app::describe_config(pg.config);
+  CHECK(banner.find("s3cret") == std::string::npos);
+  CHECK(banner.find("postgresql://app:***@db:5432/orders") != std::string::npos);
+  CHECK(orderflow::app::redact_database_url("host=db user=app password='a b' dbname=x") ==
+        "host=db user=app password=*** dbname=x");
+  CHECK(orderflow::app::redact_database_url("postgresql://db/x?user=app&password=pw&sslmode=require") ==
+        "postgresql://db/x?user=app&password=***&sslmode=require");
+  CHECK(orderflow::app::redact_database_url("postgresql://app@db/x") == "postgresql://app@db/x");
+  CHECK(orderflow::app::config_help().find("DATABASE_URL") != std::string::npos);
+
+  g_env = {{"STORE", "postgres"}};
+  CHECK(parse_config({}, &fake_getenv).error.find("STORE=postgres needs DATABASE_URL") != std::string::npos);
+  g_env = {{"STORE", "mysql"}};
+  CHECK(parse_config({}, &fake_getenv).error == "invalid value for STORE: 'mysql'");
+  g_env = {{"DATABASE_POOL_SIZE", "0"}};
+  CHECK_FALSE(parse_config({}, &fake_getenv).error.empty());
+}

@@ -386,6 +386,30 @@ TEST_CASE("If-Match that is not the order's version is refused before any lookup
   CHECK(w.set_status(placed->order.id.str(), domain::OrderStatus::shipped, ctx));
 }
 
+TEST_CASE("If-Match past a cached version (another instance appended since) is judged on the stream",
+          "[app][commands][conflict]") {
+  World w;
+  auto placed = w.place({line(kA, 1)});
+  REQUIRE(placed);
+  const auto id = placed->order.id;
+  CHECK(w.commands->cache().size() == 1);  // version 2 is cached
+  // Another instance sharing the log ships it to version 3; this one's cache still says 2.
+  concurrent_shipping_update(w.store, w.queries, id, "TRACK-9");
+  app::CommandContext ctx;
+  ctx.if_match = 3;  // what a GET on any instance answers now
+  auto updated = w.set_status(id.str(), domain::OrderStatus::shipped, ctx);
+  REQUIRE(updated);
+  CHECK(updated->order.version == 4);
+  REQUIRE(updated->order.shipping.has_value());
+  CHECK(updated->order.shipping->tracking_number == "TRACK-9");
+  // A condition the stream does not meet either is still refused.
+  ctx.if_match = 7;
+  auto refused = w.set_status(id.str(), domain::OrderStatus::delivered, ctx);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::version_mismatch);
+  CHECK(refused.error().message() == "Order " + id.str() + " is at version 4, not 7");
+}
+
 TEST_CASE("If-Match on a create is refused before any lookup: a new order has no version",
           "[app][commands]") {
   World w;

@@ -9,8 +9,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <filesystem>
+#include <functional>
+#include <set>
 #include <stdexcept>
+
+#include "tests/support/postgres_server.h"
 
 extern char** environ;
 
@@ -29,7 +34,37 @@ TempDir::~TempDir() {
 
 std::string orderflow_binary() { return ORDERFLOW_BINARY; }
 
+namespace {
+
+/// With ORDERFLOW_TEST_STORE=postgres in the test's environment, the server under test keeps its
+/// data in PostgreSQL instead: STORE=postgres and DATABASE_URL naming a database of the test
+/// process's private server (tests/support/postgres_server.h), one database per data directory,
+/// so a restart on the same --data-dir finds the same data. The same tests then run on both backends.
+void use_postgres_if_asked(const std::vector<std::string>& args, std::map<std::string, std::string>& env) {
+  const char* store = std::getenv("ORDERFLOW_TEST_STORE");
+  if (store == nullptr || std::string(store) != "postgres" || env.count("STORE") > 0) return;
+  std::string data_dir = env.count("DATA_DIR") > 0 ? env["DATA_DIR"] : "./data";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--data-dir" && i + 1 < args.size()) data_dir = args[i + 1];
+    if (args[i].rfind("--data-dir=", 0) == 0) data_dir = args[i].substr(11);
+  }
+  static std::mutex mutex;
+  static std::set<std::string> created;
+  const std::string name = "dir_" + std::to_string(std::hash<std::string>{}(std::filesystem::absolute(data_dir).string()));
+  auto& server = PostgresServer::shared();
+  {
+    std::lock_guard lock(mutex);
+    if (created.insert(name).second)
+      PostgresServer::execute(server.url(), "CREATE DATABASE " + name + " TEMPLATE template0 ENCODING 'UTF8'");
+  }
+  env["STORE"] = "postgres";
+  env["DATABASE_URL"] = server.url(name);
+}
+
+}  // namespace
+
 ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string, std::string> env) {
+  use_postgres_if_asked(args, env);
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
   char log_templ[] = "/tmp/orderflow-log-XXXXXX";
@@ -44,7 +79,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string
     std::string kv = *e;
     // The child's configuration comes only from what the test says.
     static const char* scrubbed[] = {"USE_REAL_", "CUSTOMER_SERVICE_URL", "INVENTORY_SERVICE_URL", "AMQP_URL",
-                                     "PORT=", "LOG_", "DATA_DIR", "SYNC="};
+                                     "PORT=", "LOG_", "DATA_DIR", "SYNC=", "STORE=", "DATABASE_"};
     bool skip = false;
     for (auto* p : scrubbed)
       if (kv.rfind(p, 0) == 0) skip = true;

@@ -1,0 +1,169 @@
+// Durable appends per second through the PostgreSQL event store: N closed-loop writers, each
+// appending "creates" (two events and an orders row, as POST /orders does) to new streams, spread
+// over I store instances (as I orderflow processes on one database would be). Prints appends/s,
+// calls of append_group per second (group commit: appends per call) and latency percentiles.
+//
+//   postgres_append_bench [--url URL] [--writers 64] [--instances 1] [--seconds 5]
+//
+// Without --url it starts a private PostgreSQL 15 (fsync on) in a temp dir, as the tests do.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "eventstore/postgres/postgres_event_store.h"
+#include "tests/support/postgres_server.h"
+
+using namespace orderflow;
+namespace pg = eventstore::postgres;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Ids are unique per run, so runs can share a database (--url).
+const unsigned kRun =
+    static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()) & 0xffff;
+
+std::string order_json(int writer, int n) {
+  char id[40];
+  std::snprintf(id, sizeof id, "%08x-%04x-4000-8000-%012d", writer, kRun, n);
+  return std::string(R"({"id":")") + id +
+         R"(","customerId":"123e4567-e89b-12d3-a456-426614174001","items":[{"productId":"123e4567-e89b-12d3-a456-426614174003","quantity":2,"id":"5b0c1d7e-0000-4000-8000-000000000001"}],"totalPrice":99.98,"status":"processing","createdAt":"2026-12-06T10:00:00.000Z","updatedAt":"2026-12-06T10:00:00.000Z","shippingInfo":null,"version":2})";
+}
+
+app::AppendRequest create(int writer, int n) {
+  char id[40];
+  std::snprintf(id, sizeof id, "%08x-%04x-4000-8000-%012d", writer, kRun, n);
+  app::AppendRequest r;
+  r.stream_id = std::string("order-") + id;
+  r.expected = app::ExpectedVersion::no_stream();
+  const std::string json = order_json(writer, n);
+  for (int k = 0; k < 2; ++k) {
+    app::NewEvent e;
+    e.type = k == 0 ? "OrderCreated" : "InventoryReserved";
+    e.payload = k == 0 ? json : R"({"productId":"123e4567-e89b-12d3-a456-426614174003","quantity":2})";
+    e.metadata.event_id = std::string(id) + (k == 0 ? "-c" : "-r");
+    e.metadata.occurred_at_ms = 1'765'000'000'000;
+    e.metadata.correlation_id = "req-" + std::to_string(n);
+    e.metadata.causation_id = "cmd-" + std::to_string(n);
+    e.metadata.actor = "bench";
+    e.outbox =
+        app::OutboxMessage{k == 0 ? "order.created" : "inventory.reserved", "{\"order\":" + json + "}"};
+    r.events.push_back(std::move(e));
+  }
+  return r;
+}
+
+pg::OrderRow row_of(const std::string& stream, const std::string& json) {
+  return pg::OrderRow{pg::OrderRow::Op::upsert,
+                      stream.substr(6),
+                      "123e4567-e89b-12d3-a456-426614174001",
+                      "processing",
+                      1'765'000'000'000,
+                      1'765'000'000'000,
+                      9998,
+                      2,
+                      json};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string url;
+  int writers = 64;
+  int instances = 1;
+  int seconds = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--url")
+      url = argv[i + 1];
+    else if (flag == "--writers")
+      writers = std::atoi(argv[i + 1]);
+    else if (flag == "--instances")
+      instances = std::atoi(argv[i + 1]);
+    else if (flag == "--seconds")
+      seconds = std::atoi(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "usage: %s [--url URL] [--writers N] [--instances N] [--seconds N]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::unique_ptr<testing::PostgresServer> server;
+  if (url.empty()) {
+    server = std::make_unique<testing::PostgresServer>();
+    server->start();
+    url = server->create_database();
+  }
+  std::vector<std::unique_ptr<pg::PostgresStore>> stores;
+  for (int i = 0; i < instances; ++i) {
+    pg::Options options;
+    options.database_url = url;
+    options.order_row = [](const app::OrderChange& change) {
+      return std::optional<pg::OrderRow>(row_of("order-" + change.after.id.str(), change.after_json));
+    };
+    auto opened = pg::open_postgres_event_store(options);
+    if (!opened) {
+      std::fprintf(stderr, "open: %s\n", opened.error().message.c_str());
+      return 1;
+    }
+    stores.push_back(std::move(opened.value()));
+  }
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> failed{0};
+  std::vector<std::vector<uint32_t>> latencies(static_cast<size_t>(writers));
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      auto& store = *stores[static_cast<size_t>(w % instances)];
+      for (int n = 0; !stop.load(std::memory_order_relaxed); ++n) {
+        app::AppendRequest request = create(w, n);
+        domain::Order after;
+        after.id = domain::OrderId(request.stream_id.substr(6));
+        request.order = app::OrderChange{{}, after, order_json(w, n)};
+        const auto t0 = Clock::now();
+        auto r = store.append(std::move(request));
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+        if (!r) {
+          ++failed;
+          continue;
+        }
+        latencies[static_cast<size_t>(w)].push_back(static_cast<uint32_t>(us));
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<uint32_t> all;
+  for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  uint64_t calls = 0;
+  uint64_t appends = 0;
+  uint64_t call_micros = 0;
+  for (auto& s : stores) {
+    const auto st = s->stats();
+    calls += st.batches;
+    appends += st.appends;
+    call_micros += st.write_micros_total;
+  }
+  auto pct = [&](double p) {
+    return all.empty() ? 0u : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
+  };
+  std::printf(
+      "writers=%d instances=%d seconds=%.1f appends=%zu appends/s=%.0f events/s=%.0f calls/s=%.0f "
+      "appends/call=%.1f ms/call=%.2f p50_ms=%.2f p99_ms=%.2f failed=%llu\n",
+      writers, instances, elapsed, all.size(), static_cast<double>(all.size()) / elapsed,
+      2.0 * static_cast<double>(all.size()) / elapsed, static_cast<double>(calls) / elapsed,
+      calls ? static_cast<double>(appends) / static_cast<double>(calls) : 0.0,
+      calls ? static_cast<double>(call_micros) / 1000.0 / static_cast<double>(calls) : 0.0, pct(0.5) / 1000.0,
+      pct(0.99) / 1000.0, static_cast<unsigned long long>(failed.load()));
+  return 0;
+}
