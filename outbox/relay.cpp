@@ -35,10 +35,12 @@ constexpr auto kCheckpointEvery = std::chrono::milliseconds(20);
 }  // namespace
 
 Relay::Relay(const app::EventLog& log, app::Checkpoints& checkpoints, app::EarlierOutbox* earlier,
-             std::unique_ptr<Publisher> publisher, RelayOptions options)
+             std::unique_ptr<Publisher> publisher, RelayOptions options,
+             std::unique_ptr<app::CheckpointLease> lease)
     : log_(log),
       checkpoints_(checkpoints),
       earlier_(earlier),
+      lease_(std::move(lease)),
       publisher_(std::move(publisher)),
       options_(options),
       publisher_description_(publisher_->describe()),
@@ -60,6 +62,8 @@ void Relay::start() {
   cursor_ = confirmed_ + 1;
   legacy_rows_ = legacy_rows_behind_ = earlier_ != nullptr;
   delete_legacy_rows_upto(confirmed_);  // rows a crash left behind the checkpoint
+  leading_ = lease_ == nullptr;  // with a lease, the loop takes it first
+  leading_metric_ = leading_;
   running_ = true;
   thread_ = std::thread([this] { loop(); });
 }
@@ -103,7 +107,14 @@ RelayMetrics Relay::metrics() const {
   m.resent_total = resent_total_.load();
   m.connected = connected_metric_.load();
   m.running = running_.load();
+  m.leading = leading_metric_.load();
   return m;
+}
+
+bool Relay::sleep_unless_stopping(int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  // Commits notify the relay all the time; only stop() cuts this sleep short.
+  return wake_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return stopping_; });
 }
 
 bool Relay::wait_stop_or_notify(int timeout_ms) {
@@ -124,6 +135,21 @@ void Relay::loop() {
       if (stop_deadline == Clock::time_point::max())
         stop_deadline = Clock::now() + std::chrono::milliseconds(options_.stop_drain_ms);
       if (!connected_ || Clock::now() >= stop_deadline || caught_up()) break;
+    }
+    if (lease_) {
+      if (fenced_out_) {
+        lose_lease("another instance took the relay lease (a checkpoint write was fenced out)");
+        continue;
+      }
+      if (leading_ && !lease_->held()) {
+        lose_lease("the relay lease was lost (its database session ended)");
+        continue;
+      }
+      if (!leading_) {
+        if (stop_requested_.load()) break;
+        if (!take_lease()) sleep_unless_stopping(options_.lease_retry_ms);
+        continue;
+      }
     }
     if (!connected_) {
       if (!connect_with_backoff()) continue;
@@ -170,6 +196,11 @@ void Relay::loop() {
   if (connected_) publisher_->disconnect();
   connected_ = false;
   connected_metric_ = false;
+  if (lease_ && leading_) {
+    lease_->give_up();  // another instance takes over at its next try, from this checkpoint
+    leading_ = false;
+    leading_metric_ = false;
+  }
   exited_ = true;
 }
 
@@ -339,8 +370,15 @@ void Relay::remove_confirmed_prefix() {
 
 void Relay::flush_checkpoint() {
   last_flush_at_ = Clock::now();
-  if (confirmed_ == checkpointed_) return;
-  if (auto written = checkpoints_.write_checkpoint(app::kRelayCheckpoint, confirmed_); !written) {
+  if (confirmed_ == checkpointed_ || !leading_ || fenced_out_) return;
+  if (lease_) {
+    auto written = lease_->advance(confirmed_);
+    if (!written) return warn_storage("write_checkpoint", written.error().message);  // retried
+    if (!*written) {
+      fenced_out_ = true;  // the loop lets the lease go before it publishes anything more
+      return;
+    }
+  } else if (auto written = checkpoints_.write_checkpoint(app::kRelayCheckpoint, confirmed_); !written) {
     // Retried: a confirmed event not yet checkpointed is at worst published again after a
     // restart, which at-least-once delivery allows.
     warn_storage("write_checkpoint", written.error().message);
@@ -392,6 +430,49 @@ void Relay::reset(const std::string& why) {
   store_has_more_ = true;
   spdlog::warn("outbox relay: {}; reconnecting to {} and sending again from sequence {} ({} unconfirmed)",
                why, publisher_description_, restart, unconfirmed);
+}
+
+bool Relay::take_lease() {
+  auto taken = lease_->try_take();
+  if (!taken) {
+    warn_storage("take the relay lease", taken.error().message);
+    return false;
+  }
+  if (!taken->has_value()) {
+    // Another instance publishes. Follow its checkpoint, so rows_pending stays true here too.
+    if (auto stored = checkpoints_.read_checkpoint(app::kRelayCheckpoint); stored && stored->has_value())
+      checkpointed_ = **stored;
+    return false;
+  }
+  confirmed_ = **taken;
+  checkpointed_ = confirmed_;
+  cursor_ = confirmed_ + 1;
+  ready_.clear();
+  in_flight_.clear();
+  store_has_more_ = true;
+  oldest_occurred_at_ms_ = 0;
+  leading_ = true;
+  leading_metric_ = true;
+  spdlog::info("outbox relay: this instance holds the relay lease and publishes from sequence {}", cursor_);
+  return true;
+}
+
+void Relay::lose_lease(const std::string& why) {
+  if (connected_) publisher_->disconnect();
+  connected_ = false;
+  connected_metric_ = false;
+  const size_t dropped = ready_.size() + in_flight_.size();
+  ready_.clear();
+  in_flight_.clear();
+  store_has_more_ = true;
+  oldest_occurred_at_ms_ = 0;
+  leading_ = false;
+  leading_metric_ = false;
+  fenced_out_ = false;
+  lease_->give_up();
+  spdlog::warn("outbox relay: {}; this instance stops publishing ({} events read or unconfirmed are left "
+               "to the next holder)",
+               why, dropped);
 }
 
 void Relay::refresh_oldest() {

@@ -38,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/ports/checkpoint_lease.h"
 #include "app/ports/checkpoints.h"
 #include "app/ports/earlier_outbox.h"
 #include "app/ports/event_log.h"
@@ -65,6 +66,10 @@ struct RelayOptions {
   // Default: 2000, unit: ms. On stop(), how long the relay keeps publishing what is pending before
   // it gives up (the rest stays in the outbox for the next start).
   int stop_drain_ms = 2000;
+  // Default: 1000, unit: ms. With a lease (several instances on one store): how often a relay that
+  // does not hold it tries to take it, so how long publishing pauses after the leader died, on top
+  // of the store noticing its death.
+  int lease_retry_ms = 1000;
 };
 
 /// A snapshot of what the relay has done; every field is cheap to read from any thread.
@@ -80,14 +85,20 @@ struct RelayMetrics {
   uint64_t resent_total = 0;    // messages published again after a reconnect
   bool connected = false;
   bool running = false;
+  bool leading = false;  // this instance's relay publishes: it holds the lease, or needs none
 };
 
 class Relay {
  public:
   /// Follows `log` from the checkpoint stored in `checkpoints`. `earlier`: the backend's outbox rows
-  /// of an earlier release, or null when it never kept any.
+  /// of an earlier release, or null when it never kept any. `lease`: for a store that several
+  /// instances share, the lease of the relay checkpoint; the relay publishes only while it holds it
+  /// (taking it, it starts after the checkpoint the last holder wrote; losing it, it stops at once
+  /// and drops what it had not confirmed) and writes the checkpoint through it (fenced). Null: this
+  /// relay is the only one.
   Relay(const app::EventLog& log, app::Checkpoints& checkpoints, app::EarlierOutbox* earlier,
-        std::unique_ptr<Publisher> publisher, RelayOptions options = {});
+        std::unique_ptr<Publisher> publisher, RelayOptions options = {},
+        std::unique_ptr<app::CheckpointLease> lease = nullptr);
   ~Relay();
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
@@ -122,6 +133,11 @@ class Relay {
   void tick_rate();
   bool caught_up() const;
   void warn_storage(const char* what, const std::string& message);
+  bool sleep_unless_stopping(int timeout_ms);  // true when stopping
+  // With a lease: takes it (true: this relay leads now, from the stored checkpoint), or lets it go
+  // with everything not yet confirmed.
+  bool take_lease();
+  void lose_lease(const std::string& why);
 
   /// Events behind the stored checkpoint (any thread).
   uint64_t pending() const;
@@ -129,6 +145,7 @@ class Relay {
   const app::EventLog& log_;
   app::Checkpoints& checkpoints_;
   app::EarlierOutbox* const earlier_;  // null: the backend never kept outbox rows
+  const std::unique_ptr<app::CheckpointLease> lease_;  // null: this relay is the only one
   std::unique_ptr<Publisher> publisher_;
   const RelayOptions options_;
   const std::string publisher_description_;
@@ -154,6 +171,8 @@ class Relay {
   bool connected_ = false;
   bool ever_connected_ = false;
   bool store_has_more_ = true;  // the last read was full: read again without waiting
+  bool leading_ = false;        // holds the lease (always true without one)
+  bool fenced_out_ = false;     // a checkpoint write found the lease taken by another instance
   std::chrono::steady_clock::time_point connected_at_;
   std::chrono::steady_clock::time_point last_confirm_at_;  // or of the first publish into an empty window
   std::chrono::steady_clock::time_point last_warn_at_;
@@ -181,6 +200,7 @@ class Relay {
   std::atomic<uint64_t> resent_total_{0};
   std::atomic<bool> connected_metric_{false};
   std::atomic<bool> running_{false};
+  std::atomic<bool> leading_metric_{false};
 };
 
 }  // namespace orderflow::outbox

@@ -28,6 +28,9 @@ void add_relay_metrics(app::MetricsRegistry& registry, const Relay& relay) {
                     [r] { return r->metrics().connected ? 1.0 : 0.0; });
   registry.gauge_fn("orderflow_outbox_relay_running", "1 while the outbox relay thread runs",
                     [r] { return r->metrics().running ? 1.0 : 0.0; });
+  registry.gauge_fn("orderflow_outbox_relay_leader",
+                    "1 while this instance's relay publishes (it holds the relay lease, or needs none)",
+                    [r] { return r->metrics().leading ? 1.0 : 0.0; });
 }
 
 }  // namespace orderflow::outbox

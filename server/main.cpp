@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
   outbox::RelayOptions relay_options;
   relay_options.idle_poll_ms = 50;  // woken by every commit; the poll is only a safety net
   outbox::Relay relay(storage->log(), storage->checkpoints(), storage->earlier_outbox(), std::move(publisher.value()),
-                      relay_options);
+                      relay_options, storage->relay_lease());
   relay_to_wake.store(&relay, std::memory_order_release);
   struct ForgetRelay {
     std::atomic<outbox::Relay*>& relay;

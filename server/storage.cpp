@@ -35,6 +35,8 @@ class RocksDbStorage final : public Storage {
   app::Checkpoints& checkpoints() override { return *store_; }
   app::ReleaseRecords& releases() override { return *store_; }
   app::EarlierOutbox* earlier_outbox() override { return store_.get(); }
+  // The data directory's lock keeps every other process out: this relay is the only one.
+  std::unique_ptr<app::CheckpointLease> relay_lease() override { return nullptr; }
   const app::OrderReadModel& read_model() const override { return read_model_; }
   const app::OrderReportCells& report_cells() const override { return read_model_; }
   Result<uint64_t, app::BackupError> backup_to(const std::string& dir) override {
@@ -143,6 +145,9 @@ class PostgresStorage final : public Storage {
   app::Checkpoints& checkpoints() override { return *store_; }
   app::ReleaseRecords& releases() override { return *store_; }
   app::EarlierOutbox* earlier_outbox() override { return nullptr; }
+  std::unique_ptr<app::CheckpointLease> relay_lease() override {
+    return store_->checkpoint_lease(app::kRelayCheckpoint);
+  }
   const app::OrderReadModel& read_model() const override { return table_; }
   const app::OrderReportCells& report_cells() const override { return table_; }
   Result<uint64_t, app::BackupError> backup_to(const std::string&) override {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "app/ports/backups.h"
+#include "app/ports/checkpoint_lease.h"
 #include "app/ports/checkpoints.h"
 #include "app/ports/earlier_outbox.h"
 #include "app/ports/event_log.h"
@@ -36,6 +37,9 @@ class Storage {
   virtual app::ReleaseRecords& releases() = 0;
   /// An earlier release's outbox rows for the relay; null when the backend never kept any.
   virtual app::EarlierOutbox* earlier_outbox() = 0;
+  /// The relay checkpoint's lease when several instances share the backend (one relay publishes);
+  /// null when this process owns the store alone. It must not outlive the storage.
+  virtual std::unique_ptr<app::CheckpointLease> relay_lease() = 0;
   virtual const app::OrderReadModel& read_model() const = 0;
   virtual const app::OrderReportCells& report_cells() const = 0;
   /// POST /admin/backups (blocks for the copy).

@@ -19,6 +19,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "eventstore/postgres/checkpoint_lease.h"
 #include "eventstore/postgres/connection_pool.h"
 #include "eventstore/postgres/pq.h"
 #include "eventstore/postgres/schema.h"
@@ -201,6 +202,15 @@ class PostgresEventStore final : public PostgresStore {
   milliseconds pool_wait() const override { return milliseconds(options_.pool_wait_ms); }
   uint64_t outbox_pending() const override;
   CommitStats stats() const override;
+  std::unique_ptr<app::CheckpointLease> checkpoint_lease(const std::string& name) const override {
+    LeaseOptions lease;
+    lease.name = name;
+    lease.schema = options_.schema;
+    lease.statement_deadline = statement_deadline_;
+    if (name == app::kRelayCheckpoint)
+      lease.on_position = [this](uint64_t position) { relay_checkpoint_.store(position, std::memory_order_release); };
+    return make_checkpoint_lease([this] { return open_connection("lease"); }, std::move(lease));
+  }
 
  private:
   // --- producers ------------------------------------------------------------------------------
@@ -283,7 +293,7 @@ class PostgresEventStore final : public PostgresStore {
   std::thread listener_;
   int stop_fd_ = -1;  // eventfd: wakes the listener's poll at drain
 
-  std::atomic<uint64_t> relay_checkpoint_{0};
+  mutable std::atomic<uint64_t> relay_checkpoint_{0};  // as last written or read here
   std::atomic<uint64_t> stat_batches_{0};
   std::atomic<uint64_t> stat_appends_{0};
   std::atomic<uint64_t> stat_events_{0};
@@ -1187,6 +1197,8 @@ Result<std::optional<uint64_t>, StoreError> PostgresEventStore::read_checkpoint(
   const auto position = row->i64(0, 0);
   if (!position || *position < 0)
     return fail(StoreError{"malformed checkpoint '" + name + "'", StoreError::Code::corrupt});
+  // Another instance's relay may be the one that moves it: outbox_pending() follows what is read.
+  if (name == app::kRelayCheckpoint) relay_checkpoint_.store(static_cast<uint64_t>(*position), std::memory_order_release);
   return std::optional<uint64_t>{static_cast<uint64_t>(*position)};
 }
 

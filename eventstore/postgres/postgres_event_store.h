@@ -34,6 +34,7 @@
 #include <string>
 #include <vector>
 
+#include "app/ports/checkpoint_lease.h"
 #include "app/ports/checkpoints.h"
 #include "app/ports/event_log.h"
 #include "app/ports/idempotency_store.h"
@@ -173,6 +174,10 @@ class PostgresStore : public app::EventLog,
   /// Committed events the relay has not yet confirmed: head_sequence() - the relay checkpoint.
   virtual uint64_t outbox_pending() const = 0;
   virtual CommitStats stats() const = 0;
+  /// The lease of checkpoint `name` (app/ports/checkpoint_lease.h), on a connection of its own
+  /// (opened at the first try_take). Any number of instances may ask; one holds it at a time. It
+  /// must not outlive the store.
+  virtual std::unique_ptr<app::CheckpointLease> checkpoint_lease(const std::string& name) const = 0;
 };
 
 /// Connects, migrates (see Options::migrate), reads the head, starts the relay checkpoint at the

@@ -85,6 +85,13 @@ CREATE TABLE checkpoints (
   position bigint NOT NULL CHECK (position >= 0)
 );
 
+-- The fence of each checkpoint lease (app/ports/checkpoint_lease.h): bumped by every instance that
+-- takes the lease (under a session advisory lock), checked by every fenced checkpoint write.
+CREATE TABLE leases (
+  name text COLLATE "C" PRIMARY KEY,
+  fence bigint NOT NULL CHECK (fence > 0)
+);
+
 CREATE TABLE release_records (
   id text COLLATE "C" PRIMARY KEY,
   record text NOT NULL
@@ -257,7 +264,7 @@ std::string migration_error(const std::string& what, const PgError& e) {
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
-      {1, "events, streams, idempotency, checkpoints, release records, orders, report sums, append_group",
+      {1, "events, streams, idempotency, checkpoints, leases, release records, orders, report sums, append_group",
        kVersion1},
   };
   return all;

@@ -18,6 +18,7 @@
 #include "outbox/publisher.h"
 #include "outbox/relay.h"
 #include "tests/eventstore/postgres/pg_test_support.h"
+#include "tests/eventstore/postgres/relay_support.h"
 #include "tests/support/wait_until.h"
 
 using namespace orderflow;
@@ -29,74 +30,6 @@ using std::chrono::seconds;
 using testing::wait_until;
 
 namespace {
-
-/// A publisher that keeps what the relay sends and acks it at once.
-class CapturingPublisher final : public outbox::Publisher {
- public:
-  struct Sent {
-    uint64_t sequence;
-    std::string event_id;
-  };
-  std::string describe() const override { return "capture"; }
-  Result<Unit, outbox::PublishError> connect() override { return Unit{}; }
-  void disconnect() override {}
-  Result<Unit, outbox::PublishError> publish(const outbox::OutboundMessage& m) override {
-    std::lock_guard lock(mutex_);
-    sent_.push_back({m.sequence, m.event_id});
-    pending_.push_back({m.sequence, true, false});
-    return Unit{};
-  }
-  Result<Unit, outbox::PublishError> poll(int timeout_ms, std::vector<outbox::Confirm>& confirms) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (!pending_.empty()) {
-        confirms.insert(confirms.end(), pending_.begin(), pending_.end());
-        pending_.clear();
-        return Unit{};
-      }
-    }
-    std::this_thread::sleep_for(milliseconds(std::min(timeout_ms, 5)));
-    return Unit{};
-  }
-  void interrupt() override {}
-  std::vector<Sent> sent() const {
-    std::lock_guard lock(mutex_);
-    return sent_;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Sent> sent_;
-  std::vector<outbox::Confirm> pending_;
-};
-
-/// Follows `log` with a LogFollower until it has delivered through `position` (or 60 s passed).
-std::vector<app::RecordedEvent> follow_until(app::LogFollower& follower, uint64_t position) {
-  std::vector<app::RecordedEvent> out;
-  const auto deadline = std::chrono::steady_clock::now() + seconds(60);
-  while (follower.position() < position && std::chrono::steady_clock::now() < deadline) {
-    auto batch = follower.next(100, milliseconds(200));
-    REQUIRE(batch.ok());
-    for (auto& e : *batch) out.push_back(std::move(e));
-  }
-  return out;
-}
-
-/// An event with a message for the relay (events without one are passed over, not published).
-app::NewEvent event_with_message(const std::string& id) {
-  auto e = make_event("t", "{}", id);
-  e.outbox = app::OutboxMessage{"order.t", "{}"};
-  return e;
-}
-
-/// Appends with the event ids `<prefix>-1..n`; REQUIREs success.
-void append_events(PostgresStore& store, const std::string& stream, int n, const std::string& prefix) {
-  std::vector<app::NewEvent> events;
-  for (int i = 1; i <= n; ++i) {
-    events.push_back(event_with_message(prefix + "-" + std::to_string(i)));
-  }
-  REQUIRE(store.append(make_append(stream, ExpectedVersion::any(), std::move(events))).ok());
-}
 
 /// True once a committer session of the database waits for a lock (the log_head row).
 bool committer_waits_for_lock(RawSession& observer) {
