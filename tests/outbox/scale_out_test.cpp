@@ -1,0 +1,258 @@
+// Scale out: three real orderflow processes on one private PostgreSQL (STORE=postgres), behind no
+// balancer (the tests pick the instance), with the private RabbitMQ where the relay matters.
+//   * A write acknowledged by one instance is read on the others; 20 If-Match writers on one
+//     order spread over the instances give exactly one winner per version (an instance's cached
+//     order may be stale: the database's expected-version check decides).
+//   * Under load, the relay leader is killed with SIGKILL, then 19 more rounds kill random
+//     instances (each restarted): no acknowledged create is lost, a retry with the same
+//     Idempotency-Key on another instance gets the stored answer, and every committed event reaches
+//     a real AMQP consumer, repeats only as copies of a message, each order's versions in order.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/outbox/broker_support.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/wait_until.h"
+
+using namespace orderflow::testing;
+using namespace orderflow::testing::broker;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// N orderflow processes sharing one fresh database. restart() kills one with SIGKILL and starts
+/// it again (on a new port).
+class Cluster {
+ public:
+  Cluster(size_t n, std::map<std::string, std::string> env) : url_(PostgresServer::shared().create_database()) {
+    env_ = std::move(env);
+    env_["STORE"] = "postgres";
+    env_["DATABASE_URL"] = url_;
+    for (size_t i = 0; i < n; ++i) {
+      dirs_.push_back(std::make_unique<TempDir>());
+      servers_.push_back(start(i));
+      ports_.push_back(servers_.back()->port());
+    }
+  }
+  ~Cluster() {
+    for (auto& s : servers_)
+      if (s && s->running()) s->terminate();
+  }
+  size_t size() const { return servers_.size(); }
+  unsigned short port(size_t i) const {
+    std::lock_guard lock(mutex_);
+    return ports_[i];
+  }
+  const std::string& url() const { return url_; }
+  /// SIGKILL, then a new process for the same instance, ready.
+  void restart(size_t i) {
+    servers_[i]->kill_hard();
+    {
+      std::lock_guard lock(mutex_);
+      ports_[i] = 0;  // nobody sends to it meanwhile
+    }
+    servers_[i] = start(i);
+    std::lock_guard lock(mutex_);
+    ports_[i] = servers_[i]->port();
+  }
+  /// The instance whose relay publishes (orderflow_outbox_relay_leader 1); -1 when none says so.
+  int leader() const {
+    for (size_t i = 0; i < size(); ++i)
+      if (metric(port(i), "orderflow_outbox_relay_leader") == 1) return static_cast<int>(i);
+    return -1;
+  }
+  std::string sql(const std::string& statement) const { return PostgresServer::execute(url_, statement); }
+
+ private:
+  std::unique_ptr<ServerProcess> start(size_t i) {
+    auto server = std::make_unique<ServerProcess>(std::vector<std::string>{"--data-dir", dirs_[i]->path()}, env_);
+    server->wait_ready();
+    return server;
+  }
+
+  std::string url_;
+  std::map<std::string, std::string> env_;
+  std::vector<std::unique_ptr<TempDir>> dirs_;
+  std::vector<std::unique_ptr<ServerProcess>> servers_;
+  mutable std::mutex mutex_;
+  std::vector<unsigned short> ports_;  // guarded by mutex_; 0 while an instance restarts
+};
+
+/// One request on a fresh connection; status 0 when the instance is down or the connection broke.
+HttpResult try_request(unsigned short port, const std::string& method, const std::string& target,
+                       const std::string& body = {}, std::vector<std::pair<std::string, std::string>> headers = {}) {
+  if (port == 0) return {};
+  try {
+    HttpClient client(port);
+    return client.request(method, target, body, std::move(headers));
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::string create_body(int i) {
+  return json{{"customerId", kCustomer}, {"items", {{{"productId", kProducts[i % 4]}, {"quantity", 1 + i % 3}}}}}
+      .dump();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "scale out: three instances on one PostgreSQL; a write on one is read on the others; 20 If-Match "
+    "writers spread over them give one winner per version") {
+  Cluster cluster(3, {});
+  const auto created = try_request(cluster.port(0), "POST", "/orders", create_body(0));
+  REQUIRE(created.status == 201);
+  const json order = json::parse(created.body)["data"];
+  const std::string id = order["id"];
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    const auto read = try_request(cluster.port(i), "GET", "/orders/" + id);
+    REQUIRE(read.status == 200);
+    CHECK(json::parse(read.body)["data"] == order);
+  }
+  for (int round = 0; round < 5; ++round) {
+    const auto current = try_request(cluster.port(round % 3), "GET", "/orders/" + id);
+    REQUIRE(current.status == 200);
+    const std::string tag = current.header("etag");
+    REQUIRE(tag == "\"" + std::to_string(json::parse(current.body)["data"]["version"].get<int>()) + "\"");
+    std::atomic<int> ok{0}, mismatch{0}, other{0};
+    std::vector<std::thread> writers;
+    for (int w = 0; w < 20; ++w) {
+      writers.emplace_back([&, w] {
+        const json body = {{"trackingNumber", "T" + std::to_string(round) + "-" + std::to_string(w)},
+                           {"trackingCompany", "UPS"}};
+        const auto r = try_request(cluster.port(static_cast<size_t>(w) % 3), "PUT", "/orders/" + id + "/shipping",
+                                   body.dump(), {{"If-Match", tag}});
+        if (r.status == 200)
+          ++ok;
+        else if (r.status == 412 && json::parse(r.body)["error"]["code"] == "version_mismatch")
+          ++mismatch;
+        else
+          ++other;
+      });
+    }
+    for (auto& t : writers) t.join();
+    CHECK(ok == 1);
+    CHECK(mismatch == 19);
+    CHECK(other == 0);
+  }
+  // Every instance reads the five winners' result: the same version and document.
+  const auto last = try_request(cluster.port(0), "GET", "/orders/" + id);
+  REQUIRE(last.status == 200);
+  const json final_order = json::parse(last.body)["data"];
+  CHECK(final_order["version"] == order["version"].get<int>() + 5);
+  for (size_t i = 1; i < cluster.size(); ++i)
+    CHECK(json::parse(try_request(cluster.port(i), "GET", "/orders/" + id).body)["data"] == final_order);
+  CHECK(cluster.sql("SELECT count(*) FROM orderflow.events WHERE stream_id LIKE '%" + id + "'") ==
+        std::to_string(final_order["version"].get<int>()));
+}
+
+TEST_CASE(
+    "scale out: under load the relay leader is killed with SIGKILL, then 19 random instances: nothing "
+    "acknowledged is lost, retries get the stored answer, every event is published, repeats only") {
+  RabbitBroker& broker = RabbitBroker::shared();
+  BoundQueue queue(broker, "scale-out");
+  Cluster cluster(3, broker_env(broker));
+  REQUIRE(wait_until([&] { return cluster.leader() >= 0; }, 20s));
+
+  // Writers: each create carries an Idempotency-Key; until it is acknowledged (201) it is sent
+  // again, with the same key and body, to the next instance.
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::map<std::string, std::string> acknowledged;  // key -> order id
+  std::atomic<int> retried{0};
+  std::vector<std::string> unexpected;  // guarded by mutex
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int n = 0; !stop.load(); ++n) {
+        const std::string key = "w" + std::to_string(t) + "-" + std::to_string(n);
+        const std::string body = create_body(n);
+        for (int attempt = 0;; ++attempt) {
+          const auto r = try_request(cluster.port(static_cast<size_t>(t + n + attempt) % 3), "POST", "/orders", body,
+                                     {{"Idempotency-Key", key}});
+          if (r.status == 201) {
+            std::lock_guard lock(mutex);
+            acknowledged[key] = json::parse(r.body)["data"]["id"];
+            break;
+          }
+          // Down, cut mid-request, or 503 while its database connection recovers: send it again.
+          if (r.status != 0 && r.status != 503) {
+            std::lock_guard lock(mutex);
+            unexpected.push_back(key + " answered " + std::to_string(r.status) + ": " + r.body);
+            return;
+          }
+          retried.fetch_add(1);
+          std::this_thread::sleep_for(20ms);
+        }
+      }
+    });
+  }
+  struct JoinOnExit {  // a failed REQUIRE below must not leave threads running
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~JoinOnExit() {
+      stop = true;
+      for (auto& t : threads)
+        if (t.joinable()) t.join();
+    }
+  } join_on_exit{stop, writers};
+  auto acknowledged_count = [&] {
+    std::lock_guard lock(mutex);
+    return acknowledged.size();
+  };
+
+  std::mt19937 random(20261207);
+  for (int round = 0; round < 20; ++round) {
+    const size_t before = acknowledged_count();
+    REQUIRE(wait_until([&] { return acknowledged_count() >= before + 20; }, 30s));
+    int victim = -1;
+    if (round == 0) {
+      victim = cluster.leader();
+      REQUIRE(victim >= 0);
+    } else {
+      victim = static_cast<int>(random() % cluster.size());
+    }
+    cluster.restart(static_cast<size_t>(victim));
+  }
+  const size_t before = acknowledged_count();
+  REQUIRE(wait_until([&] { return acknowledged_count() >= before + 20; }, 30s));
+  stop = true;
+  for (auto& w : writers) w.join();
+  CHECK(unexpected.empty());
+  for (const auto& u : unexpected) UNSCOPED_INFO(u);
+
+  // Nothing acknowledged is lost: every order is there, on every instance; a retry of its create
+  // on another instance is the stored answer, not a second order.
+  const std::map<std::string, std::string> acked = acknowledged;
+  INFO(acked.size() << " creates acknowledged, " << retried.load() << " sends repeated");
+  CHECK(cluster.sql("SELECT count(*) FROM orderflow.orders") == std::to_string(acked.size()));
+  size_t n = 0;
+  for (const auto& [key, id] : acked) {
+    const auto read = try_request(cluster.port(n % 3), "GET", "/orders/" + id);
+    CHECK(read.status == 200);
+    if (n++ % 25 == 0) {
+      const auto again = try_request(cluster.port(n % 3), "POST", "/orders", create_body(std::stoi(key.substr(key.find('-') + 1))),
+                                     {{"Idempotency-Key", key}});
+      CHECK(again.status == 201);
+      CHECK(json::parse(again.body)["data"]["id"] == id);
+    }
+  }
+
+  // Every committed event reaches the consumer; the relay lease passed from the killed leader.
+  const uint64_t head = std::stoull(cluster.sql("SELECT coalesce(max(position), 0) FROM orderflow.events"));
+  CHECK(head == 2 * acked.size());
+  const std::vector<ReceivedMessage> got = consume_all(broker, queue.name(), head, 120s);
+  const size_t repeats = check_all_delivered(got, head, FirstCopies::any_order);
+  CHECK(got.size() == head + repeats);
+  CHECK(wait_until([&] { return cluster.leader() >= 0; }, 20s));
+}
