@@ -35,6 +35,8 @@ struct ReplayError {
   enum class Code {
     storage,  // the engine failed, or the log is corrupt (gap, bad record, version jump)
     decode,   // an event that does not decode (unknown type, unsupported version, bad payload)
+    locked,   // the exclusive access the command needs is held by another process (PostgreSQL:
+              // the log_head lock, held by appends or another rebuild, not granted in time)
   };
   Code code;
   std::string message;
