@@ -42,6 +42,12 @@ ReplayError malformed_record(uint64_t sequence) {
   return ReplayError{ReplayError::Code::storage, "malformed event record" + at_sequence(sequence)};
 }
 
+/// The fields of a RocksDB event record the fold reads (views into the record).
+StoredEvent stored_event_of(const eventstore::EventRecordView& view) {
+  return StoredEvent{view.stream_id,      view.stream_version, view.type,
+                     view.schema_version, view.payload,        view.occurred_at_ms};
+}
+
 /// Order id -> the order's state so far, in `orders` (the states stay where they are folded: the
 /// rows are read from there). Every event of the log is looked up here, in an order unrelated to
 /// memory, so the index is an open-addressing table (linear probing, at most half full) of 8-byte
@@ -148,7 +154,7 @@ class ReportSumsTable {
 /// receives the state before the event; `report`, when given, the report sums the event adds
 /// (projections::report_cells, from the state's facts before and after it). The one step both folds
 /// (the final-state fold and the incremental reference) take.
-Result<domain::Order*, ReplayError> fold_event(OrderStates& states, const eventstore::EventRecordView& view,
+Result<domain::Order*, ReplayError> fold_event(OrderStates& states, const StoredEvent& view,
                                                uint64_t sequence, domain::Order* before,
                                                ReportSumsTable* report = nullptr) {
   const std::string_view suffix = view.stream_id.substr(kOrderStreamPrefix.size());
@@ -357,7 +363,7 @@ Result<FoldedLog, ReplayError> fold_log(const eventstore::AdminStore& store, uin
         eventstore::EventRecordView view;
         Result<domain::Order*, ReplayError> folded =
             eventstore::read_event_record(record, view)
-                ? fold_event(share.states, view, sequence, nullptr, &share.report)
+                ? fold_event(share.states, stored_event_of(view), sequence, nullptr, &share.report)
                 : Result<domain::Order*, ReplayError>(fail(malformed_record(sequence)));
         if (!folded) {
           share.error = std::move(folded.error());
@@ -506,6 +512,51 @@ RowTables projection_rows(const FoldedLog& folded, unsigned threads) {
   return tables;
 }
 
+struct LogFold::State {
+  OrderStates states;
+  ReportSumsTable report;
+  uint64_t last_sequence = 0;
+  uint64_t events = 0;
+  uint64_t other_events = 0;
+};
+
+LogFold::LogFold() : state_(std::make_unique<State>()) {}
+LogFold::~LogFold() = default;
+
+uint64_t LogFold::last_sequence() const {
+  return state_->last_sequence;
+}
+
+Result<Unit, ReplayError> LogFold::apply(uint64_t sequence, const StoredEvent& event) {
+  State& s = *state_;
+  if (sequence != s.last_sequence + 1)
+    return fail(ReplayError{ReplayError::Code::storage, "gap in the event log: sequence " +
+                                                            std::to_string(sequence) + " follows " +
+                                                            std::to_string(s.last_sequence)});
+  s.last_sequence = sequence;
+  ++s.events;
+  if (!event.stream_id.starts_with(kOrderStreamPrefix)) {
+    ++s.other_events;
+    return Unit{};
+  }
+  auto folded = fold_event(s.states, event, sequence, nullptr, &s.report);
+  if (!folded) return fail(std::move(folded.error()));
+  return Unit{};
+}
+
+FoldedLog LogFold::finish() {
+  State& s = *state_;
+  FoldedLog out;
+  out.last_sequence = s.last_sequence;
+  out.events = s.events;
+  out.other_events = s.other_events;
+  out.orders = s.states.orders.size();
+  out.states.push_back(std::move(s.states.orders));
+  out.report = s.report.cells();
+  state_ = std::make_unique<State>();
+  return out;
+}
+
 Result<RowTables, ReplayError> projection_rows_incremental(const eventstore::AdminStore& store,
                                                            uint64_t last_sequence) {
   const auto families = projections::OrderProjection::family_names();
@@ -521,7 +572,7 @@ Result<RowTables, ReplayError> projection_rows_incremental(const eventstore::Adm
     }
     if (!view.stream_id.starts_with(kOrderStreamPrefix)) return true;
     domain::Order before;
-    auto state = fold_event(states, view, sequence, &before, &report);
+    auto state = fold_event(states, stored_event_of(view), sequence, &before, &report);
     if (!state) {
       error = state.error();
       return false;

@@ -18,6 +18,7 @@
 // Reading a record's stream id costs little; decoding is the work, and it is divided.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,8 @@ struct ReplayError {
   enum class Code {
     storage,  // the engine failed, or the log is corrupt (gap, bad record, version jump)
     decode,   // an event that does not decode (unknown type, unsupported version, bad payload)
+    locked,   // the exclusive access the command needs is held by another process (PostgreSQL:
+              // the log_head lock, held by appends or another rebuild, not granted in time)
   };
   Code code;
   std::string message;
@@ -50,6 +53,42 @@ struct FoldedLog {
   // The reports' sums of every change of every order (projections::report_cells of each event),
   // by day then kind, zero cells left out.
   std::vector<app::ReportCell> report;
+};
+
+/// What the fold reads of one stored event, whatever the backend keeps it in: views into the
+/// backend's record or row, valid during the call that takes it.
+struct StoredEvent {
+  std::string_view stream_id;
+  uint64_t stream_version = 0;
+  std::string_view type;
+  uint32_t schema_version = 0;
+  std::string_view payload;
+  int64_t occurred_at_ms = 0;
+};
+
+/// The fold one event at a time, for a backend whose log is read a page at a time rather than
+/// scanned in bulk (PostgreSQL): the same step fold_log's threads take (the stream's versions
+/// follow each other from 1, domain::decode, domain::evolve, projections::report_cells), on the
+/// calling thread. Events must come in log order with no gap: 1, 2, 3, ...
+class LogFold {
+ public:
+  LogFold();
+  ~LogFold();
+  LogFold(const LogFold&) = delete;
+  LogFold& operator=(const LogFold&) = delete;
+
+  /// Applies event `sequence` (it must be last_sequence() + 1; a gap is refused). Events of
+  /// streams that are not order streams are counted and skipped. After a failure the fold must not
+  /// be used again.
+  Result<Unit, ReplayError> apply(uint64_t sequence, const StoredEvent& event);
+  /// The last sequence applied (0 before the first).
+  uint64_t last_sequence() const;
+  /// The final states and report sums of everything applied; the fold is empty afterwards.
+  FoldedLog finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 struct FoldOptions {

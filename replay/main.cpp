@@ -17,10 +17,12 @@
 
 #include "domain/codec.h"
 #include "domain/time.h"
+#include "eventstore/postgres/admin.h"
 #include "eventstore/rocksdb/admin.h"
 #include "eventstore/rocksdb/record_codec.h"
 #include "eventstore/rocksdb/record_view.h"
 #include "projections/rocksdb/order_projection.h"
+#include "replay/postgres_replay.h"
 #include "replay/rebuild.h"
 
 namespace {
@@ -28,6 +30,7 @@ namespace {
 using namespace orderflow;
 using eventstore::AdminError;
 using eventstore::AdminStore;
+namespace pg = eventstore::postgres;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;  // verify found differences, or an operation failed
@@ -39,14 +42,16 @@ constexpr const char* kExitCodesHelp =
     "  0  success (verify: the projections match the log)\n"
     "  1  verify found differences, or the operation failed (storage error, corrupt or undecodable\n"
     "     log, order not found)\n"
-    "  2  usage error (unknown command or option, missing value)\n"
-    "  3  the data dir is locked by a running orderflow server (rebuild and backup; stop the server,\n"
-    "     or take the backup with POST /admin/backups on it)\n";
+    "  2  usage error (unknown command or option, missing value; backup with --store postgres)\n"
+    "  3  rocksdb: the data dir is locked by a running orderflow server (rebuild and backup; stop the\n"
+    "     server, or take the backup with POST /admin/backups on it); postgres: rebuild could not take\n"
+    "     the log_head lock within --lock-timeout-ms (appends or another rebuild held it)\n";
 
 constexpr const char* kMainHelp =
     "Usage: orderflow-replay <command> [options]\n"
     "\n"
-    "Works on an orderflow data directory (RocksDB event log + projections).\n"
+    "Works on an orderflow data directory (RocksDB event log + projections), or with --store postgres\n"
+    "on the orderflow schema of a PostgreSQL database (the events table and the read model tables).\n"
     "\n"
     "Commands:\n"
     "  rebuild   drop the projection families and rebuild them from the event log (server stopped)\n"
@@ -58,14 +63,20 @@ constexpr const char* kMainHelp =
     "  backup    write a consistent copy of the data directory into a new directory (server stopped;\n"
     "            a running server takes one with POST /admin/backups)\n"
     "\n"
-    "Common option:\n"
-    "  --data-dir D   the data directory (default: $DATA_DIR, else ./data)\n"
+    "Common options:\n"
+    "  --store S             rocksdb or postgres (default: $STORE, else rocksdb)\n"
+    "  --data-dir D          rocksdb: the data directory (default: $DATA_DIR, else ./data)\n"
+    "  --database-url URL    postgres: a libpq URI or key=value string (default: $DATABASE_URL)\n"
+    "  --database-schema S   postgres: the schema holding orderflow's tables (default:\n"
+    "                        $DATABASE_SCHEMA, else orderflow)\n"
     "\n"
     "`orderflow-replay <command> --help` describes a command.\n\n";
 
 constexpr const char* kRebuildHelp =
     "Usage: orderflow-replay rebuild [--data-dir D] [--threads N] [--progress auto|bar|lines|none]\n"
     "                                [--write ingest|batches]\n"
+    "       orderflow-replay rebuild --store postgres [--database-url URL] [--database-schema S]\n"
+    "                                [--lock-timeout-ms MS] [--progress M]\n"
     "\n"
     "Folds the whole event log (old schema versions are upcast), then drops the projection column\n"
     "families, writes the rebuilt rows (see --write) without the WAL and makes them durable, then\n"
@@ -79,7 +90,15 @@ constexpr const char* kRebuildHelp =
     "  --progress M    auto (default: a bar when stderr is a terminal, else a line per second),\n"
     "                  bar, lines or none\n"
     "  --write W       ingest (default): sorted rows go to table files ingested into the families;\n"
-    "                  batches: large write batches without the WAL, then a flush\n\n";
+    "                  batches: large write batches without the WAL, then a flush\n"
+    "\n"
+    "With --store postgres (--threads and --write do not apply) it may run beside servers: it folds\n"
+    "the events table up to its head, then takes the log_head lock every append takes first (appends\n"
+    "of every instance wait), folds the events committed meanwhile and replaces every row of `orders`\n"
+    "and `report_sums` in that one transaction; any failure rolls it back, leaving the read model as\n"
+    "it was. Refuses (exit 3) when the lock is not granted within --lock-timeout-ms (default: 5000).\n"
+    "Appends waiting longer than the servers' statement timeout fail (503): on a large log, prefer a\n"
+    "quiet moment.\n\n";
 
 constexpr const char* kVerifyHelp =
     "Usage: orderflow-replay verify [--data-dir D] [--threads N] [--show N] [--progress M]\n"
@@ -87,27 +106,36 @@ constexpr const char* kVerifyHelp =
     "Rebuilds the projections from the log into memory (a scratch copy) and compares them with the\n"
     "live projection families key by key, at one consistent state. Read-only, through a RocksDB\n"
     "secondary instance, so it works beside a running server. Prints every difference (up to\n"
-    "--show, default 50; all are counted) as: family, key, expected value, found value.\n\n";
+    "--show, default 50; all are counted) as: family, key, expected value, found value.\n"
+    "\n"
+    "With --store postgres: reads in one REPEATABLE READ READ ONLY transaction (one consistent state\n"
+    "while servers append), and compares every `orders` row (its columns as one line: status,\n"
+    "version, customer_id, times, total, client_json, document) by order id, and every `report_sums`\n"
+    "row (\"day D kind K\": a=.. b=..), with what the log folds to.\n\n";
 
 constexpr const char* kHistoryHelp =
     "Usage: orderflow-replay history [--data-dir D] ORDER_ID\n"
     "\n"
     "Prints every event of the order, deleted orders included, one JSON object per line, in the\n"
     "shape of GET /orders/:id/history (sequence, version, type, occurredAt, actor, correlationId,\n"
-    "idempotencyKey, data; data in the current schema version). Read-only (secondary instance).\n\n";
+    "idempotencyKey, data; data in the current schema version). Read-only (secondary instance;\n"
+    "with --store postgres, the events table).\n\n";
 
 constexpr const char* kExportHelp =
     "Usage: orderflow-replay export [--data-dir D] [--from-seq S] [--to-seq T]\n"
     "\n"
     "Prints the events with S <= sequence <= T (default: 1 to the last), one JSON object per line:\n"
-    "the shape of GET /orders/:id/history plus \"streamId\". Read-only (secondary instance).\n\n";
+    "the shape of GET /orders/:id/history plus \"streamId\". Read-only (secondary instance; with\n"
+    "--store postgres, pages of the events table).\n\n";
 
 constexpr const char* kStatsHelp =
     "Usage: orderflow-replay stats [--data-dir D] [--json]\n"
     "\n"
     "Prints the events in the log, the streams, live orders by status (from the projections),\n"
     "the relay's checkpoint and lag (events not yet confirmed by the broker), and the data dir's\n"
-    "size on disk. Read-only (secondary instance). --json prints one JSON object instead of text.\n\n";
+    "size on disk. Read-only (secondary instance). --json prints one JSON object instead of text.\n"
+    "With --store postgres: the same figures from the schema's tables (orders by status from the\n"
+    "`orders` table; disk bytes: the schema's tables with their indexes).\n\n";
 
 constexpr const char* kBackupHelp =
     "Usage: orderflow-replay backup --to DIR [--data-dir D]\n"
@@ -116,7 +144,8 @@ constexpr const char* kBackupHelp =
     "idempotency records, release queue) into DIR, which must not exist. Files are hard-linked when\n"
     "DIR is on the same filesystem, copied otherwise. The server must be stopped (exit 3 while it\n"
     "runs; a running server takes a backup with POST /admin/backups). Restore: start the server, or\n"
-    "run verify, with --data-dir DIR. Prints the directory and the last event sequence it holds.\n\n";
+    "run verify, with --data-dir DIR. Prints the directory and the last event sequence it holds.\n"
+    "RocksDB only: with --store postgres it refuses (exit 2); use pg_dump or base backups.\n\n";
 
 struct Usage {
   std::string message;
@@ -124,7 +153,10 @@ struct Usage {
 
 /// The options after the command word. Flags take `--name value` or `--name=value`.
 struct Args {
+  std::string store;  // rocksdb | postgres
   std::string data_dir;
+  std::string database_url;
+  std::string database_schema;
   std::map<std::string, std::string> values;
   std::vector<std::string> flags;
   std::vector<std::string> positional;
@@ -133,8 +165,15 @@ struct Args {
 
 std::optional<Usage> parse_args(int argc, char** argv, int first, const std::vector<std::string>& valued,
                                 const std::vector<std::string>& boolean, Args& out) {
-  const char* env = std::getenv("DATA_DIR");
-  out.data_dir = env != nullptr && *env != '\0' ? env : "./data";
+  auto env_or = [](const char* name, const char* fallback) {
+    const char* env = std::getenv(name);
+    return std::string(env != nullptr && *env != '\0' ? env : fallback);
+  };
+  out.data_dir = env_or("DATA_DIR", "./data");
+  out.store = env_or("STORE", "rocksdb");
+  out.database_url = env_or("DATABASE_URL", "");
+  out.database_schema = env_or("DATABASE_SCHEMA", "orderflow");
+  static const std::vector<std::string> common = {"data-dir", "store", "database-url", "database-schema"};
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -151,8 +190,8 @@ std::optional<Usage> parse_args(int argc, char** argv, int first, const std::vec
       value = name.substr(eq + 1);
       name.resize(eq);
     }
-    const bool takes_value =
-        name == "data-dir" || std::find(valued.begin(), valued.end(), name) != valued.end();
+    const bool takes_value = std::find(common.begin(), common.end(), name) != common.end() ||
+                             std::find(valued.begin(), valued.end(), name) != valued.end();
     if (takes_value) {
       if (!value) {
         if (i + 1 >= argc) return Usage{"--" + name + " needs a value"};
@@ -160,6 +199,12 @@ std::optional<Usage> parse_args(int argc, char** argv, int first, const std::vec
       }
       if (name == "data-dir")
         out.data_dir = *value;
+      else if (name == "store")
+        out.store = *value;
+      else if (name == "database-url")
+        out.database_url = *value;
+      else if (name == "database-schema")
+        out.database_schema = *value;
       else
         out.values[name] = *value;
     } else if (std::find(boolean.begin(), boolean.end(), name) != boolean.end() && !value) {
@@ -168,7 +213,11 @@ std::optional<Usage> parse_args(int argc, char** argv, int first, const std::vec
       return Usage{"unknown option --" + name};
     }
   }
-  if (out.data_dir.empty()) return Usage{"--data-dir is empty"};
+  if (out.store != "rocksdb" && out.store != "postgres") return Usage{"--store must be rocksdb or postgres"};
+  if (out.store == "rocksdb" && out.data_dir.empty()) return Usage{"--data-dir is empty"};
+  if (out.store == "postgres" && out.database_url.empty())
+    return Usage{"--store postgres needs --database-url (or DATABASE_URL)"};
+  if (out.store == "postgres" && out.database_schema.empty()) return Usage{"--database-schema is empty"};
   return std::nullopt;
 }
 
@@ -194,7 +243,26 @@ int replay_failure(const replay::ReplayError& e) {
   std::cerr << "orderflow-replay: "
             << (e.code == replay::ReplayError::Code::decode ? "cannot decode the log: " : "") << e.message
             << "\n";
-  return kExitFailure;
+  return e.code == replay::ReplayError::Code::locked ? kExitLocked : kExitFailure;
+}
+
+int pg_failure(const pg::AdminError& e) {
+  std::cerr << "orderflow-replay: " << e.message << "\n";
+  return e.code == pg::AdminError::Code::locked ? kExitLocked : kExitFailure;
+}
+
+bool on_postgres(const Args& args) {
+  return args.store == "postgres";
+}
+
+/// A session on the schema the options name (read-only until a rebuild's transaction).
+Result<std::unique_ptr<pg::AdminSession>, pg::AdminError> open_postgres(const Args& args,
+                                                                        uint32_t lock_wait_ms = 5000) {
+  pg::AdminOptions options;
+  options.database_url = args.database_url;
+  options.schema = args.database_schema;
+  options.lock_wait_ms = lock_wait_ms;
+  return pg::AdminSession::open(options);
 }
 
 // --- progress ----------------------------------------------------------------------------------
@@ -281,9 +349,45 @@ std::optional<unsigned> threads_of(const Args& args) {
 
 // --- commands ----------------------------------------------------------------------------------
 
+int rebuild_on_postgres(const Args& args, ProgressReporter::Mode mode) {
+  if (args.values.count("write") > 0) return usage_error("--write applies to --store rocksdb", kRebuildHelp);
+  uint32_t lock_wait_ms = 5000;
+  if (auto it = args.values.find("lock-timeout-ms"); it != args.values.end()) {
+    auto v = parse_u64(it->second, 1, 3600000);
+    if (!v) return usage_error("--lock-timeout-ms must be 1..3600000", kRebuildHelp);
+    lock_wait_ms = static_cast<uint32_t>(*v);
+  }
+  auto session = open_postgres(args, lock_wait_ms);
+  if (!session) return pg_failure(session.error());
+  ProgressReporter reporter(mode);
+  auto report = replay::rebuild_postgres(**session, [&](std::string_view phase, uint64_t done,
+                                                        uint64_t total) { reporter(phase, done, total); });
+  reporter.finish();
+  if (!report) {
+    if (report.error().code == replay::ReplayError::Code::locked) {
+      std::cerr << "orderflow-replay: refusing to rebuild: the log_head lock of schema '"
+                << args.database_schema << "' was not granted within " << lock_wait_ms
+                << " ms (appends or another rebuild hold it). Nothing was changed; try again.\n"
+                << "  (" << report.error().message << ")\n";
+      return kExitLocked;
+    }
+    return replay_failure(report.error());
+  }
+  std::printf(
+      "rebuilt: %llu events, %llu orders, %llu rows (%llu orders, %llu report_sums), up to sequence %llu in "
+      "%.3f s (fold %.3f s, then %.3f s holding the log_head lock, %llu events committed meanwhile)\n",
+      static_cast<unsigned long long>(report->events), static_cast<unsigned long long>(report->orders),
+      static_cast<unsigned long long>(report->order_rows + report->report_rows),
+      static_cast<unsigned long long>(report->order_rows),
+      static_cast<unsigned long long>(report->report_rows),
+      static_cast<unsigned long long>(report->last_sequence), report->fold_seconds + report->locked_seconds,
+      report->fold_seconds, report->locked_seconds, static_cast<unsigned long long>(report->locked_events));
+  return kExitOk;
+}
+
 int cmd_rebuild(int argc, char** argv) {
   Args args;
-  if (auto u = parse_args(argc, argv, 2, {"threads", "progress", "write"}, {}, args))
+  if (auto u = parse_args(argc, argv, 2, {"threads", "progress", "write", "lock-timeout-ms"}, {}, args))
     return usage_error(u->message, kRebuildHelp);
   if (args.help) return std::cout << kRebuildHelp << kExitCodesHelp, kExitOk;
   if (!args.positional.empty())
@@ -292,6 +396,10 @@ int cmd_rebuild(int argc, char** argv) {
   if (!threads) return usage_error("--threads must be 1..64", kRebuildHelp);
   auto mode = progress_mode(args);
   if (!mode) return usage_error("--progress must be auto, bar, lines or none", kRebuildHelp);
+
+  if (on_postgres(args)) return rebuild_on_postgres(args, *mode);
+  if (args.values.count("lock-timeout-ms") > 0)
+    return usage_error("--lock-timeout-ms applies to --store postgres", kRebuildHelp);
 
   replay::RebuildOptions options;
   if (auto it = args.values.find("write"); it != args.values.end()) {
@@ -332,6 +440,8 @@ int cmd_rebuild(int argc, char** argv) {
   return kExitOk;
 }
 
+int print_verify(const replay::VerifyReport& report);
+
 int cmd_verify(int argc, char** argv) {
   Args args;
   if (auto u = parse_args(argc, argv, 2, {"threads", "show", "progress"}, {}, args))
@@ -351,16 +461,28 @@ int cmd_verify(int argc, char** argv) {
     options.shown_max = *show;
   }
 
-  auto store = AdminStore::open_secondary(args.data_dir);
-  if (!store) return admin_failure(store.error());
   ProgressReporter reporter(*mode);
   options.progress = [&](std::string_view phase, uint64_t done, uint64_t total) {
     reporter(phase, done, total);
   };
-  auto report = replay::verify(**store, options);
+  Result<replay::VerifyReport, replay::ReplayError> report = replay::VerifyReport{};
+  if (on_postgres(args)) {
+    auto session = open_postgres(args);
+    if (!session) return pg_failure(session.error());
+    report = replay::verify_postgres(**session, options.shown_max, options.progress);
+  } else {
+    auto store = AdminStore::open_secondary(args.data_dir);
+    if (!store) return admin_failure(store.error());
+    report = replay::verify(**store, options);
+  }
   reporter.finish();
   if (!report) return replay_failure(report.error());
-  for (const auto& d : report->shown) {
+  return print_verify(*report);
+}
+
+/// Every shown difference, then the summary line; the exit code.
+int print_verify(const replay::VerifyReport& report) {
+  for (const auto& d : report.shown) {
     const char* what = !d.actual ? "missing" : !d.expected ? "unexpected" : "different";
     std::printf("%s %s key=\"%s\"\n", what, d.family.c_str(), replay::printable(d.key).c_str());
     // Long values (order views) differ somewhere in the middle: show both around the first
@@ -381,16 +503,16 @@ int cmd_verify(int argc, char** argv) {
     };
     std::printf("  expected: %s\n  found:    %s\n", excerpt(d.expected).c_str(), excerpt(d.actual).c_str());
   }
-  if (report->rebuild_interrupted)
+  if (report.rebuild_interrupted)
     std::printf("a rebuild was interrupted (meta:%s is set): run `orderflow-replay rebuild`\n",
                 std::string(eventstore::kMetaRebuildStartedKey).c_str());
   std::printf("verify: %llu events up to sequence %llu, %llu rows expected, %llu found, %llu differences\n",
-              static_cast<unsigned long long>(report->events),
-              static_cast<unsigned long long>(report->last_sequence),
-              static_cast<unsigned long long>(report->rows_expected),
-              static_cast<unsigned long long>(report->rows_found),
-              static_cast<unsigned long long>(report->differences));
-  return report->differences == 0 && !report->rebuild_interrupted ? kExitOk : kExitFailure;
+              static_cast<unsigned long long>(report.events),
+              static_cast<unsigned long long>(report.last_sequence),
+              static_cast<unsigned long long>(report.rows_expected),
+              static_cast<unsigned long long>(report.rows_found),
+              static_cast<unsigned long long>(report.differences));
+  return report.differences == 0 && !report.rebuild_interrupted ? kExitOk : kExitFailure;
 }
 
 /// One event in the shape of GET /orders/:id/history (domain::history_line_json, which the API
@@ -418,10 +540,22 @@ int cmd_history(int argc, char** argv) {
     std::cerr << "orderflow-replay: Order with ID " << args.positional[0] << " not found\n";
     return kExitFailure;
   }
-  auto store = AdminStore::open_secondary(args.data_dir);
-  if (!store) return admin_failure(store.error());
-  auto events = (*store)->read_stream("order-" + id->str());  // OrderService::stream_of
-  if (!events) return admin_failure(events.error());
+  const std::string stream = "order-" + id->str();  // OrderService::stream_of
+  std::vector<app::RecordedEvent> read;
+  if (on_postgres(args)) {
+    auto session = open_postgres(args);
+    if (!session) return pg_failure(session.error());
+    auto found = (*session)->read_stream(stream);
+    if (!found) return pg_failure(found.error());
+    read = std::move(*found);
+  } else {
+    auto store = AdminStore::open_secondary(args.data_dir);
+    if (!store) return admin_failure(store.error());
+    auto found = (*store)->read_stream(stream);
+    if (!found) return admin_failure(found.error());
+    read = std::move(*found);
+  }
+  const auto* events = &read;
   if (events->empty()) {
     std::cerr << "orderflow-replay: Order with ID " << id->str() << " not found\n";
     return kExitFailure;
@@ -435,6 +569,32 @@ int cmd_history(int argc, char** argv) {
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
+}
+
+int export_on_postgres(const Args& args, uint64_t from, uint64_t to) {
+  auto session = open_postgres(args);
+  if (!session) return pg_failure(session.error());
+  auto head = (*session)->head();
+  if (!head) return pg_failure(head.error());
+  to = std::min(to, *head);
+  if (from > to) return kExitOk;
+  std::string out, error;
+  bool failed = false;
+  auto visited = (*session)->visit_events(from, to, [&](const app::RecordedEvent& rec) {
+    auto line = event_line(rec, true, error);
+    if (!line) return !(failed = true);
+    out += *line;
+    out += '\n';
+    if (out.size() >= (4u << 20)) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+    return true;
+  });
+  if (failed) return std::cerr << "orderflow-replay: " << error << "\n", kExitFailure;
+  if (!visited) return pg_failure(visited.error());
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
 }
 
 int cmd_export(int argc, char** argv) {
@@ -455,6 +615,7 @@ int cmd_export(int argc, char** argv) {
     if (!v) return usage_error("--to-seq must be a sequence >= 1", kExportHelp);
     to = *v;
   }
+  if (on_postgres(args)) return export_on_postgres(args, from, to);
   auto store = AdminStore::open_secondary(args.data_dir);
   if (!store) return admin_failure(store.error());
   auto last = (*store)->last_sequence();
@@ -497,6 +658,82 @@ uint64_t disk_bytes(const std::string& dir) {
   return total;
 }
 
+/// What stats prints, whatever the backend.
+struct StatsFigures {
+  uint64_t events = 0;
+  uint64_t streams = 0;
+  uint64_t orders = 0;               // live orders
+  nlohmann::ordered_json by_status;  // status wire name -> live orders, every status
+  uint64_t relay_at = 0;             // the relay's checkpoint
+  uint64_t relay_lag = 0;            // events after it
+  uint64_t outbox_rows = 0;          // RocksDB: outbox rows of an earlier release
+  uint64_t disk_bytes = 0;
+};
+
+nlohmann::ordered_json zero_by_status() {
+  nlohmann::ordered_json by_status = nlohmann::ordered_json::object();
+  for (auto status : domain::all_statuses) by_status[std::string(domain::to_wire(status))] = 0;
+  return by_status;
+}
+
+void print_stats(const StatsFigures& f, bool json) {
+  if (json) {
+    nlohmann::ordered_json out;
+    out["events"] = f.events;
+    out["streams"] = f.streams;
+    out["orders"] = f.orders;
+    out["ordersByStatus"] = f.by_status;
+    out["relayCheckpoint"] = f.relay_at;
+    out["relayLag"] = f.relay_lag;
+    out["outboxRowsOfEarlierRelease"] = f.outbox_rows;
+    out["diskBytes"] = f.disk_bytes;
+    std::cout << out.dump() << "\n";
+    return;
+  }
+  std::printf("events          %llu\nstreams         %llu\norders (live)   %llu\n",
+              static_cast<unsigned long long>(f.events), static_cast<unsigned long long>(f.streams),
+              static_cast<unsigned long long>(f.orders));
+  for (auto& [status, n] : f.by_status.items())
+    std::printf("  %-13s %llu\n", status.c_str(), static_cast<unsigned long long>(n.get<uint64_t>()));
+  std::printf("relay at        %llu (lag %llu events)\n", static_cast<unsigned long long>(f.relay_at),
+              static_cast<unsigned long long>(f.relay_lag));
+  if (f.outbox_rows > 0)
+    std::printf("outbox rows     %llu (of an earlier release, not yet published)\n",
+                static_cast<unsigned long long>(f.outbox_rows));
+  std::printf("disk bytes      %llu\n", static_cast<unsigned long long>(f.disk_bytes));
+}
+
+int stats_on_postgres(const Args& args, bool json) {
+  auto opened = open_postgres(args);
+  if (!opened) return pg_failure(opened.error());
+  pg::AdminSession& session = **opened;
+  // One snapshot: the counts agree with each other.
+  auto head = session.begin_snapshot();
+  if (!head) return pg_failure(head.error());
+  StatsFigures f;
+  f.events = *head;
+  auto streams = session.count_streams();
+  if (!streams) return pg_failure(streams.error());
+  f.streams = *streams;
+  auto checkpoint = session.read_checkpoint(app::kRelayCheckpoint);
+  if (!checkpoint) return pg_failure(checkpoint.error());
+  f.relay_at = std::min(checkpoint->value_or(0), f.events);
+  f.relay_lag = f.events - f.relay_at;
+  f.by_status = zero_by_status();
+  auto by_status = session.count_orders_by_status();
+  if (!by_status) return pg_failure(by_status.error());
+  for (const auto& [status, n] : *by_status) {
+    f.orders += n;
+    f.by_status[status] = n;
+  }
+  auto bytes = session.schema_bytes();
+  if (!bytes) return pg_failure(bytes.error());
+  f.disk_bytes = *bytes;
+  session.rollback();
+  print_stats(f, json);
+  return kExitOk;
+}
+
 int cmd_stats(int argc, char** argv) {
   Args args;
   if (auto u = parse_args(argc, argv, 2, {}, {"json"}, args)) return usage_error(u->message, kStatsHelp);
@@ -504,70 +741,49 @@ int cmd_stats(int argc, char** argv) {
   if (!args.positional.empty())
     return usage_error("unexpected argument '" + args.positional[0] + "'", kStatsHelp);
   const bool json = std::find(args.flags.begin(), args.flags.end(), "json") != args.flags.end();
+  if (on_postgres(args)) return stats_on_postgres(args, json);
   auto opened = AdminStore::open_secondary(args.data_dir);
   if (!opened) return admin_failure(opened.error());
   const AdminStore& store = **opened;
+  StatsFigures f;
   auto events = store.last_sequence();
   if (!events) return admin_failure(events.error());
+  f.events = *events;
   auto streams = store.count_streams();
   if (!streams) return admin_failure(streams.error());
+  f.streams = *streams;
   // The relay's checkpoint (every event up to it is confirmed by the broker). A directory of an
   // earlier release has none yet: its outbox rows say what is pending (the server starts the
   // checkpoint before the first of them).
-  uint64_t outbox_rows = 0;
-  if (auto f = store.family(eventstore::kOutboxFamily)) {
-    auto rows = store.count_rows(*f);
+  if (auto family = store.family(eventstore::kOutboxFamily)) {
+    auto rows = store.count_rows(*family);
     if (!rows) return admin_failure(rows.error());
-    outbox_rows = *rows;
+    f.outbox_rows = *rows;
   }
   std::optional<uint64_t> checkpoint;
-  if (auto f = store.family(eventstore::kMetaFamily)) {
-    auto raw = store.get(*f, std::string(eventstore::codec::kMetaCheckpointPrefix) + app::kRelayCheckpoint);
+  if (auto family = store.family(eventstore::kMetaFamily)) {
+    auto raw =
+        store.get(*family, std::string(eventstore::codec::kMetaCheckpointPrefix) + app::kRelayCheckpoint);
     if (!raw) return admin_failure(raw.error());
     if (raw->has_value() && (*raw)->size() == eventstore::codec::kSequenceKeyBytes)
       checkpoint = eventstore::codec::get_u64_be(**raw);
   }
-  const uint64_t relay_at = checkpoint ? *checkpoint : (*events >= outbox_rows ? *events - outbox_rows : 0);
-  const uint64_t relay_lag = *events > relay_at ? *events - relay_at : 0;
+  f.relay_at = checkpoint ? *checkpoint : (f.events >= f.outbox_rows ? f.events - f.outbox_rows : 0);
+  f.relay_lag = f.events > f.relay_at ? f.events - f.relay_at : 0;
   // Live orders by status: the values of orders_by_created are status wire names.
-  nlohmann::ordered_json by_status = nlohmann::ordered_json::object();
-  for (auto status : domain::all_statuses) by_status[std::string(domain::to_wire(status))] = 0;
-  uint64_t orders = 0;
-  if (auto f = store.family("orders_by_created")) {
-    auto scanner = store.scan_family(*f);
+  f.by_status = zero_by_status();
+  if (auto family = store.family("orders_by_created")) {
+    auto scanner = store.scan_family(*family);
     std::string_view key, value;
     while (scanner->next(key, value)) {
-      ++orders;
-      auto& n = by_status[std::string(value)];
+      ++f.orders;
+      auto& n = f.by_status[std::string(value)];
       n = (n.is_number() ? n.get<uint64_t>() : 0) + 1;
     }
     if (auto status = scanner->status(); !status) return admin_failure(status.error());
   }
-  const uint64_t disk = disk_bytes(args.data_dir);
-  if (json) {
-    nlohmann::ordered_json out;
-    out["events"] = *events;
-    out["streams"] = *streams;
-    out["orders"] = orders;
-    out["ordersByStatus"] = by_status;
-    out["relayCheckpoint"] = relay_at;
-    out["relayLag"] = relay_lag;
-    out["outboxRowsOfEarlierRelease"] = outbox_rows;
-    out["diskBytes"] = disk;
-    std::cout << out.dump() << "\n";
-  } else {
-    std::printf("events          %llu\nstreams         %llu\norders (live)   %llu\n",
-                static_cast<unsigned long long>(*events), static_cast<unsigned long long>(*streams),
-                static_cast<unsigned long long>(orders));
-    for (auto& [status, n] : by_status.items())
-      std::printf("  %-13s %llu\n", status.c_str(), static_cast<unsigned long long>(n.get<uint64_t>()));
-    std::printf("relay at        %llu (lag %llu events)\n", static_cast<unsigned long long>(relay_at),
-                static_cast<unsigned long long>(relay_lag));
-    if (outbox_rows > 0)
-      std::printf("outbox rows     %llu (of an earlier release, not yet published)\n",
-                  static_cast<unsigned long long>(outbox_rows));
-    std::printf("disk bytes      %llu\n", static_cast<unsigned long long>(disk));
-  }
+  f.disk_bytes = disk_bytes(args.data_dir);
+  print_stats(f, json);
   return kExitOk;
 }
 
@@ -577,6 +793,14 @@ int cmd_backup(int argc, char** argv) {
   if (args.help) return std::cout << kBackupHelp << kExitCodesHelp, kExitOk;
   if (!args.positional.empty())
     return usage_error("unexpected argument '" + args.positional[0] + "'", kBackupHelp);
+  if (on_postgres(args)) {
+    std::cerr << "orderflow-replay: backup works on a RocksDB data directory only. On PostgreSQL, back up\n"
+                 "the database with its own tools: pg_dump (e.g. pg_dump --schema="
+              << args.database_schema
+              << " \"$DATABASE_URL\" > orderflow.sql)\n"
+                 "or base backups (pg_basebackup) with WAL archiving for point-in-time recovery.\n";
+    return kExitUsage;
+  }
   auto to = args.values.find("to");
   if (to == args.values.end() || to->second.empty()) return usage_error("backup needs --to DIR", kBackupHelp);
   std::error_code ec;

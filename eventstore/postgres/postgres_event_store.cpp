@@ -21,6 +21,7 @@
 
 #include "eventstore/postgres/checkpoint_lease.h"
 #include "eventstore/postgres/connection_pool.h"
+#include "eventstore/postgres/event_rows.h"
 #include "eventstore/postgres/pq.h"
 #include "eventstore/postgres/schema.h"
 #include "eventstore/postgres/store_errors.h"
@@ -71,10 +72,6 @@ constexpr const char* kAppendSql =
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
     "$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)";
 
-constexpr const char* kEventColumns =
-    "position, stream_id, stream_version, type, schema_version, payload, timestamptz_to_ms(occurred_at), "
-    "event_id, correlation_id, causation_id, actor, idempotency_key, routing_key, message_body";
-
 /// A blocking append()'s wait for its result.
 struct Waiter {
   std::mutex mutex;
@@ -110,33 +107,6 @@ void complete(Pending& pending, AppendResult result) {
   } else {
     pending.done(std::move(result));
   }
-}
-
-bool parse_event(const PgResult& r, int row, app::RecordedEvent& e) {
-  const auto position = r.i64(row, 0);
-  const auto version = r.i64(row, 2);
-  const auto schema = r.i64(row, 4);
-  const auto occurred = r.i64(row, 6);
-  if (!position || !version || !schema || !occurred || *position <= 0 || *version <= 0 || *schema < 0)
-    return false;
-  e.sequence = static_cast<uint64_t>(*position);
-  e.stream_id = r.string(row, 1);
-  e.stream_version = static_cast<uint64_t>(*version);
-  e.type = r.string(row, 3);
-  e.schema_version = static_cast<uint32_t>(*schema);
-  e.payload = r.string(row, 5);
-  e.metadata.occurred_at_ms = *occurred;
-  e.metadata.event_id = r.string(row, 7);
-  e.metadata.correlation_id = r.string(row, 8);
-  e.metadata.causation_id = r.string(row, 9);
-  e.metadata.actor = r.string(row, 10);
-  e.metadata.idempotency_key = r.null(row, 11) ? std::string() : r.string(row, 11);
-  if (r.null(row, 12)) {
-    e.message.reset();
-  } else {
-    e.message = app::OutboxMessage{r.string(row, 12), r.null(row, 13) ? std::string() : r.string(row, 13)};
-  }
-  return true;
 }
 
 std::optional<std::string> check_options(const Options& o) {
@@ -1099,7 +1069,7 @@ Result<std::vector<app::RecordedEvent>, StoreError> PostgresEventStore::read_str
   if (!rows) return fail(rows.error());
   out.resize(static_cast<size_t>(rows->rows()));
   for (int i = 0; i < rows->rows(); ++i) {
-    if (!parse_event(*rows, i, out[static_cast<size_t>(i)]))
+    if (!parse_event_row(*rows, i, out[static_cast<size_t>(i)]))
       return fail(StoreError{"corrupt event row in stream " + stream_id, StoreError::Code::corrupt});
   }
   return out;
@@ -1123,7 +1093,7 @@ Result<std::vector<app::RecordedEvent>, StoreError> PostgresEventStore::read_all
   uint64_t expected = from;
   for (int i = 0; i < rows->rows(); ++i) {
     auto& e = out[static_cast<size_t>(i)];
-    if (!parse_event(*rows, i, e))
+    if (!parse_event_row(*rows, i, e))
       return fail(
           StoreError{"corrupt event row at position " + std::to_string(expected), StoreError::Code::corrupt});
     if (e.sequence != expected)

@@ -2,6 +2,8 @@
 // the projections, rebuild with the real binary, restart, and every answer is the same bytes.
 // verify beside the running server, rebuild refused while the server holds the data dir, a
 // tampered view row found by verify, history/export in the shape of the HTTP history.
+#include <libpq-fe.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <iterator>
@@ -16,6 +18,7 @@
 #include "projections/rocksdb/order_projection.h"
 #include "tests/replay/run_replay.h"
 #include "tests/support/http_client.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/server_process.h"
 
 using namespace orderflow;
@@ -381,4 +384,171 @@ TEST_CASE("the server refuses to start on projections an interrupted rebuild lef
   again.wait_ready();
   HttpClient c(again.port());
   CHECK(c.get("/orders").status == 200);
+}
+
+// --- PostgreSQL (--store postgres) ---------------------------------------------------------------
+
+namespace {
+
+/// A connection of the test's own (libpq), to hold a transaction open across a replay run.
+struct RawSession {
+  std::unique_ptr<PGconn, void (*)(PGconn*)> conn;
+  explicit RawSession(const std::string& url) : conn(PQconnectdb(url.c_str()), &PQfinish) {
+    REQUIRE(PQstatus(conn.get()) == CONNECTION_OK);
+  }
+  void run(const std::string& sql) {
+    std::unique_ptr<PGresult, void (*)(PGresult*)> r(PQexec(conn.get(), sql.c_str()), &PQclear);
+    INFO(PQerrorMessage(conn.get()));
+    REQUIRE((PQresultStatus(r.get()) == PGRES_COMMAND_OK || PQresultStatus(r.get()) == PGRES_TUPLES_OK));
+  }
+};
+
+/// The read model as text: every orders row (the document text, the exact JSON, every column) and
+/// every non-zero report_sums row (the live path keeps rows that summed to zero; a rebuild does not).
+std::string read_model_text(const std::string& url) {
+  return PostgresServer::execute(
+      url,
+      "SELECT coalesce((SELECT string_agg(concat_ws(' ', id, customer_id, status, created_at, updated_at, "
+      "total_minor, version, document::text, client_json), E'\\n' ORDER BY id) FROM orderflow.orders), '') "
+      "|| E'\\n--\\n' || coalesce((SELECT string_agg(concat_ws(' ', day, kind, a, b), E'\\n' ORDER BY day, "
+      "kind) "
+      "FROM orderflow.report_sums WHERE a <> 0 OR b <> 0), '')");
+}
+
+}  // namespace
+
+TEST_CASE("on postgres: verify, rebuild beside the server, history, export and stats") {
+  TempDir dir;
+  const std::string url = PostgresServer::shared().create_database();
+  ServerProcess server({"--data-dir", dir.path()}, {{"STORE", "postgres"}, {"DATABASE_URL", url}});
+  server.wait_ready();
+  HttpClient c(server.port());
+  const auto ids = populate(c);
+  std::map<std::string, json> http_history;
+  size_t total = 0;
+  for (const auto& id : ids) {
+    auto r = c.get("/orders/" + id + "/history");
+    REQUIRE(r.status == 200);
+    http_history[id] = json::parse(r.body)["data"];
+    total += http_history[id].size();
+  }
+  const std::vector<std::string> pg = {"--store", "postgres", "--database-url", url};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.begin() + 1, pg.begin(), pg.end());
+    return run_replay(args);
+  };
+
+  auto clean = with({"verify"});
+  INFO(clean.out << clean.err);
+  REQUIRE(clean.exit_code == 0);
+  CHECK(clean.out.find("verify: " + std::to_string(total) + " events") != std::string::npos);
+  CHECK(clean.out.find(" 0 differences") != std::string::npos);
+  const std::string before = read_model_text(url);
+  REQUIRE(before.find(ids[3]) != std::string::npos);  // the recording holds real rows
+  REQUIRE(before.find(ids[7]) == std::string::npos);  // deleted: no row
+
+  // One orders row and one report_sums row tampered with.
+  PostgresServer::execute(url,
+                          "UPDATE orderflow.orders SET status = 'delivered', client_json = "
+                          "replace(client_json, '\"shipped\"', '\"delivered\"') WHERE id = '" +
+                              ids[3] + "'");
+  const std::string day = PostgresServer::execute(
+      url, "SELECT day FROM orderflow.report_sums WHERE kind = 0 ORDER BY day LIMIT 1");
+  PostgresServer::execute(url, "UPDATE orderflow.report_sums SET a = a + 7 WHERE kind = 0 AND day = " + day);
+  auto found = with({"verify"});
+  INFO(found.out << found.err);
+  CHECK(found.exit_code == 1);
+  CHECK(found.out.find("different orders key=\"" + ids[3] + "\"") != std::string::npos);
+  CHECK(found.out.find("different report_sums key=\"day " + day + " kind 0\"") != std::string::npos);
+  CHECK(found.out.find(" 2 differences") != std::string::npos);
+  CHECK(found.out.find(ids[0]) == std::string::npos);
+
+  SECTION("rebuild is refused while the log_head lock is held, and changes nothing") {
+    RawSession holder(url);
+    holder.run("BEGIN");
+    holder.run("SELECT position FROM orderflow.log_head FOR UPDATE");
+    auto refused = with({"rebuild", "--lock-timeout-ms", "200"});
+    INFO(refused.out << refused.err);
+    CHECK(refused.exit_code == 3);
+    CHECK(refused.err.find("refusing to rebuild") != std::string::npos);
+    holder.run("ROLLBACK");
+    CHECK(with({"verify"}).exit_code == 1);
+  }
+
+  SECTION("a log that does not decode fails the rebuild and leaves the read model as it was") {
+    CHECK(server.terminate() == 0);
+    const std::string tampered = read_model_text(url);
+    PostgresServer::execute(url, "UPDATE orderflow.events SET payload = '{' WHERE position = 2");
+    auto failed = with({"rebuild"});
+    INFO(failed.out << failed.err);
+    CHECK(failed.exit_code == 1);
+    CHECK(failed.err.find("cannot decode the log") != std::string::npos);
+    CHECK(read_model_text(url) == tampered);
+  }
+
+  SECTION("rebuild beside the running server restores the rows; the server keeps working") {
+    auto rebuilt = with({"rebuild"});
+    INFO(rebuilt.out << rebuilt.err);
+    REQUIRE(rebuilt.exit_code == 0);
+    CHECK(rebuilt.out.find("rebuilt: " + std::to_string(total) + " events, " + std::to_string(ids.size()) +
+                           " orders") != std::string::npos);
+    CHECK(rebuilt.err.find("fold: ") != std::string::npos);
+    CHECK(read_model_text(url) == before);
+    auto verified = with({"verify"});
+    INFO(verified.out << verified.err);
+    CHECK(verified.exit_code == 0);
+
+    // The server reads the rebuilt rows and appends after them.
+    auto order = c.get("/orders/" + ids[3]);
+    REQUIRE(order.status == 200);
+    CHECK(json::parse(order.body)["data"]["status"] == "shipped");
+    expect_ok(c.put("/orders/" + ids[0] + "/status", R"({"status":"shipped"})"));
+    CHECK(with({"verify"}).exit_code == 0);
+
+    // history and export: the lines of GET /orders/:id/history (export adds streamId).
+    for (const auto& id : {ids[3], ids[7]}) {
+      auto run = with({"history", id});
+      INFO(run.err);
+      REQUIRE(run.exit_code == 0);
+      auto lines = json_lines(run.out);
+      REQUIRE(lines.size() == http_history[id].size());
+      for (size_t i = 0; i < lines.size(); ++i) CHECK(lines[i].dump() == http_history[id][i].dump());
+    }
+    auto missing = with({"history", "00000000-0000-4000-8000-000000000000"});
+    CHECK(missing.exit_code == 1);
+    CHECK(missing.err.find("not found") != std::string::npos);
+
+    auto exported = with({"export", "--to-seq", std::to_string(total)});
+    INFO(exported.err);
+    REQUIRE(exported.exit_code == 0);
+    auto lines = json_lines(exported.out);
+    REQUIRE(lines.size() == total);
+    std::map<std::string, std::vector<json>> by_order;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      CHECK(lines[i]["sequence"] == i + 1);
+      std::string stream = lines[i]["streamId"];
+      lines[i].erase("streamId");
+      by_order[stream.substr(6)].push_back(lines[i]);
+    }
+    for (auto& [id, h] : http_history) CHECK(json(by_order[id]).dump() == h.dump());
+    auto tail = with({"export", "--from-seq", std::to_string(total)});
+    CHECK(json_lines(tail.out).size() == 2);  // the last populated event and the shipment after
+
+    auto stats = with({"stats", "--json"});
+    INFO(stats.err);
+    REQUIRE(stats.exit_code == 0);
+    auto s = json::parse(stats.out);
+    CHECK(s["events"] == total + 1);
+    CHECK(s["streams"] == ids.size());
+    CHECK(s["orders"] == ids.size() - 2);  // two deleted
+    CHECK(s["ordersByStatus"]["shipped"] == 2);
+    CHECK(s["ordersByStatus"]["delivered"] == 1);
+    CHECK(s["ordersByStatus"]["canceled"] == 1);
+    CHECK(s["ordersByStatus"]["processing"] == ids.size() - 2 - 4);
+    CHECK(s["diskBytes"].get<uint64_t>() > 0);
+
+    auto backup = with({"backup", "--to", dir.path() + "/backup"});
+    CHECK(backup.exit_code == 2);
+    CHECK(backup.err.find("pg_dump") != std::string::npos);
+  }
 }
