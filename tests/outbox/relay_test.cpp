@@ -144,6 +144,7 @@ TEST_CASE("the relay with the log publisher removes every row in order and count
   CHECK_THAT(text, Catch::Contains("orderflow_outbox_reconnects_total 0"));
   CHECK_THAT(text, Catch::Contains("orderflow_outbox_connected 1"));
   CHECK_THAT(text, Catch::Contains("orderflow_outbox_relay_running 1"));
+  CHECK_THAT(text, Catch::Contains("orderflow_outbox_relay_leader 1"));  // no lease: the only relay
   CHECK_THAT(text, Catch::Contains("# TYPE orderflow_outbox_published_per_second gauge"));
 
   // A new row after the relay caught up is picked up by the idle poll.
