@@ -9,6 +9,7 @@
 #include "eventstore/postgres/connection_pool.h"
 #include "eventstore/postgres/pq.h"
 #include "eventstore/postgres/store_errors.h"
+#include "projections/list_cursor.h"
 #include "projections/order_report.h"
 
 namespace orderflow::projections::postgres {
@@ -20,35 +21,6 @@ constexpr size_t kLimitMax = 1000;  // the API's bound on a page
 
 app::Error bad_cursor() {
   return app::Error{app::ErrorCode::validation_failed, {"cursor is invalid"}, 0};
-}
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nibble(hex[i]);
-    const int lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
 }
 
 void put_be64(std::string& out, int64_t ms) {
@@ -76,7 +48,7 @@ struct Position {
 };
 
 std::optional<Position> parse_cursor(const std::string& cursor, const app::OrderListQuery& q) {
-  auto raw = from_hex(cursor);
+  auto raw = decode_cursor(cursor);
   const std::string prefix = cursor_prefix(q);
   if (!raw || raw->size() != prefix.size() + 8 + domain::OrderId::size_max ||
       raw->compare(0, prefix.size(), prefix) != 0)
@@ -90,7 +62,7 @@ std::string make_cursor(const app::OrderListQuery& q, int64_t created_at_ms, std
   std::string raw = cursor_prefix(q);
   put_be64(raw, created_at_ms);
   raw += id;
-  return to_hex(raw);
+  return encode_cursor(raw);
 }
 
 struct ListStatement {

@@ -7,6 +7,7 @@
 #include "app/error_mapping.h"
 #include "domain/codec.h"
 #include "eventstore/rocksdb/admin.h"
+#include "projections/list_cursor.h"
 #include "projections/order_report.h"
 
 namespace orderflow::projections {
@@ -63,33 +64,6 @@ IndexChoice choose(const app::OrderListQuery& q) {
   if (q.customer_id) return {kByCustomer, 'u', q.customer_id->str()};
   if (q.status) return {kByStatus, 's', status_prefix(*q.status)};
   return {kByCreated, 'c', ""};
-}
-
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xf]);
-  }
-  return out;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2) return std::nullopt;
-  std::string out;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return out;
 }
 
 /// The order id is the last 36 bytes of every index key.
@@ -309,7 +283,7 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
 
   std::optional<std::string> after_key;  // the cursor: continue strictly past this key
   if (q.cursor) {
-    auto raw = from_hex(*q.cursor);
+    auto raw = decode_cursor(*q.cursor);
     if (!raw || raw->size() < 2 || (*raw)[0] != index.tag) return fail(bad_cursor());
     std::string key = raw->substr(1);
     if (key.compare(0, prefix.size(), prefix) != 0 || key.size() < prefix.size() + 8 + 36)
@@ -375,7 +349,7 @@ Result<app::OrderPage, app::Error> OrderProjection::list(const app::OrderListQue
     if (!view) return fail(view.error());
     page.orders_json.push_back(std::move(view->json));
   }
-  if (more && !last_key.empty()) page.next_cursor = to_hex(std::string(1, index.tag) + last_key);
+  if (more && !last_key.empty()) page.next_cursor = encode_cursor(std::string(1, index.tag) + last_key);
   return page;
 }
 

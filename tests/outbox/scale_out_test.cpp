@@ -94,6 +94,17 @@ class Cluster {
   std::vector<unsigned short> ports_;  // guarded by mutex_; 0 while an instance restarts
 };
 
+/// Stops and joins the writer threads when the test case ends, however it ends.
+struct JoinOnExit {
+  std::atomic<bool>& stop;
+  std::vector<std::thread>& threads;
+  ~JoinOnExit() {
+    stop = true;
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  }
+};
+
 /// One request on a fresh connection; status 0 when the instance is down or the connection broke.
 HttpResult try_request(unsigned short port, const std::string& method, const std::string& target,
                        const std::string& body = {}, std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -271,15 +282,7 @@ TEST_CASE(
       }
     });
   }
-  struct JoinOnExit {  // a failed REQUIRE below must not leave threads running
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~JoinOnExit() {
-      stop = true;
-      for (auto& t : threads)
-        if (t.joinable()) t.join();
-    }
-  } join_on_exit{stop, writers};
+  JoinOnExit join_on_exit{stop, writers};  // a failed REQUIRE below must not leave threads running
   auto acknowledged_count = [&] {
     std::lock_guard lock(mutex);
     return acknowledged.size();
@@ -358,15 +361,7 @@ TEST_CASE(
       }
     });
   }
-  struct JoinOnExit {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~JoinOnExit() {
-      stop = true;
-      for (auto& t : threads)
-        if (t.joinable()) t.join();
-    }
-  } join_on_exit{stop, writers};
+  JoinOnExit join_on_exit{stop, writers};
   auto count_of_status = [&](int status) {
     std::lock_guard lock(mutex);
     return statuses[status];
