@@ -223,7 +223,7 @@ TEST_CASE("feed hub: at most subscribers_max subscribers, and stop() ends every 
 }
 
 TEST_CASE(
-    "feed hub: a position past the head waits for it; a subscriber of an idle hub gets what came meanwhile",
+    "feed hub: a position past the head waits for it, and a subscriber of an idle hub gets what came meanwhile",
     "[eventstore][feeds]") {
   TempDir dir;
   auto options = options_for(dir);

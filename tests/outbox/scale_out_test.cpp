@@ -82,7 +82,8 @@ class Cluster {
  private:
   std::unique_ptr<ServerProcess> start(size_t i) {
     auto server = std::make_unique<ServerProcess>(std::vector<std::string>{"--data-dir", dirs_[i]->path()}, env_);
-    server->wait_ready();
+    // A restart competes with three loaded instances (and, under ASan, with a slower binary).
+    server->wait_ready(60);
     return server;
   }
 
@@ -125,7 +126,7 @@ std::string create_body(int i) {
 }  // namespace
 
 TEST_CASE(
-    "scale out: three instances on one PostgreSQL; a write on one is read on the others; 20 If-Match "
+    "scale out: three instances on one PostgreSQL: a write on one is read on the others, and 20 If-Match "
     "writers spread over them give one winner per version") {
   Cluster cluster(3, {});
   const auto created = try_request(cluster.port(0), "POST", "/orders", create_body(0));
@@ -175,7 +176,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "scale out: without If-Match, writers on three instances all succeed and none is lost; an order's "
+    "scale out: without If-Match, writers on three instances all succeed and none is lost, and an order's "
     "live feed on one instance follows the writes made on the others") {
   Cluster cluster(3, {});
   const auto created = try_request(cluster.port(0), "POST", "/orders", create_body(1));

@@ -182,7 +182,7 @@ struct Store {
 
 }  // namespace
 
-TEST_CASE("report sums in RocksDB: merges add every change up; a range carries the stock in") {
+TEST_CASE("report sums in RocksDB: merges add every change up, and a range carries the stock in") {
   Store s;
   projections::OrderProjection projection(*s.store);
   const int32_t d0 = 20'000;

@@ -9,10 +9,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <mutex>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "tests/support/postgres_server.h"
@@ -115,8 +117,8 @@ ServerProcess::~ServerProcess() {
   if (!log_path_.empty()) unlink(log_path_.c_str());
 }
 
-void ServerProcess::wait_ready() {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+void ServerProcess::wait_ready(int timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   const std::string marker = "orderflow listening on ";
   while (std::chrono::steady_clock::now() < deadline) {
     auto pos = output_.find(marker);
@@ -136,7 +138,15 @@ void ServerProcess::wait_ready() {
       if (n == 0) break;
     }
   }
-  throw std::runtime_error("orderflow did not become ready; stdout: " + output_);
+  // Say why: the end of the server's log (its stderr) usually names what stopped it.
+  std::string log;
+  if (std::ifstream in(log_path_); in) {
+    std::stringstream ss;
+    ss << in.rdbuf();
+    log = ss.str();
+    if (log.size() > 4000) log = log.substr(log.size() - 4000);
+  }
+  throw std::runtime_error("orderflow did not become ready; stdout: " + output_ + "\nlog tail:\n" + log);
 }
 
 int ServerProcess::wait_exit() {

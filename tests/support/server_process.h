@@ -31,8 +31,9 @@ class ServerProcess {
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
-  /// Waits for the "listening" line; throws if the process exits first or 20 s pass.
-  void wait_ready();
+  /// Waits for the "listening" line; throws (with the end of the server's log) if the process
+  /// exits first or `timeout_s` pass.
+  void wait_ready(int timeout_s = 20);
   unsigned short port() const { return port_; }
   pid_t pid() const { return pid_; }
 
