@@ -22,6 +22,25 @@
 namespace orderflow::server {
 namespace {
 
+/// The series every backend's log has, under one name and one meaning: the commit queue, the
+/// events this process committed, the head it knows, and what the relay has not confirmed.
+template <class Store>
+void add_log_metrics(app::MetricsRegistry& metrics, const Store& store) {
+  metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
+                   [&store] { return static_cast<double>(store.stats().queue_depth); });
+  metrics.gauge_fn("orderflow_commit_queue_capacity", "Append requests the commit queue holds before 503",
+                   [&store] { return static_cast<double>(store.stats().queue_capacity); });
+  metrics.counter_fn("orderflow_commit_overloaded_total", "Appends refused because the commit queue was full",
+                     [&store] { return static_cast<double>(store.stats().rejected_overloaded); });
+  metrics.counter_fn("orderflow_events_committed_total", "Events committed to the log by this instance",
+                     [&store] { return static_cast<double>(store.stats().events); });
+  metrics.gauge_fn("orderflow_event_log_head_sequence",
+                   "Highest committed global sequence this instance knows",
+                   [&store] { return static_cast<double>(store.head_sequence()); });
+  metrics.gauge_fn("orderflow_outbox_pending_rows", "Events the relay has not confirmed yet",
+                   [&store] { return static_cast<double>(store.outbox_pending()); });
+}
+
 /// The family the RocksDB readiness probe writes into (opened with the projection families).
 constexpr const char* kHealthFamily = "health";
 
@@ -61,18 +80,7 @@ class RocksDbStorage final : public Storage {
 
 void RocksDbStorage::add_metrics(app::MetricsRegistry& metrics) {
   const eventstore::RocksDbStore& store = *store_;
-  metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
-                   [&store] { return static_cast<double>(store.stats().queue_depth); });
-  metrics.gauge_fn("orderflow_commit_queue_capacity", "Append requests the commit queue holds before 503",
-                   [&store] { return static_cast<double>(store.stats().queue_capacity); });
-  metrics.counter_fn("orderflow_commit_overloaded_total", "Appends refused because the commit queue was full",
-                     [&store] { return static_cast<double>(store.stats().rejected_overloaded); });
-  metrics.counter_fn("orderflow_events_committed_total", "Events committed to the log",
-                     [&store] { return static_cast<double>(store.stats().events); });
-  metrics.gauge_fn("orderflow_event_log_head_sequence", "Highest committed global sequence",
-                   [&store] { return static_cast<double>(store.head_sequence()); });
-  metrics.gauge_fn("orderflow_outbox_pending_rows", "Outbox rows not yet published",
-                   [&store] { return static_cast<double>(store.outbox_pending()); });
+  add_log_metrics(metrics, store);
   metrics.gauge_fn("orderflow_rocksdb_block_cache_bytes",
                    "Bytes held by RocksDB's block cache, the memtables charged to it included",
                    [&store] { return static_cast<double>(store.stats().block_cache_bytes); });
@@ -201,19 +209,7 @@ class PostgresStorage final : public Storage {
 
 void PostgresStorage::add_metrics(app::MetricsRegistry& metrics) {
   const pg::PostgresStore& store = *store_;
-  metrics.gauge_fn("orderflow_commit_queue_depth", "Append requests waiting for the committer",
-                   [&store] { return static_cast<double>(store.stats().queue_depth); });
-  metrics.gauge_fn("orderflow_commit_queue_capacity", "Append requests the commit queue holds before 503",
-                   [&store] { return static_cast<double>(store.stats().queue_capacity); });
-  metrics.counter_fn("orderflow_commit_overloaded_total", "Appends refused because the commit queue was full",
-                     [&store] { return static_cast<double>(store.stats().rejected_overloaded); });
-  metrics.counter_fn("orderflow_events_committed_total", "Events committed to the log by this instance",
-                     [&store] { return static_cast<double>(store.stats().events); });
-  metrics.gauge_fn("orderflow_event_log_head_sequence",
-                   "Highest committed global sequence this instance knows",
-                   [&store] { return static_cast<double>(store.head_sequence()); });
-  metrics.gauge_fn("orderflow_outbox_pending_rows", "Events the relay has not confirmed yet",
-                   [&store] { return static_cast<double>(store.outbox_pending()); });
+  add_log_metrics(metrics, store);
   metrics.counter_fn("orderflow_postgres_appends_in_doubt_total",
                      "Append calls whose connection broke mid-call (their outcome was looked up)",
                      [&store] { return static_cast<double>(store.stats().in_doubt_total); });
