@@ -335,10 +335,20 @@ Result<Unit, StoreError> PostgresEventStore::recover_relay_checkpoint() {
                        "ON CONFLICT (name) DO NOTHING",
                        Params().text(app::kRelayCheckpoint));
   if (!started) return fail(started.error());
-  auto read = read_checkpoint(app::kRelayCheckpoint);
+  // The checkpoint and the head in one snapshot: another instance's relay may have moved the
+  // checkpoint past the head this store read a moment ago (its writers committed meanwhile).
+  auto read = query("read the relay checkpoint", "relay_checkpoint_and_head",
+                    "SELECT c.position, h.position FROM checkpoints c, log_head h WHERE c.name = $1",
+                    Params().text(app::kRelayCheckpoint));
   if (!read) return fail(read.error());
-  const uint64_t checkpoint = read.value().value_or(0);
-  const uint64_t head = known_head_.load();
+  if (read->rows() != 1) return fail(StoreError{"no relay checkpoint or no log_head", StoreError::Code::corrupt});
+  const std::optional<int64_t> stored = read->i64(0, 0);
+  const std::optional<int64_t> head_now = read->i64(0, 1);
+  if (!stored || !head_now || *stored < 0 || *head_now < 0)
+    return fail(StoreError{"malformed relay checkpoint or log_head", StoreError::Code::corrupt});
+  const uint64_t checkpoint = static_cast<uint64_t>(*stored);
+  const uint64_t head = static_cast<uint64_t>(*head_now);
+  advance_head(head);
   if (checkpoint > head) {
     return fail(StoreError{"the relay checkpoint (" + std::to_string(checkpoint) +
                                ") is ahead of the event log's head (" + std::to_string(head) +
