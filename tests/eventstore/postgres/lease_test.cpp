@@ -1,12 +1,11 @@
 // Exactly one relay across the instances of one PostgreSQL store: the relay checkpoint's lease
 // (app/ports/checkpoint_lease.h) is held by one instance at a time, its checkpoint writes are
-// fenced (a stale holder cannot move the checkpoint), and when the holder's session ends another
-// instance's relay takes over from the checkpoint it wrote: every event published, each relay's
-// messages in log order, duplicates only as repeats.
+// fenced (a stale holder cannot move the checkpoint), and when the holder's session ends the lease
+// is taken again (by whichever instance asks first) and publishing goes on from the checkpoint:
+// every event published, each relay's messages in log order, duplicates only as repeats.
 #include <catch2/catch.hpp>
 
 #include <map>
-#include <set>
 
 #include "outbox/relay.h"
 #include "tests/eventstore/postgres/pg_test_support.h"
@@ -99,8 +98,8 @@ TEST_CASE("lease: one holder at a time, fenced checkpoint writes, and the lease 
 }
 
 TEST_CASE(
-    "lease: three instances' relays, one publishes; its session ends under load and another publishes "
-    "the rest from the checkpoint: every event out, in order per relay, repeats only",
+    "lease: three instances' relays, one publishes; its session ends under load, the lease is taken again "
+    "and publishing goes on from the checkpoint: every event out, in order per relay, repeats only",
     "[postgres][lease]") {
   const std::string url = fresh_database();
   constexpr int kInstances = 3;
@@ -142,12 +141,9 @@ TEST_CASE(
     });
   }
   RawSession admin(url);
-  std::set<size_t> led;  // the instances that published
   for (int round = 0; round < 2; ++round) {
     REQUIRE(wait_until([&] { return appended.load() >= 150 * (round + 1); }, seconds(60)));
     REQUIRE(wait_until([&] { return leaders() == 1; }, seconds(10)));
-    for (size_t i = 0; i < relays.size(); ++i)
-      if (relays[i]->metrics().leading) led.insert(i);
     REQUIRE(end_lease_holder(admin));
   }
   REQUIRE(wait_until([&] { return appended.load() >= 450; }, seconds(60)));
@@ -159,9 +155,9 @@ TEST_CASE(
   CHECK(last == static_cast<uint64_t>(appended.load()));
   REQUIRE(wait_until([&] { return checkpoint_of(*stores[0]) == std::optional<uint64_t>(last); }, seconds(30)));
   CHECK(leaders() == 1);
-  for (size_t i = 0; i < relays.size(); ++i)
-    if (relays[i]->metrics().leading) led.insert(i);
-  CHECK(led.size() >= 2);  // the lease passed at least once to another instance
+  // Taken once, then again after each ended session (by whichever instance asked first: the one
+  // whose session ended may win it back).
+  CHECK(admin.number("SELECT fence FROM leases WHERE name = 'relay'") >= 3);
 
   // Every committed event went out; each relay sent in log order while it led, and every copy of
   // a message is the same event at the same position.
