@@ -70,7 +70,7 @@ int dispatch_rounds(int iterations, int rounds) {
     entry.scopes.add("orders:write");
     entry.rate_per_s = 1e7;
     entry.burst = 1e7;
-    ring->keys.push_back(entry);
+    ring->add(entry);
   }
   keyed.set_authenticator(std::make_shared<api::auth::Authenticator>(ring));
   keyed.set_rate_limiter(std::make_shared<api::auth::RateLimiter>(api::auth::RateLimitOptions{}), false,

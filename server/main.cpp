@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
       spdlog::critical("API_KEYS_FILE {}", keys.error());
       return 1;
     }
-    spdlog::info("access control on: {} API keys from {}", keys->keys.size(), config.api_keys_file);
+    spdlog::info("access control on: {} API keys from {}", keys->keys().size(), config.api_keys_file);
     authenticator = std::make_shared<api::auth::Authenticator>(
         std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
     router.set_authenticator(authenticator);
@@ -352,10 +352,10 @@ int main(int argc, char** argv) {
     auto keys = api::auth::load_keys_file(config.api_keys_file);
     if (!keys) {
       spdlog::error("SIGHUP: API_KEYS_FILE {}; the {} keys in force stay", keys.error(),
-                    authenticator->keys()->keys.size());
+                    authenticator->keys()->keys().size());
       continue;
     }
-    spdlog::info("SIGHUP: {} API keys loaded from {}", keys->keys.size(), config.api_keys_file);
+    spdlog::info("SIGHUP: {} API keys loaded from {}", keys->keys().size(), config.api_keys_file);
     authenticator->replace_keys(std::make_shared<const api::auth::KeyRing>(std::move(keys.value())));
   }
   spdlog::info("signal {} received: shutting down", sig);

@@ -1,12 +1,14 @@
 #pragma once
 // API keys: the keys file (API_KEYS_FILE) and the lookup of a presented key. The file holds only
-// each key's SHA-256 digest, never the key; a presented key is hashed and its digest compared with
-// every stored digest in constant time (CRYPTO_memcmp, no early exit), so neither the file nor the
-// timing of a refusal tells anyone how close a guess was. No OpenSSL type appears here.
+// each key's SHA-256 digest, never the key; a presented key is hashed, its digest looked up, and
+// compared in constant time (CRYPTO_memcmp, no early exit), so neither the file nor the timing of a
+// refusal tells anyone how close a guess was. No OpenSSL type appears here.
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <initializer_list>
 #include <vector>
 
@@ -57,11 +59,21 @@ struct ApiKey {
 };
 
 /// The keys in force. Immutable once built: a reload builds a new one and swaps it in.
-struct KeyRing {
-  std::vector<ApiKey> keys;
-  /// The key whose digest is SHA-256(`presented`), or null. Every digest is compared, in constant
-  /// time each.
+class KeyRing {
+ public:
+  /// Adds `key`. The keys file refuses two entries with one digest (parse_keys); here the first
+  /// of them would be found.
+  void add(ApiKey key);
+  const std::vector<ApiKey>& keys() const { return keys_; }
+  /// The key whose digest is SHA-256(`presented`), or null. The digest picks the candidates by its
+  /// first 8 bytes (a hash table: the cost does not grow with the number of keys), and each
+  /// candidate's whole digest is compared in constant time. What the timing can tell is at most
+  /// how a guess's SHA-256 begins, which says nothing of how close the guess is to a key.
   const ApiKey* find(std::string_view presented) const;
+
+ private:
+  std::vector<ApiKey> keys_;
+  std::unordered_multimap<uint64_t, size_t> by_prefix_;  // first 8 digest bytes -> index in keys_
 };
 
 /// Parses the keys file's text: `{"keys": [{"name", "sha256", "scopes", "rateLimitPerSecond"?,

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "api/auth/access.h"
 #include "api/auth/api_keys.h"
@@ -100,18 +101,41 @@ TEST_CASE("keys file: entries are checked field by field") {
       R"({"keys":[{"name":"shop","sha256":")" + digest +
       R"(","scopes":["orders:read","orders:write"],"rateLimitPerSecond":50,"burst":100}]})");
   REQUIRE(ring);
-  REQUIRE(ring->keys.size() == 1);
-  CHECK(ring->keys[0].rate_per_s == 50);
-  CHECK(ring->keys[0].burst == 100);
+  REQUIRE(ring->keys().size() == 1);
+  CHECK(ring->keys()[0].rate_per_s == 50);
+  CHECK(ring->keys()[0].burst == 100);
   REQUIRE(ring->find("k") != nullptr);
   CHECK(ring->find("k")->name == "shop");
   CHECK(ring->find("K") == nullptr);
   CHECK(ring->find("") == nullptr);
 }
 
+TEST_CASE("key ring: among many keys each is found by its own text and no other text matches") {
+  api::auth::KeyRing ring;
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {
+    texts.push_back(api::auth::new_key());
+    ring.add({"key" + std::to_string(i), api::auth::sha256(texts.back()), api::auth::ScopeSet::of({"orders:read"}), 0, 0});
+  }
+  REQUIRE(ring.keys().size() == 300);
+  for (int i = 0; i < 300; ++i) {
+    const auto* found = ring.find(texts[i]);
+    REQUIRE(found != nullptr);
+    CHECK(found->name == "key" + std::to_string(i));
+  }
+  // A key with one character changed, a prefix, the key with a suffix, and another fresh key.
+  std::string changed = texts[7];
+  changed.back() = changed.back() == '0' ? '1' : '0';
+  CHECK(ring.find(changed) == nullptr);
+  CHECK(ring.find(texts[7].substr(0, texts[7].size() - 1)) == nullptr);
+  CHECK(ring.find(texts[7] + "0") == nullptr);
+  CHECK(ring.find(api::auth::new_key()) == nullptr);
+  CHECK(api::auth::KeyRing().find(texts[0]) == nullptr);
+}
+
 TEST_CASE("credentials: Bearer or X-API-Key once and well formed or 401 naming the problem") {
   auto ring = std::make_shared<api::auth::KeyRing>();
-  ring->keys.push_back(
+  ring->add(
       {"shop", api::auth::sha256("secret-key"), api::auth::ScopeSet::of({"orders:read"}), 0, 0});
   api::auth::Authenticator authenticator(ring);
   auto message_of = [&](std::vector<std::pair<std::string, std::string>> headers) {

@@ -31,10 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view file = eol == std::string_view::npos ? std::string_view{} : input.substr(eol + 1);
 
   auto ring = std::make_shared<api::auth::KeyRing>();
-  ring->keys.push_back({"known", api::auth::sha256("of_known"), api::auth::ScopeSet::of({"orders:read"}), 0, 0});
+  ring->add({"known", api::auth::sha256("of_known"), api::auth::ScopeSet::of({"orders:read"}), 0, 0});
   auto parsed = api::auth::parse_keys(file);
   if (parsed) {
-    for (const auto& k : parsed->keys)  // (a ScopeSet holds only known scopes by construction)
+    for (const auto& k : parsed->keys())  // (a ScopeSet holds only known scopes by construction)
       if (k.name.empty()) std::abort();
   } else if (parsed.error().empty()) {
     std::abort();
