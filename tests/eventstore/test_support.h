@@ -8,6 +8,7 @@
 #include <string>
 
 #include "eventstore/rocksdb/rocksdb_event_store.h"
+#include "tests/eventstore/event_builders.h"
 
 namespace orderflow::eventstore::test {
 
@@ -42,29 +43,6 @@ inline std::unique_ptr<RocksDbStore> open_store(const Options& options) {
   auto opened = open_rocksdb_event_store(options);
   if (!opened.ok()) FAIL("open failed: " << opened.error().message);
   return std::move(opened).value();
-}
-
-inline app::NewEvent make_event(const std::string& type, const std::string& payload,
-                                const std::string& event_id) {
-  app::NewEvent e;
-  e.type = type;
-  e.schema_version = 1;
-  e.payload = payload;
-  e.metadata.event_id = event_id;
-  e.metadata.occurred_at_ms = 1'700'000'000'000;
-  e.metadata.correlation_id = "corr-" + event_id;
-  e.metadata.causation_id = "cause-" + event_id;
-  e.metadata.actor = "tester";
-  return e;
-}
-
-inline app::AppendRequest make_append(const std::string& stream, app::ExpectedVersion expected,
-                                      std::vector<app::NewEvent> events) {
-  app::AppendRequest r;
-  r.stream_id = stream;
-  r.expected = expected;
-  r.events = std::move(events);
-  return r;
 }
 
 }  // namespace orderflow::eventstore::test

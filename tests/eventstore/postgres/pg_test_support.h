@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "eventstore/postgres/postgres_event_store.h"
+#include "tests/eventstore/event_builders.h"
 #include "tests/support/postgres_server.h"
 
 namespace orderflow::eventstore::postgres::test {
@@ -38,28 +39,8 @@ inline std::unique_ptr<PostgresStore> open_store(const Options& options) {
   return std::move(opened).value();
 }
 
-inline app::NewEvent make_event(const std::string& type, const std::string& payload,
-                                const std::string& event_id) {
-  app::NewEvent e;
-  e.type = type;
-  e.schema_version = 1;
-  e.payload = payload;
-  e.metadata.event_id = event_id;
-  e.metadata.occurred_at_ms = 1'700'000'000'123;
-  e.metadata.correlation_id = "corr-" + event_id;
-  e.metadata.causation_id = "cause-" + event_id;
-  e.metadata.actor = "tester";
-  return e;
-}
-
-inline app::AppendRequest make_append(const std::string& stream, app::ExpectedVersion expected,
-                                      std::vector<app::NewEvent> events) {
-  app::AppendRequest r;
-  r.stream_id = stream;
-  r.expected = expected;
-  r.events = std::move(events);
-  return r;
-}
+using eventstore::test::make_append;
+using eventstore::test::make_event;
 
 /// A session of our own on the store's database, with the store's search_path, for what a test
 /// must do beside the store: hold a transaction open, look at the tables, end a session. (libpq

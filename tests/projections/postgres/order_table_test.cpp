@@ -23,84 +23,24 @@
 #include "projections/postgres/order_table.h"
 #include "projections/rocksdb/order_projection.h"
 #include "tests/eventstore/postgres/pg_test_support.h"
+#include "tests/projections/order_fixtures.h"
 #include "tests/support/server_process.h"
 #include "tests/support/wait_until.h"
 
 using namespace orderflow;
 using domain::Order;
 using S = domain::OrderStatus;
+namespace orders = orderflow::testing::orders;
+using orders::after;
+using orders::customer;
+using orders::describe;
+using orders::items;
+using orders::order_id;
+using orders::placed;
+using orders::Query;
 namespace pg = eventstore::postgres;
 
 namespace {
-
-std::string uuid(const char* kind, int n) {
-  char text[37];
-  std::snprintf(text, sizeof text, "%s-0000-4000-8000-%012d", kind, n);
-  return text;
-}
-domain::OrderId order_id(int n) {
-  return domain::OrderId(uuid("00000000", n));
-}
-domain::CustomerId customer(int n) {
-  return domain::CustomerId(uuid("cccccccc", n));
-}
-std::vector<domain::OrderItem> items(int product_n, int64_t quantity) {
-  return {{domain::ItemId(uuid("eeeeeeee", product_n)), domain::ProductId(uuid("dddddddd", product_n)),
-           quantity, domain::Money::from_minor(1250)}};
-}
-
-Order after(const Order& state, const domain::Command& command) {
-  auto events = domain::decide(state, command);
-  if (!events) FAIL("decide refused: " << events.error().message);
-  return domain::fold(state, *events);
-}
-
-Order placed(int n, int customer_n, domain::TimestampMs at_ms) {
-  return after(domain::initial_state(order_id(n)),
-               domain::PlaceOrder{order_id(n), customer(customer_n), items(1, 2), at_ms});
-}
-
-struct Query {
-  app::OrderListQuery q;
-  Query& customer(int n) {
-    q.customer_id = ::customer(n);
-    return *this;
-  }
-  Query& status(S s) {
-    q.status = s;
-    return *this;
-  }
-  Query& from(int64_t ms) {
-    q.created_from_ms = ms;
-    return *this;
-  }
-  Query& to(int64_t ms) {
-    q.created_to_ms = ms;
-    return *this;
-  }
-  Query& limit(size_t n) {
-    q.limit = n;
-    return *this;
-  }
-  Query& cursor(std::optional<std::string> c) {
-    q.cursor = std::move(c);
-    return *this;
-  }
-  Query& descending(bool d) {
-    q.descending = d;
-    return *this;
-  }
-  operator app::OrderListQuery() const { return q; }
-};
-
-std::string describe(const app::OrderListQuery& q) {
-  std::string text = "limit=" + std::to_string(q.limit) + (q.descending ? " desc" : " asc");
-  if (q.customer_id) text += " customer=" + q.customer_id->str();
-  if (q.status) text += " status=" + std::string(domain::to_wire(*q.status));
-  if (q.created_from_ms) text += " from=" + std::to_string(*q.created_from_ms);
-  if (q.created_to_ms) text += " to=" + std::to_string(*q.created_to_ms);
-  return text;
-}
 
 /// The PostgreSQL store with the orders table, and (when `with_rocksdb`) a RocksDB store with its
 /// read model, both fed the same changes the way the server feeds them: appends carrying the
@@ -175,78 +115,17 @@ struct Rig {
   }
 };
 
-/// A population of orders on 3 customers, in every status, with creation times that tie in
-/// groups, some deleted; `live` is the test's own model.
-struct Population {
+/// The shared population (tests/projections/order_fixtures.h), applied through the store (and the
+/// RocksDB store too when `with_rocksdb`).
+struct Population : orders::Population {
   Rig rig;
-  std::vector<Order> live;
-  std::vector<Order> deleted;
 
-  explicit Population(int count, bool with_rocksdb = false) : rig(with_rocksdb) {
-    std::vector<std::pair<Order, Order>> changes;
-    for (int n = 1; n <= count; ++n) {
-      const domain::TimestampMs at_ms = 1000 + ((n * 7) % count) / 3;
-      Order o = placed(n, n % 3, at_ms);
-      changes.emplace_back(domain::initial_state(o.id), o);
-      Order next = o;
-      switch (n % 5) {
-        case 0:
-          next = after(o, domain::ChangeStatus{S::shipped, std::nullopt, at_ms + 1});
-          break;
-        case 1:
-          next = after(o, domain::ChangeStatus{S::canceled, std::nullopt, at_ms + 1});
-          break;
-        case 2:
-          next = after(after(o, domain::ChangeStatus{S::shipped, std::nullopt, at_ms + 1}),
-                       domain::ChangeStatus{S::delivered, std::nullopt, at_ms + 2});
-          break;
-        case 3:
-          next = after(o, domain::UpdateOrder{customer((n + 1) % 3), std::nullopt, std::nullopt, at_ms + 1});
-          break;
-        default:
-          break;
-      }
-      if (next.version != o.version) changes.emplace_back(o, next);
-      if (n % 11 == 0) {
-        changes.emplace_back(next, after(next, domain::DeleteOrder{at_ms + 3}));
-        deleted.push_back(next);
-      } else {
-        live.push_back(next);
-      }
-    }
+  explicit Population(int count, bool with_rocksdb = false) : orders::Population(count), rig(with_rocksdb) {
     rig.apply_all(changes);
   }
 
-  std::vector<std::string> expected(const app::OrderListQuery& q) const {
-    std::vector<Order> hits;
-    for (const auto& o : live) {
-      if (q.customer_id && o.customer_id != *q.customer_id) continue;
-      if (q.status && o.status != *q.status) continue;
-      if (q.created_from_ms && o.created_at_ms < *q.created_from_ms) continue;
-      if (q.created_to_ms && o.created_at_ms > *q.created_to_ms) continue;
-      hits.push_back(o);
-    }
-    std::sort(hits.begin(), hits.end(), [](const Order& a, const Order& b) {
-      return std::tie(a.created_at_ms, a.id) < std::tie(b.created_at_ms, b.id);
-    });
-    if (q.descending) std::reverse(hits.begin(), hits.end());
-    std::vector<std::string> out;
-    for (const auto& o : hits) out.push_back(domain::order_to_json(o));
-    return out;
-  }
-
-  std::vector<std::string> all_pages(app::OrderListQuery q) const {
-    std::vector<std::string> out;
-    for (int pages = 0; pages < 10000; ++pages) {
-      const auto page = rig.list(q);
-      CHECK(page.orders_json.size() <= q.limit);
-      out.insert(out.end(), page.orders_json.begin(), page.orders_json.end());
-      if (!page.next_cursor) return out;
-      CHECK(page.orders_json.size() == q.limit);
-      q.cursor = page.next_cursor;
-    }
-    FAIL("paging did not end");
-    return out;
+  std::vector<std::string> all_pages(const app::OrderListQuery& q) const {
+    return orders::all_pages([this](const app::OrderListQuery& query) { return rig.list(query); }, q);
   }
 };
 
