@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -176,6 +177,33 @@ std::vector<std::string> all_pages(const List& list, app::OrderListQuery q) {
   }
   FAIL("paging did not end");
   return out;
+}
+
+/// Pages through every filter (none, customer, status, both, a creation range) with limits 1, 7 and
+/// 100, in both orders, through `list` (a query -> app::OrderPage): each answer is the model's,
+/// whole, in order, with no order twice.
+template <typename List>
+void check_paging_over_every_filter(const Population& pop, const List& list) {
+  using S = domain::OrderStatus;
+  for (size_t limit : {1, 7, 100}) {
+    for (bool descending : {false, true}) {
+      std::vector<app::OrderListQuery> queries = {
+          Query().limit(limit).descending(descending),
+          Query().customer(1).limit(limit).descending(descending),
+          Query().status(S::processing).limit(limit).descending(descending),
+          Query().customer(2).status(S::canceled).limit(limit).descending(descending),
+          Query().from(1010).to(1060).limit(limit).descending(descending),
+      };
+      for (const auto& q : queries) {
+        INFO(describe(q));
+        const auto expected = pop.expected(q);
+        REQUIRE(expected.size() > 1);
+        const auto got = all_pages(list, q);
+        CHECK(got == expected);
+        CHECK(std::set(got.begin(), got.end()).size() == got.size());  // no order twice
+      }
+    }
+  }
 }
 
 }  // namespace orderflow::testing::orders
