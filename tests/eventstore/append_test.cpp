@@ -3,6 +3,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "tests/eventstore/log_contract.h"
 #include "tests/eventstore/test_support.h"
 
 using namespace orderflow;
@@ -70,39 +71,7 @@ TEST_CASE("append then read back by stream and by global sequence", "[eventstore
 TEST_CASE("expected version: any, no_stream and exact", "[eventstore]") {
   TempDir dir;
   auto store = open_store(options_for(dir));
-  auto append_one = [&](const std::string& stream, ExpectedVersion expected) {
-    return store->append(make_append(stream, expected, {make_event("t", "{}", "id")}));
-  };
-
-  // New stream: no_stream, exact(0) and any all succeed; exact(n>0) conflicts with actual 0.
-  auto conflict_new = append_one("s-new", ExpectedVersion::exact(5));
-  REQUIRE_FALSE(conflict_new.ok());
-  CHECK(conflict_new.error().code == AppendError::Code::version_conflict);
-  CHECK(conflict_new.error().actual_version == 0);
-  REQUIRE(append_one("s-new", ExpectedVersion::exact(0)).ok());
-  REQUIRE(append_one("s-a", ExpectedVersion::any()).ok());
-
-  REQUIRE(append_one("s", ExpectedVersion::no_stream()).ok());
-  REQUIRE(append_one("s", ExpectedVersion::exact(1)).ok());
-  REQUIRE(append_one("s", ExpectedVersion::any()).ok());
-  CHECK(store->stream_version("s") == 3);
-
-  auto stale = append_one("s", ExpectedVersion::exact(2));
-  REQUIRE_FALSE(stale.ok());
-  CHECK(stale.error().code == AppendError::Code::version_conflict);
-  CHECK(stale.error().actual_version == 3);
-
-  auto exists = append_one("s", ExpectedVersion::no_stream());
-  REQUIRE_FALSE(exists.ok());
-  CHECK(exists.error().code == AppendError::Code::version_conflict);
-  CHECK(exists.error().actual_version == 3);
-
-  auto ok = append_one("s", ExpectedVersion::exact(3));
-  REQUIRE(ok.ok());
-  CHECK(ok->stream_version == 4);
-  // Rejected appends took no sequence numbers: 2 on s-new/s-a + 4 on s.
-  CHECK(ok->last_sequence == 6);
-  CHECK(store->head_sequence() == 6);
+  check_expected_version_rules(*store);
 }
 
 TEST_CASE("a conflicting append writes nothing at all", "[eventstore]") {

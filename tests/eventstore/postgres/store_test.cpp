@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "domain/order.h"
+#include "tests/eventstore/log_contract.h"
 #include "tests/eventstore/postgres/pg_test_support.h"
 
 using namespace orderflow;
@@ -88,40 +89,7 @@ TEST_CASE("postgres: append then read back by stream and by position", "[postgre
 
 TEST_CASE("postgres: expected version any, no_stream and exact, checked by the database", "[postgres]") {
   auto store = open_store(options_for(fresh_database()));
-  int n = 0;
-  auto append_one = [&](const std::string& stream, ExpectedVersion expected) {
-    return store->append(make_append(stream, expected, {make_event("t", "{}", "id-" + std::to_string(++n))}));
-  };
-  auto conflict_new = append_one("s-new", ExpectedVersion::exact(5));
-  REQUIRE_FALSE(conflict_new.ok());
-  CHECK(conflict_new.error().code == AppendError::Code::version_conflict);
-  CHECK(conflict_new.error().actual_version == 0);
-  REQUIRE(append_one("s-new", ExpectedVersion::exact(0)).ok());
-  REQUIRE(append_one("s-a", ExpectedVersion::any()).ok());
-
-  REQUIRE(append_one("s", ExpectedVersion::no_stream()).ok());
-  REQUIRE(append_one("s", ExpectedVersion::exact(1)).ok());
-  REQUIRE(append_one("s", ExpectedVersion::any()).ok());
-  CHECK(store->stream_version("s") == 3);
-
-  auto stale = append_one("s", ExpectedVersion::exact(2));
-  REQUIRE_FALSE(stale.ok());
-  CHECK(stale.error().code == AppendError::Code::version_conflict);
-  CHECK(stale.error().actual_version == 3);
-  auto exists = append_one("s", ExpectedVersion::no_stream());
-  REQUIRE_FALSE(exists.ok());
-  CHECK(exists.error().code == AppendError::Code::version_conflict);
-  CHECK(exists.error().actual_version == 3);
-
-  auto ok = append_one("s", ExpectedVersion::exact(3));
-  REQUIRE(ok.ok());
-  CHECK(ok->stream_version == 4);
-  // Rejected appends took no position: 2 on s-new/s-a + 4 on s, and no hole in the log.
-  CHECK(ok->last_sequence == 6);
-  CHECK(store->head_sequence() == 6);
-  auto all = store->read_all(1, 100);
-  REQUIRE(all->size() == 6);
-  CHECK(all->back().sequence == 6);
+  eventstore::test::check_expected_version_rules(*store);
 }
 
 TEST_CASE("postgres: a rejected append writes nothing: no event, record, order row or position",
