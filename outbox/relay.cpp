@@ -212,9 +212,7 @@ bool Relay::connect_with_backoff() {
   if (failures_ > 0) {
     const uint32_t delay_ms = backoff_delay_ms(options_.backoff, failures_, random_state_);
     random_state_ = random_state_ * 6364136223846793005ULL + 1442695040888963407ULL;  // LCG step
-    std::unique_lock lock(mutex_);
-    // Commits notify the relay all the time; only stop() cuts a backoff short.
-    if (wake_.wait_for(lock, std::chrono::milliseconds(delay_ms), [this] { return stopping_; })) return false;
+    if (sleep_unless_stopping(static_cast<int>(delay_ms))) return false;
   }
   if (stop_requested_.load()) return false;
   auto connected = publisher_->connect();
