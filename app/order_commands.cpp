@@ -114,9 +114,9 @@ void OrderCommands::run_on(const Executor& executor, std::function<void()> job) 
     job();
 }
 
-AppendRequest OrderCommands::prepare_append(const Order& state, const std::vector<Event>& events,
-                                            const CommandContext& ctx, bool creating, Order& after,
-                                            std::string& after_json) {
+AppendRequest append_request_for(const Order& state, const std::vector<Event>& events,
+                                 const CommandContext& ctx, bool creating, int64_t now_ms, Order& after,
+                                 std::string& after_json) {
   const std::string causation = new_uuid_v4();
   AppendRequest req;
   req.stream_id = stream_of(state.id);
@@ -140,7 +140,7 @@ AppendRequest OrderCommands::prepare_append(const Order& state, const std::vecto
   if (ctx.idempotency) {
     // Stored in the same batch as the events: the response exists exactly when the change does.
     req.idempotency = IdempotencyRecord{ctx.idempotency->key, ctx.idempotency->render(after, after_json),
-                                        clock_.now_ms() + ctx.idempotency->ttl_ms};
+                                        now_ms + ctx.idempotency->ttl_ms};
   }
   return req;
 }
@@ -203,7 +203,8 @@ void OrderCommands::place(PlaceOrderInput input, CommandContext ctx, OrderDone d
     auto reservation = stock_.reserve(step->state.id, step->events, false);
     if (!reservation) return done(fail(reservation.error()));
     step->reserved = std::move(*reservation);
-    request = prepare_append(step->state, step->events, ctx, true, step->after, step->after_json);
+    request = append_request_for(step->state, step->events, ctx, true, clock_.now_ms(), step->after,
+                                 step->after_json);
   } catch (const std::exception& e) {
     stock_.compensate(step->state.id, step->reserved);
     return done(fail(internal_error("place", e)));
@@ -282,7 +283,8 @@ void OrderCommands::attempt(const std::shared_ptr<Run>& run) {
     auto reservation = stock_.reserve(state.id, step->events, reactivation);
     if (!reservation) return finish(run, fail(reservation.error()));
     step->reserved = std::move(*reservation);
-    request = prepare_append(state, step->events, ctx, false, step->after, step->after_json);
+    request = append_request_for(state, step->events, ctx, false, clock_.now_ms(), step->after,
+                                 step->after_json);
   } catch (const std::exception& e) {
     stock_.compensate(step->state.id, step->reserved);
     return finish(run, fail(internal_error("command", e)));

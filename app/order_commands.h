@@ -102,6 +102,16 @@ struct OrderCommandsOptions {
   std::function<Executor()> resume_here;
 };
 
+/// The append a command's `events` on `state` make: the encoded events with their metadata and
+/// outbox messages, the order change for the read model, and the idempotency record (expiring
+/// `ctx.idempotency->ttl_ms` after `now_ms`). `after` is the state the events lead to, `after_json`
+/// its rendering. `creating`: the stream must not exist yet; else it must be at state.version.
+/// The one place an order command becomes an append (the server, and the benches that append
+/// what the server appends).
+AppendRequest append_request_for(const domain::Order& state, const std::vector<domain::Event>& events,
+                                 const CommandContext& ctx, bool creating, int64_t now_ms,
+                                 domain::Order& after, std::string& after_json);
+
 class OrderCommands {
  public:
   /// `inventory` answers prices and reservations; stock given back goes to `releases`.
@@ -140,11 +150,6 @@ class OrderCommands {
   /// Where a command started on this thread resumes (resume_here, else resume).
   Executor resume_target() const;
   static void run_on(const Executor& executor, std::function<void()> job);
-  /// The append request for `events` on `state` (events, outbox messages, read-model rows, the
-  /// idempotency record); `after` is the state they lead to, `after_json` its rendering.
-  AppendRequest prepare_append(const domain::Order& state, const std::vector<domain::Event>& events,
-                               const CommandContext& ctx, bool creating, domain::Order& after,
-                               std::string& after_json);
   /// Judges a completed append: the state after it, or the error (conflict = a version conflict).
   Result<domain::Order, Error> on_appended(const domain::Order& state, domain::Order after,
                                            AppendResult result, bool& conflict);
