@@ -136,6 +136,14 @@ PgAdminResult<uint64_t> AdminSession::begin_locked() {
       !b)
     return fail(b.error());
   s.transaction = State::Transaction::locked;
+  // The orders table first, as appends take their locks (schema.cpp, version 2): an append writes
+  // its orders rows before it waits for log_head, so this waits for the appends that have, and
+  // holds back the others before they write one; taking log_head first could deadlock with them.
+  // Readers are not held back (SHARE ROW EXCLUSIVE does not conflict with SELECT).
+  if (auto t = s.script("lock orders", "LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE"); !t) {
+    rollback();
+    return fail(t.error());
+  }
   // READ COMMITTED: each later statement takes a snapshot after the lock was granted, so it sees
   // every append committed before, and none commits until this transaction ends.
   auto r = s.exec("lock log_head", "SELECT position FROM log_head WHERE id FOR UPDATE");

@@ -206,9 +206,10 @@ class PostgresEventStore final : public PostgresStore {
     Clock::time_point deadline;
   };
   /// The results of one group, in order; never throws. A nullopt result is in doubt (`doubt` says
-  /// why): its append must not be answered yet.
+  /// why): its append must not be answered yet. A group the database rolled back to break a
+  /// deadlock (or a serialization failure) runs again, up to `retries` times.
   std::vector<std::optional<AppendResult>> run_group(std::vector<Pending*>& group,
-                                                     std::optional<Doubt>& doubt);
+                                                     std::optional<Doubt>& doubt, int retries = 3);
   /// Answers the appends of in_doubt_ whose outcome can be learnt now (or whose deadline passed);
   /// leaves the others for a later try. Never blocks longer than one lookup.
   void resolve_doubts();
@@ -626,7 +627,8 @@ bool PostgresEventStore::ensure_committer_connection(std::string& error) {
 }
 
 std::vector<std::optional<AppendResult>> PostgresEventStore::run_group(std::vector<Pending*>& group,
-                                                                       std::optional<Doubt>& doubt) {
+                                                                       std::optional<Doubt>& doubt,
+                                                                       int retries) {
   using Code = AppendError::Code;
   auto all_failed = [&](AppendError::Code code, const std::string& message) {
     std::vector<std::optional<AppendResult>> out;
@@ -734,6 +736,13 @@ std::vector<std::optional<AppendResult>> PostgresEventStore::run_group(std::vect
     }
     if (error.kind == PgError::Kind::server) {
       const std::string_view state = error.sqlstate;
+      // Rolled back whole, nothing written: append_group claims its rows in one order, so a
+      // deadlock needs a rare three-way race on new streams (schema.cpp); the group runs again.
+      if ((state == "40P01" || state == "40001") && retries > 0) {
+        spdlog::warn("eventstore: the database rolled an append group back ({}); running it again",
+                     error.message);
+        return run_group(group, doubt, retries - 1);
+      }
       // A value the server refused (a data exception, a constraint) belongs to one append: try
       // them one by one, so only that one fails.
       const bool data_error = state.substr(0, 2) == "22" || state.substr(0, 2) == "23";

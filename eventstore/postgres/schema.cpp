@@ -256,6 +256,193 @@ END
 $fn$;
 )sql";
 
+// Version 2: append_group holds the log_head lock for less of its transaction. Version 1 took it
+// first, so every append transaction of every instance ran one after the other from its first
+// statement to its commit; three instances were slower than one (BENCHMARKS.md). Now:
+//   1. Claim, without the log_head lock, in one order every transaction follows (so two never wait
+//      for each other in a cycle): the idempotency keys (INSERT ... ON CONFLICT DO NOTHING, in key
+//      order: a key another open transaction is storing is waited for; a key not claimed is
+//      stored: outcome 2), then the streams' head rows (existing rows locked FOR UPDATE in stream
+//      order; a stream the append would create is inserted, ON CONFLICT DO NOTHING, and one that
+//      another transaction created meanwhile is locked and read like an existing one).
+//   2. Decide every append against the heads read under those row locks (no other transaction can
+//      move them until this one ends), and event ids against the stored events. Write what needs
+//      no position: stream heads, the order read model rows; drop the keys of rejected appends.
+//   3. Take the log_head lock (FOR UPDATE, held to the commit), then write the events at positions
+//      after the head, the report sums, and the head; NOTIFY. Positions are still handed out in
+//      commit order, so the log's order and its no-gap promise are version 1's; what runs side by
+//      side is steps 1 and 2, which are most of an append's work (the orders row and its indexes).
+// orderflow-replay's rebuild locks the orders table (SHARE ROW EXCLUSIVE) before log_head, so it
+// waits for appends past step 2 and holds back the others before they write a row.
+constexpr const char* kVersion2 = R"sql(
+CREATE OR REPLACE FUNCTION append_group(
+    a_stream text[], a_expected_kind integer[], a_expected bigint[], a_events integer[],
+    a_key text[], a_value text[], a_expires_ms bigint[],
+    o_op integer[], o_id text[], o_customer text[], o_status text[], o_created_ms bigint[],
+    o_updated_ms bigint[], o_total_minor bigint[], o_version bigint[], o_json text[],
+    e_append integer[], e_id text[], e_type text[], e_schema integer[], e_payload text[],
+    e_occurred_ms bigint[], e_correlation text[], e_causation text[], e_actor text[], e_key text[],
+    e_routing text[], e_body text[],
+    r_append integer[], r_day integer[], r_kind integer[], r_a bigint[], r_b bigint[])
+RETURNS TABLE (out_outcome integer, out_version bigint, out_first bigint, out_last bigint, out_stored text)
+LANGUAGE plpgsql VOLATILE
+SET search_path FROM CURRENT
+SET enable_seqscan = off
+AS $fn$
+DECLARE
+  v_claimed text[];
+  v_created text[];
+  v_duplicates integer[];
+  v_head bigint;
+  v_accepted bigint;
+  r_outcome integer[];
+  r_version bigint[];
+  r_through bigint[];
+  r_offset bigint[];
+  r_stored text[];
+BEGIN
+  -- 1. Claim the idempotency keys, in key order.
+  WITH c AS (
+    INSERT INTO idempotency (key, value, expires_at)
+    SELECT k.key, k.value, ms_to_timestamptz(k.expires_ms)
+      FROM unnest(a_key, a_value, a_expires_ms) AS k(key, value, expires_ms)
+     WHERE k.key IS NOT NULL
+     ORDER BY k.key
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key)
+  SELECT coalesce(array_agg(c.key), '{}') INTO v_claimed FROM c;
+
+  -- Then the streams' heads, in stream order: lock the existing ones, create the missing ones an
+  -- append could start (it has events, its key is not stored, and its expectation allows a new
+  -- stream), and lock those another transaction created meanwhile.
+  PERFORM 1 FROM unnest(a_stream) AS t(stream) JOIN streams s ON s.stream_id = t.stream
+   ORDER BY s.stream_id FOR UPDATE OF s;
+  WITH c AS (
+    INSERT INTO streams (stream_id, version)
+    SELECT t.stream, t.events
+      FROM unnest(a_stream, a_expected_kind, a_expected, a_events, a_key) AS t(stream, kind, expected, events, key)
+     WHERE t.events > 0
+       AND (t.key IS NULL OR t.key = ANY (v_claimed))
+       AND (t.kind IN (0, 1) OR (t.kind = 2 AND t.expected = 0))
+       AND NOT EXISTS (SELECT 1 FROM streams s WHERE s.stream_id = t.stream)
+     ORDER BY t.stream
+    ON CONFLICT (stream_id) DO NOTHING
+    RETURNING stream_id)
+  SELECT coalesce(array_agg(c.stream_id), '{}') INTO v_created FROM c;
+  PERFORM 1 FROM unnest(a_stream) AS t(stream) JOIN streams s ON s.stream_id = t.stream
+   WHERE NOT (s.stream_id = ANY (v_created))
+   ORDER BY s.stream_id FOR UPDATE OF s;
+
+  -- 2. Decide, against the heads locked above (a stream this call created was at version 0).
+  SELECT coalesce(array_agg(DISTINCT e.n), '{}')
+    INTO v_duplicates
+    FROM unnest(e_append, e_id) AS e(n, event_id)
+    JOIN events x ON x.event_id = e.event_id;
+
+  WITH a AS (
+    SELECT t.n, t.kind, t.expected, t.events,
+           CASE WHEN t.stream = ANY (v_created) THEN 0 ELSE coalesce(s.version, 0) END AS current_version,
+           CASE WHEN t.key IS NOT NULL AND NOT (t.key = ANY (v_claimed)) THEN i.value END AS stored,
+           sum(t.events) OVER (ORDER BY t.n) - t.events AS event_offset
+      FROM unnest(a_stream, a_expected_kind, a_expected, a_events, a_key)
+           WITH ORDINALITY AS t(stream, kind, expected, events, key, n)
+      LEFT JOIN streams s ON s.stream_id = t.stream
+      LEFT JOIN idempotency i ON i.key = t.key
+  ), d AS (
+    SELECT a.*,
+           CASE WHEN a.stored IS NOT NULL THEN 2
+                WHEN NOT (a.kind = 0 OR (a.kind = 1 AND a.current_version = 0)
+                          OR (a.kind = 2 AND a.current_version = a.expected)) THEN 1
+                WHEN a.n = ANY (v_duplicates) THEN 3
+                ELSE 0 END AS outcome
+      FROM a
+  ), p AS (
+    SELECT d.*, sum(CASE WHEN d.outcome = 0 THEN d.events ELSE 0 END) OVER (ORDER BY d.n) AS accepted_through
+      FROM d
+  )
+  SELECT array_agg(p.outcome ORDER BY p.n),
+         array_agg(CASE WHEN p.outcome = 0 THEN p.current_version + p.events ELSE p.current_version END ORDER BY p.n),
+         array_agg(p.accepted_through ORDER BY p.n),
+         array_agg(p.event_offset ORDER BY p.n),
+         array_agg(p.stored ORDER BY p.n),
+         coalesce(max(p.accepted_through), 0)
+    INTO r_outcome, r_version, r_through, r_offset, r_stored, v_accepted
+    FROM p;
+
+  -- A stream this call created for an append it then refused (a duplicate event id) goes again.
+  DELETE FROM streams
+   WHERE stream_id IN (SELECT s.stream FROM unnest(a_stream) WITH ORDINALITY AS s(stream, n)
+                        WHERE s.stream = ANY (v_created) AND r_outcome[s.n] <> 0);
+  UPDATE streams x SET version = r_version[s.n]
+    FROM unnest(a_stream) WITH ORDINALITY AS s(stream, n)
+   WHERE x.stream_id = s.stream AND r_outcome[s.n] = 0 AND a_events[s.n] > 0
+     AND NOT (s.stream = ANY (v_created));
+  DELETE FROM idempotency
+   WHERE key IN (SELECT k.key FROM unnest(a_key) WITH ORDINALITY AS k(key, n)
+                  WHERE k.key = ANY (v_claimed) AND r_outcome[k.n] <> 0);
+
+  INSERT INTO orders (id, customer_id, status, created_at, updated_at, total_minor, version, document,
+                      client_json)
+  SELECT o.id::uuid, o.customer::uuid, o.status, ms_to_timestamptz(o.created_ms),
+         ms_to_timestamptz(o.updated_ms), o.total_minor, o.version, o.json::jsonb, o.json
+    FROM unnest(o_op, o_id, o_customer, o_status, o_created_ms, o_updated_ms, o_total_minor, o_version, o_json)
+         WITH ORDINALITY AS o(op, id, customer, status, created_ms, updated_ms, total_minor, version, json, n)
+   WHERE r_outcome[o.n] = 0 AND o.op = 1
+  ON CONFLICT (id) DO UPDATE
+    SET customer_id = EXCLUDED.customer_id, status = EXCLUDED.status, created_at = EXCLUDED.created_at,
+        updated_at = EXCLUDED.updated_at, total_minor = EXCLUDED.total_minor, version = EXCLUDED.version,
+        document = EXCLUDED.document, client_json = EXCLUDED.client_json;
+
+  DELETE FROM orders
+   WHERE id IN (SELECT o.id::uuid
+                  FROM unnest(o_op, o_id) WITH ORDINALITY AS o(op, id, n)
+                 WHERE r_outcome[o.n] = 0 AND o.op = 2);
+
+  -- 3. The serialisation point: positions in commit order.
+  SELECT h.position INTO v_head FROM log_head h WHERE h.id FOR UPDATE;
+
+  INSERT INTO events (position, stream_id, stream_version, event_id, type, schema_version, payload,
+                      occurred_at, correlation_id, causation_id, actor, idempotency_key, routing_key,
+                      message_body)
+  SELECT v_head + r_through[e.n] - a_events[e.n] + (e.j - r_offset[e.n]),
+         s.stream,
+         r_version[e.n] - a_events[e.n] + (e.j - r_offset[e.n]),
+         e.event_id, e.type, e.schema, e.payload, ms_to_timestamptz(e.occurred_ms), e.correlation,
+         e.causation, e.actor, e.key, e.routing, e.body
+    FROM unnest(e_append, e_id, e_type, e_schema, e_payload, e_occurred_ms, e_correlation, e_causation,
+                e_actor, e_key, e_routing, e_body)
+         WITH ORDINALITY AS e(n, event_id, type, schema, payload, occurred_ms, correlation, causation,
+                              actor, key, routing, body, j)
+    JOIN unnest(a_stream) WITH ORDINALITY AS s(stream, n) ON s.n = e.n
+   WHERE r_outcome[e.n] = 0
+   ORDER BY e.j;
+
+  -- Report sums: the additions of the accepted appends, summed per cell first (one row can be
+  -- updated once per statement), then added to what is stored. Under the log_head lock: every
+  -- create of a day adds to the same rows.
+  INSERT INTO report_sums (day, kind, a, b)
+  SELECT c.day, c.kind, sum(c.a)::bigint, sum(c.b)::bigint
+    FROM unnest(r_append, r_day, r_kind, r_a, r_b) AS c(n, day, kind, a, b)
+   WHERE r_outcome[c.n] = 0
+   GROUP BY c.day, c.kind
+  ON CONFLICT (day, kind) DO UPDATE SET a = report_sums.a + EXCLUDED.a, b = report_sums.b + EXCLUDED.b;
+
+  IF v_accepted > 0 THEN
+    UPDATE log_head SET position = v_head + v_accepted WHERE id;
+    PERFORM pg_notify('orderflow_log', (v_head + v_accepted)::text);
+  END IF;
+
+  RETURN QUERY
+  SELECT r.outcome, r.version,
+         CASE WHEN r.outcome = 0 AND a_events[r.n] > 0 THEN v_head + r.through - a_events[r.n] + 1 ELSE 0 END,
+         CASE WHEN r.outcome = 0 AND a_events[r.n] > 0 THEN v_head + r.through ELSE 0 END,
+         r.stored
+    FROM unnest(r_outcome, r_version, r_through, r_stored) WITH ORDINALITY AS r(outcome, version, through, stored, n)
+   ORDER BY r.n;
+END
+$fn$;
+)sql";
+
 std::string migration_error(const std::string& what, const PgError& e) {
   return what + ": " + e.message + (e.sqlstate.empty() ? "" : " (SQLSTATE " + e.sqlstate + ")");
 }
@@ -266,6 +453,7 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> all = {
       {1, "events, streams, idempotency, checkpoints, leases, release records, orders, report sums, append_group",
        kVersion1},
+      {2, "append_group claims keys and stream heads before the log_head lock", kVersion2},
   };
   return all;
 }

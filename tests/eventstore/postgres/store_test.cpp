@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "domain/order.h"
+#include "eventstore/postgres/schema.h"
 #include "tests/eventstore/log_contract.h"
 #include "tests/eventstore/postgres/pg_test_support.h"
 
@@ -173,6 +174,81 @@ TEST_CASE("postgres: N writers with the same expected version on one stream: exa
   CHECK(all->size() == 6);  // the base event and one winner per round; no position burned
 }
 
+TEST_CASE("postgres: a new stream claimed by writers on three instances at once: no_stream and exact(0) "
+          "have one winner, any appends them all in order; a refused append leaves no stream head",
+          "[postgres]") {
+  const std::string url = fresh_database();
+  std::vector<std::unique_ptr<PostgresStore>> instances;
+  for (int i = 0; i < 3; ++i) instances.push_back(open_store(options_for(url)));
+  constexpr int kWriters = 18;
+  struct Tally {
+    std::atomic<int> ok{0}, conflicts{0}, other{0};
+  };
+  auto race = [&](const std::string& stream, ExpectedVersion expected, Tally& tally) {
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        auto r = instances[static_cast<size_t>(w % 3)]->append(
+            make_append(stream, expected, {make_event("t", "{}", stream + "-w" + std::to_string(w)),
+                                           make_event("t", "{}", stream + "-w" + std::to_string(w) + "b")}));
+        if (r.ok())
+          ++tally.ok;
+        else if (r.error().code == AppendError::Code::version_conflict && r.error().actual_version == 2)
+          ++tally.conflicts;
+        else
+          ++tally.other;
+      });
+    }
+    for (auto& t : writers) t.join();
+  };
+  for (int round = 0; round < 4; ++round) {
+    INFO("round " << round);
+    const std::string n = std::to_string(round);
+    Tally no_stream, exact_zero, any;
+    race("ns-" + n, ExpectedVersion::no_stream(), no_stream);
+    race("ez-" + n, ExpectedVersion::exact(0), exact_zero);
+    race("any-" + n, ExpectedVersion::any(), any);
+    CHECK(no_stream.ok.load() == 1);
+    CHECK(no_stream.conflicts.load() == kWriters - 1);
+    CHECK(no_stream.other.load() == 0);
+    CHECK(exact_zero.ok.load() == 1);
+    CHECK(exact_zero.conflicts.load() == kWriters - 1);
+    CHECK(exact_zero.other.load() == 0);
+    CHECK(any.ok.load() == kWriters);
+    CHECK(any.other.load() == 0);
+    CHECK(instances[0]->stream_version("ns-" + n) == 2);
+    CHECK(instances[1]->stream_version("ez-" + n) == 2);
+    CHECK(instances[2]->stream_version("any-" + n) == 2 * kWriters);
+    // Every append's two events are adjacent in the stream, versions 1..N with no gap.
+    auto events = instances[0]->read_stream("any-" + n, 1, 1000);
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 2 * kWriters);
+    for (size_t i = 0; i < events->size(); ++i) {
+      CHECK((*events)[i].stream_version == i + 1);
+      if (i % 2 == 1) CHECK((*events)[i].metadata.event_id == (*events)[i - 1].metadata.event_id + "b");
+    }
+  }
+  // The log: one position per accepted event, no hole.
+  const uint64_t accepted = 4 * (2 + 2 + 2 * kWriters);
+  CHECK(instances[1]->head_sequence() == accepted);
+  auto all = instances[1]->read_all(1, 10000);
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == accepted);
+  for (size_t i = 0; i < all->size(); ++i) CHECK((*all)[i].sequence == i + 1);
+
+  // An append that would create a stream but carries an event id already stored is refused, and
+  // leaves no head for that stream: a later no_stream append to it succeeds.
+  auto duplicate = instances[0]->append(
+      make_append("fresh", ExpectedVersion::no_stream(), {make_event("t", "{}", (*all)[0].metadata.event_id)}));
+  REQUIRE_FALSE(duplicate.ok());
+  CHECK(duplicate.error().code == AppendError::Code::invalid_request);
+  CHECK(instances[1]->stream_version("fresh") == 0);
+  CHECK(instances[2]
+            ->append(make_append("fresh", ExpectedVersion::no_stream(), {make_event("t", "{}", "fresh-1")}))
+            .ok());
+  CHECK(instances[0]->stream_version("fresh") == 1);
+}
+
 TEST_CASE("postgres: idempotency: one winner per key, across instances, and the stored record after",
           "[postgres]") {
   const std::string url = fresh_database();
@@ -210,6 +286,7 @@ TEST_CASE("postgres: idempotency: one winner per key, across instances, and the 
     if (!seen.empty()) CHECK(seen == (*record)->value);  // every loser was handed the winner's record
   RawSession raw(url);
   CHECK(raw.number("SELECT count(*) FROM events") == 1);  // the losers' events were not written
+  CHECK(raw.number("SELECT count(*) FROM streams") == 1);  // nor their streams' heads
 
   // An append with a record and no events (the API stores some answers that way).
   app::AppendRequest only_record;
@@ -401,14 +478,15 @@ TEST_CASE("postgres: migrations run once when instances start together; other sc
   for (auto& t : starters) t.join();
   CHECK(opened.load() == 4);
   RawSession raw(url);
-  CHECK(raw.number("SELECT count(*) FROM schema_migrations") == 1);
-  CHECK(raw.number("SELECT max(version) FROM schema_migrations") == 1);
+  CHECK(raw.number("SELECT count(*) FROM schema_migrations") == latest_schema_version());
+  CHECK(raw.number("SELECT max(version) FROM schema_migrations") == latest_schema_version());
 
   // A database written by a newer release: refused at start, clearly.
   raw.run("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')");
   auto newer = open_postgres_event_store(options_for(url));
   REQUIRE_FALSE(newer.ok());
-  CHECK(newer.error().message.find("is at version 99, newer than this binary's 1") != std::string::npos);
+  CHECK(newer.error().message.find("is at version 99, newer than this binary's " +
+                                   std::to_string(latest_schema_version())) != std::string::npos);
 
   // An empty database with migrations off: refused, not silently used.
   auto options = options_for(fresh_database());
