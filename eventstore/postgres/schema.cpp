@@ -292,6 +292,8 @@ AS $fn$
 DECLARE
   v_claimed text[];
   v_created text[];
+  v_locked text[];
+  v_also_locked text[];
   v_duplicates integer[];
   v_head bigint;
   v_accepted bigint;
@@ -315,8 +317,9 @@ BEGIN
   -- Then the streams' heads, in stream order: lock the existing ones, create the missing ones an
   -- append could start (it has events, its key is not stored, and its expectation allows a new
   -- stream), and lock those another transaction created meanwhile.
-  PERFORM 1 FROM unnest(a_stream) AS t(stream) JOIN streams s ON s.stream_id = t.stream
-   ORDER BY s.stream_id FOR UPDATE OF s;
+  SELECT coalesce(array_agg(l.stream_id), '{}') INTO v_locked
+    FROM (SELECT s.stream_id FROM unnest(a_stream) AS t(stream) JOIN streams s ON s.stream_id = t.stream
+           ORDER BY s.stream_id FOR UPDATE OF s) AS l;
   WITH c AS (
     INSERT INTO streams (stream_id, version)
     SELECT t.stream, t.events
@@ -329,11 +332,15 @@ BEGIN
     ON CONFLICT (stream_id) DO NOTHING
     RETURNING stream_id)
   SELECT coalesce(array_agg(c.stream_id), '{}') INTO v_created FROM c;
-  PERFORM 1 FROM unnest(a_stream) AS t(stream) JOIN streams s ON s.stream_id = t.stream
-   WHERE NOT (s.stream_id = ANY (v_created))
-   ORDER BY s.stream_id FOR UPDATE OF s;
+  SELECT coalesce(array_agg(l.stream_id), '{}') INTO v_also_locked
+    FROM (SELECT s.stream_id FROM unnest(a_stream) AS t(stream) JOIN streams s ON s.stream_id = t.stream
+           WHERE NOT (s.stream_id = ANY (v_created)) AND NOT (s.stream_id = ANY (v_locked))
+           ORDER BY s.stream_id FOR UPDATE OF s) AS l;
+  v_locked := v_locked || v_also_locked;
 
-  -- 2. Decide, against the heads locked above (a stream this call created was at version 0).
+  -- 2. Decide, against the heads locked above: a stream this call created was at version 0, and so
+  -- is one it found nowhere while it locked (another transaction may have created it since; an
+  -- append that expected a version of it is refused, never decided on a head it has not locked).
   SELECT coalesce(array_agg(DISTINCT e.n), '{}')
     INTO v_duplicates
     FROM unnest(e_append, e_id) AS e(n, event_id)
@@ -341,7 +348,7 @@ BEGIN
 
   WITH a AS (
     SELECT t.n, t.kind, t.expected, t.events,
-           CASE WHEN t.stream = ANY (v_created) THEN 0 ELSE coalesce(s.version, 0) END AS current_version,
+           CASE WHEN t.stream = ANY (v_locked) THEN coalesce(s.version, 0) ELSE 0 END AS current_version,
            CASE WHEN t.key IS NOT NULL AND NOT (t.key = ANY (v_claimed)) THEN i.value END AS stored,
            sum(t.events) OVER (ORDER BY t.n) - t.events AS event_offset
       FROM unnest(a_stream, a_expected_kind, a_expected, a_events, a_key)
@@ -369,6 +376,15 @@ BEGIN
     INTO r_outcome, r_version, r_through, r_offset, r_stored, v_accepted
     FROM p;
 
+  -- A key this call did not claim was stored; if it is gone now (purged as expired in between), the
+  -- append must not go on without its record: the whole call is rolled back and run again
+  -- (serialization_failure: the caller retries), and then it claims the key.
+  IF EXISTS (SELECT 1 FROM unnest(a_key) WITH ORDINALITY AS k(key, n)
+              WHERE k.key IS NOT NULL AND NOT (k.key = ANY (v_claimed)) AND r_stored[k.n] IS NULL) THEN
+    RAISE EXCEPTION 'an idempotency key was removed while this append group read it'
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+
   -- A stream this call created for an append it then refused (a duplicate event id) goes again.
   DELETE FROM streams
    WHERE stream_id IN (SELECT s.stream FROM unnest(a_stream) WITH ORDINALITY AS s(stream, n)
@@ -376,7 +392,7 @@ BEGIN
   UPDATE streams x SET version = r_version[s.n]
     FROM unnest(a_stream) WITH ORDINALITY AS s(stream, n)
    WHERE x.stream_id = s.stream AND r_outcome[s.n] = 0 AND a_events[s.n] > 0
-     AND NOT (s.stream = ANY (v_created));
+     AND s.stream = ANY (v_locked);
   DELETE FROM idempotency
    WHERE key IN (SELECT k.key FROM unnest(a_key) WITH ORDINALITY AS k(key, n)
                   WHERE k.key = ANY (v_claimed) AND r_outcome[k.n] <> 0);

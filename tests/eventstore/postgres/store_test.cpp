@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "eventstore/postgres/schema.h"
 #include "tests/eventstore/log_contract.h"
 #include "tests/eventstore/postgres/pg_test_support.h"
+#include "tests/support/wait_until.h"
 
 using namespace orderflow;
 using namespace orderflow::eventstore::postgres;
@@ -303,6 +305,54 @@ TEST_CASE("postgres: idempotency: one winner per key, across instances, and the 
   CHECK_FALSE(a->find_idempotency("k2")->has_value());
   CHECK(a->find_idempotency("POST /orders key:k1")->has_value());
   CHECK(b->purge_idempotency(2000).value() == 0);
+}
+
+TEST_CASE("postgres: an expired idempotency record purged while an append that presents its key "
+          "waits for a stream: the append stores its own record, not none",
+          "[postgres]") {
+  const std::string url = fresh_database();
+  auto store = open_store(options_for(url));
+  // K's record, already expired (it expires at 1000 ms after the epoch), and a stream to wait on.
+  auto first = make_append("s1", ExpectedVersion::no_stream(), {make_event("t", "{}", "first")});
+  first.idempotency = app::IdempotencyRecord{"K", "first answer", 1000};
+  REQUIRE(store->append(std::move(first)).ok());
+  REQUIRE(store->append(make_append("s2", ExpectedVersion::no_stream(), {make_event("t", "{}", "s2-1")})).ok());
+
+  // Another session holds s2's head, so the append claims K (found stored: not claimed) and then
+  // waits for s2; meanwhile the purge removes K's record.
+  RawSession holder(url);
+  RawSession observer(url);
+  holder.run("BEGIN");
+  holder.run("SELECT version FROM streams WHERE stream_id = 's2' FOR UPDATE");
+  std::optional<app::AppendResult> result;
+  std::thread appender([&] {
+    auto again = make_append("s2", ExpectedVersion::exact(1), {make_event("t", "{}", "s2-2")});
+    again.idempotency = app::IdempotencyRecord{"K", "second answer", 4'102'444'800'000};
+    result = store->append(std::move(again));
+  });
+  const bool waiting = testing::wait_until(
+      [&] {
+        return observer.number("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock' AND application_name = 'orderflow-committer'") > 0;
+      },
+      std::chrono::seconds(20));
+  CHECK(waiting);
+  auto purged = store->purge_idempotency(2000);
+  REQUIRE(purged.ok());
+  CHECK(purged.value() == 1);
+  holder.run("COMMIT");
+  appender.join();
+
+  // The append went on (its group was run again once the key was free) and its record is stored:
+  // a retry with K gets "second answer", it does not run the command again.
+  REQUIRE(result.has_value());
+  REQUIRE(result->ok());
+  CHECK((*result)->stream_version == 2);
+  auto record = store->find_idempotency("K");
+  REQUIRE(record.ok());
+  REQUIRE(record->has_value());
+  CHECK((*record)->value == "second answer");
+  CHECK(store->stream_version("s2") == 2);
 }
 
 TEST_CASE("postgres: checkpoints: read back, refused past the head, relay checkpoint started at open",
