@@ -81,6 +81,8 @@ TEST_CASE("SIGHUP rotates the keys while requests run and a bad file keeps the o
       (r.status == 200 ? answered : failed).fetch_add(1);
     }
   });
+  // The load runs before the rotation (the thread may not have been scheduled yet on a busy machine).
+  REQUIRE(wait_until([&] { return answered.load() > 0; }, std::chrono::seconds(10)));
   // Rotate: "old" goes, "new" comes, "stay" stays.
   std::ofstream(file + ".tmp") << json{{"keys", {entry("stay", stay), entry("new", new_key)}}}.dump();
   std::rename((file + ".tmp").c_str(), file.c_str());
@@ -97,9 +99,11 @@ TEST_CASE("SIGHUP rotates the keys while requests run and a bad file keeps the o
   CHECK(status_as(new_key) == 200);
   CHECK(status_as(stay) == 200);
   CHECK(status_as(old_key) == 401);
+  // And it still runs after both reloads, on the same connection.
+  const int before_stop = answered.load();
+  CHECK(wait_until([&] { return answered.load() > before_stop; }, std::chrono::seconds(10)));
   stop = true;
   load.join();
-  CHECK(answered.load() > 0);
   CHECK(failed.load() == 0);
   REQUIRE(server.terminate() == 0);
   const std::string log = read_all(server.log_path());
