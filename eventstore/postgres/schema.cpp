@@ -259,8 +259,9 @@ $fn$;
 // Version 2: append_group holds the log_head lock for less of its transaction. Version 1 took it
 // first, so every append transaction of every instance ran one after the other from its first
 // statement to its commit; three instances were slower than one (BENCHMARKS.md). Now:
-//   1. Claim, without the log_head lock, in one order every transaction follows (so two never wait
-//      for each other in a cycle): the idempotency keys (INSERT ... ON CONFLICT DO NOTHING, in key
+//   1. Claim, without the log_head lock, in one order every transaction follows (so two wait for
+//      each other in a cycle only in a rare race of three on new streams, which PostgreSQL breaks
+//      with 40P01 and the committer runs again): the idempotency keys (INSERT ... ON CONFLICT DO NOTHING, in key
 //      order: a key another open transaction is storing is waited for; a key not claimed is
 //      stored: outcome 2), then the streams' head rows (existing rows locked FOR UPDATE in stream
 //      order; a stream the append would create is inserted, ON CONFLICT DO NOTHING, and one that
