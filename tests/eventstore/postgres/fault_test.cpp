@@ -29,12 +29,6 @@ app::AppendRequest one_event(const std::string& stream, const std::string& id) {
   return make_append(stream, ExpectedVersion::any(), {make_event("t", "{}", id)});
 }
 
-bool committer_waits_for_lock(RawSession& observer) {
-  return observer.number(
-             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
-             "'Lock' AND application_name = 'orderflow-committer'") > 0;
-}
-
 /// An append_async whose result the test waits for.
 struct Pending {
   std::atomic<bool> done{false};

@@ -31,13 +31,6 @@ using testing::wait_until;
 
 namespace {
 
-/// True once a committer session of the database waits for a lock (the log_head row).
-bool committer_waits_for_lock(RawSession& observer) {
-  return observer.number(
-             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
-             "'Lock' AND application_name = 'orderflow-committer'") > 0;
-}
-
 struct Held {
   std::unique_ptr<PostgresStore> reader;  // instance 1: the follower's and the relay's
   std::unique_ptr<PostgresStore> writer;  // instance 2: B

@@ -32,4 +32,10 @@ Result<std::vector<std::string>, std::string> RawSession::try_rows(const std::st
   return rows;
 }
 
+bool committer_waits_for_lock(RawSession& observer) {
+  return observer.number(
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
+             "'Lock' AND application_name = 'orderflow-committer'") > 0;
+}
+
 }  // namespace orderflow::eventstore::postgres::test

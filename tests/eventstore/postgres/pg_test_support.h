@@ -63,6 +63,9 @@ class RawSession {
   std::unique_ptr<Impl> impl_;
 };
 
+/// True once a committer session of an orderflow store on `observer`'s database waits for a lock.
+bool committer_waits_for_lock(RawSession& observer);
+
 /// SQL that appends `events_count` events to `stream` through append_group, as the committer
 /// does (the same function, so a test's transaction takes positions exactly as an instance's).
 /// Event ids are `id_prefix`-1, -2, ...; expected version: -1 = any, else exact.

@@ -330,13 +330,7 @@ TEST_CASE("postgres: an expired idempotency record purged while an append that p
     again.idempotency = app::IdempotencyRecord{"K", "second answer", 4'102'444'800'000};
     result = store->append(std::move(again));
   });
-  const bool waiting = testing::wait_until(
-      [&] {
-        return observer.number("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                               "AND wait_event_type = 'Lock' AND application_name = 'orderflow-committer'") > 0;
-      },
-      std::chrono::seconds(20));
-  CHECK(waiting);
+  CHECK(testing::wait_until([&] { return committer_waits_for_lock(observer); }, std::chrono::seconds(20)));
   auto purged = store->purge_idempotency(2000);
   REQUIRE(purged.ok());
   CHECK(purged.value() == 1);
