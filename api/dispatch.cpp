@@ -1,7 +1,6 @@
 #include "api/dispatch.h"
 
 #include <spdlog/spdlog.h>
-#include <charconv>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -80,13 +79,9 @@ auth::RateDecision take_token(const Router& router, const Route& route, const Re
 
 void add_rate_headers(const auth::RateDecision& d, Response& r) {
   if (!d.limited) return;
-  auto text = [](int64_t n) {
-    char buf[24];
-    return std::string(buf, std::to_chars(buf, buf + sizeof buf, n).ptr);
-  };
-  r.headers.emplace_back("RateLimit-Limit", text(static_cast<int64_t>(d.limit)));
-  r.headers.emplace_back("RateLimit-Remaining", text(d.remaining));
-  r.headers.emplace_back("RateLimit-Reset", text(d.reset_s));
+  r.headers.emplace_back("RateLimit-Limit", std::to_string(static_cast<int64_t>(d.limit)));
+  r.headers.emplace_back("RateLimit-Remaining", std::to_string(d.remaining));
+  r.headers.emplace_back("RateLimit-Reset", std::to_string(d.reset_s));
 }
 
 }  // namespace
