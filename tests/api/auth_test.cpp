@@ -41,13 +41,6 @@ std::string keys_json() {
   return doc.dump(2);
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 api::Request request_with(std::vector<std::pair<std::string, std::string>> headers) {
   api::Request r;
   r.method = "GET";
@@ -182,7 +175,7 @@ TEST_CASE("a keys file that does not parse stops the server at start naming the 
   ServerProcess server({"--data-dir", dir.path() + "/data", "--api-keys-file", file});
   CHECK_THROWS(server.wait_ready());
   CHECK(server.terminate() != 0);
-  const std::string log = read_all(server.log_path());
+  const std::string log = server.log();
   INFO(log);
   CHECK_THAT(log, Catch::Contains("keys.json: line 3, column"));
 }
@@ -194,7 +187,7 @@ TEST_CASE("without a keys file the server warns once that the API is open") {
   HttpClient c(server.port());
   CHECK(c.get("/metrics").status == 200);
   REQUIRE(server.terminate() == 0);
-  const std::string log = read_all(server.log_path());
+  const std::string log = server.log();
   size_t count = 0;
   for (size_t pos = 0; (pos = log.find("access control is off", pos)) != std::string::npos; ++pos) ++count;
   CHECK(count == 1);
@@ -358,7 +351,7 @@ TEST_CASE("every route against no key and a read and write and admin and revoked
   CHECK(json::parse(history.body)["data"][0]["actor"] == "writer");
 
   REQUIRE(server.terminate() == 0);
-  const std::string log = read_all(server.log_path());
+  const std::string log = server.log();
   CHECK_THAT(log, Catch::Contains("key=writer"));
   CHECK_THAT(log, Catch::Contains("key=reader"));
   for (const auto& key : {kReadKey, kWriteKey, kAdminKey, kRevokedKey}) {

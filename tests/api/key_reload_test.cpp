@@ -25,13 +25,6 @@ using nlohmann::json;
 namespace {
 
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 json entry(const std::string& name, const std::string& key) {
   return {{"name", name}, {"sha256", api::auth::to_hex(api::auth::sha256(key))}, {"scopes", {"orders:read"}}};
 }
@@ -94,7 +87,7 @@ TEST_CASE("SIGHUP rotates the keys while requests run and a bad file keeps the o
   std::ofstream(file) << "{\"keys\": [\n  {\"name\": \"x\"\n";
   REQUIRE(::kill(server.pid(), SIGHUP) == 0);
   CHECK(
-      wait_until([&] { return read_all(server.log_path()).find("keys in force stay") != std::string::npos; },
+      wait_until([&] { return server.log().find("keys in force stay") != std::string::npos; },
                  std::chrono::seconds(10)));
   CHECK(status_as(new_key) == 200);
   CHECK(status_as(stay) == 200);
@@ -106,7 +99,7 @@ TEST_CASE("SIGHUP rotates the keys while requests run and a bad file keeps the o
   load.join();
   CHECK(failed.load() == 0);
   REQUIRE(server.terminate() == 0);
-  const std::string log = read_all(server.log_path());
+  const std::string log = server.log();
   CHECK_THAT(log, Catch::Contains("keys.json: line 3"));
   CHECK(log.find(new_key) == std::string::npos);
   CHECK(log.find(stay) == std::string::npos);

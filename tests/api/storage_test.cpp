@@ -55,11 +55,6 @@ void fill(const std::string& path) {
   std::fclose(f);
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 TEST_CASE("storage full: commands get 503, reads keep working, nothing acknowledged is lost, writes resume") {
@@ -103,7 +98,7 @@ TEST_CASE("storage full: commands get 503, reads keep working, nothing acknowled
     CHECK(ready.status == 503);
     CHECK(ready.body.find("No space left on device") != std::string::npos);
     // A clear log line names the cause.
-    const std::string log = read_file(server.log_path());
+    const std::string log = server.log();
     CHECK(log.find("No space left on device") != std::string::npos);
     CHECK(log.find("appends are refused until the storage works again") != std::string::npos);
 

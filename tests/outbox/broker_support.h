@@ -136,15 +136,8 @@ inline std::vector<ReceivedMessage> consume_all(const RabbitBroker& broker, cons
   return consume_all(consumer, count, timeout);
 }
 
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 inline std::string log_tail(const ServerProcess& server, size_t bytes = 3000) {
-  const std::string log = read_file(server.log_path());
+  const std::string log = server.log();
   return log.size() > bytes ? log.substr(log.size() - bytes) : log;
 }
 

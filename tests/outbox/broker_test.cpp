@@ -193,7 +193,7 @@ void broker_restart_scenario(RabbitBroker& broker) {
   const size_t repeats = check_all_delivered(got, head, FirstCopies::in_order);
   CHECK(got.size() == head + repeats);
   // The relay noticed the outage and came back on its own.
-  const std::string log = read_file(server.log_path());
+  const std::string log = server.log();
   CHECK(count_of(log, "outbox relay: connected to") >= 2);
   CHECK(server.terminate() == 0);
 }
@@ -237,8 +237,8 @@ void returned_and_nacked_scenario(RabbitBroker& broker) {
     create_orders(server.port(), 3, 1, "unrouted");
     // Routed nowhere: sent again (at least twice) and the rows stay until a queue is bound.
     const std::string retried = "a message was routed to no queue; reconnecting";
-    CHECK(wait_until([&] { return count_of(read_file(server.log_path()), retried) >= 2; }, 15s));
-    CHECK(count_of(read_file(server.log_path()), retried) >= 2);
+    CHECK(wait_until([&] { return count_of(server.log(), retried) >= 2; }, 15s));
+    CHECK(count_of(server.log(), retried) >= 2);
     CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 6);
     BoundQueue queue(broker, "late");
     REQUIRE(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 20s));
@@ -252,8 +252,8 @@ void returned_and_nacked_scenario(RabbitBroker& broker) {
     create_orders(server.port(), 5, 1, "full");
     // The queue took 4; the broker nacks the rest, and they are sent again (at least twice).
     const std::string retried = "the broker nacked a message; reconnecting";
-    CHECK(wait_until([&] { return count_of(read_file(server.log_path()), retried) >= 2; }, 15s));
-    CHECK(count_of(read_file(server.log_path()), retried) >= 2);
+    CHECK(wait_until([&] { return count_of(server.log(), retried) >= 2; }, 15s));
+    CHECK(count_of(server.log(), retried) >= 2);
     // The 6 the queue refused stay in the outbox. The 4 it took are deleted once their confirms are
     // seen; a confirm still in flight when a nack makes the relay reconnect is lost with the
     // connection, and that row stays to be sent again (at least once). So 6 to 10 rows remain.
@@ -303,7 +303,7 @@ TEST_CASE("without a broker the relay logs the seed's MOCK lines and removes the
     CHECK(wait_until([&] { return metric(server.port(), "orderflow_outbox_pending_rows") == 0; }, 10s));
     CHECK(metric(server.port(), "orderflow_outbox_pending_rows") == 0);
     CHECK(server.terminate() == 0);
-    const std::string log = read_file(server.log_path());
+    const std::string log = server.log();
     CHECK_THAT(log, Catch::Contains("outbox relay publishing to log"));
     CHECK(count_of(log, "[MOCK] Published message to ") == 20);
     // Each line carries the routing key and the exact JSON body of the contract.
@@ -335,7 +335,7 @@ TEST_CASE("without a broker the relay logs the seed's MOCK lines and removes the
   // A deliberate pause to show that nothing is published: the relay's idle poll runs in it.
   std::this_thread::sleep_for(200ms);
   CHECK(server.terminate() == 0);
-  CHECK(count_of(read_file(server.log_path()), "[MOCK] Published message") == 0);
+  CHECK(count_of(server.log(), "[MOCK] Published message") == 0);
 }
 
 TEST_CASE(

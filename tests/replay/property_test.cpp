@@ -548,7 +548,6 @@ TEST_CASE("a data directory of a release without reports gets them built when th
   int64_t created = 0;
   for (const auto& [day, f] : expected) created += f.created;
   CHECK(created == 6);
-  std::ifstream log(server.log_path());
-  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  const std::string text = server.log();
   CHECK_THAT(text, Catch::Contains("lacks order_report_sums; rebuilding the read models"));
 }

@@ -374,8 +374,7 @@ TEST_CASE("the server refuses to start on projections an interrupted rebuild lef
   }
   ServerProcess refused({"--data-dir", server.dir.path()});
   CHECK_THROWS(refused.wait_ready());
-  std::ifstream log(refused.log_path());
-  const std::string text((std::istreambuf_iterator<char>(log)), {});
+  const std::string text = refused.log();
   CHECK(text.find("an orderflow-replay rebuild was interrupted") != std::string::npos);
 
   // A completed rebuild removes the mark, and the server starts again.
@@ -532,9 +531,7 @@ TEST_CASE("on postgres: verify, rebuild beside the server, history, export and s
     CHECK(count > 0);
     // No append group was rolled back to break a deadlock (the store would run it again, so the
     // clients would not see it; its log would).
-    std::ifstream log(server.log_path());
-    const std::string server_log((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-    CHECK(server_log.find("rolled an append group back") == std::string::npos);
+    CHECK(server.log().find("rolled an append group back") == std::string::npos);
     auto verified = with({"verify"});
     INFO(verified.out << verified.err);
     CHECK(verified.exit_code == 0);

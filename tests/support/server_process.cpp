@@ -139,14 +139,16 @@ void ServerProcess::wait_ready(int timeout_s) {
     }
   }
   // Say why: the end of the server's log (its stderr) usually names what stopped it.
-  std::string log;
-  if (std::ifstream in(log_path_); in) {
-    std::stringstream ss;
-    ss << in.rdbuf();
-    log = ss.str();
-    if (log.size() > 4000) log = log.substr(log.size() - 4000);
-  }
-  throw std::runtime_error("orderflow did not become ready; stdout: " + output_ + "\nlog tail:\n" + log);
+  std::string tail = log();
+  if (tail.size() > 4000) tail = tail.substr(tail.size() - 4000);
+  throw std::runtime_error("orderflow did not become ready; stdout: " + output_ + "\nlog tail:\n" + tail);
+}
+
+std::string ServerProcess::log() const {
+  std::ifstream in(log_path_, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 int ServerProcess::wait_exit() {

@@ -45,6 +45,8 @@ class ServerProcess {
   /// Everything the server printed to stdout so far (the log goes to stderr → a file).
   std::string output() const { return output_; }
   std::string log_path() const { return log_path_; }
+  /// Everything in the server's log (its stderr) so far.
+  std::string log() const;
 
  private:
   int wait_exit();
