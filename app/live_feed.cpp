@@ -55,16 +55,17 @@ void Subscription::set_wake(std::function<void()> wake) {
 
 Result<Subscription::Batch, Error> Subscription::take_from_stream() {
   // Every event of the order from its first (those up to `after` are not sent again), then the
-  // log past max(after, the head before this read, the stream's last event): an event of the order
-  // at or below the old head was committed before the read began, so the read has it.
+  // log past max(after, the head before this read, the stream's last event read on any page): an
+  // event of the order at or below the old head was committed before the read began, so the read
+  // has it. The position advances with each page, so a read that ends on an empty page does not
+  // fall back below what the full pages before it sent.
   Batch batch;
   const size_t max = hub_.options_.batch_events;
   auto page = hub_.log_.read_stream(filter_.stream_id, stream_next_version_, max);
   if (!page) return fail(from_store(page.error()));
-  uint64_t last_sequence = 0;
   for (auto& record : *page) {
     stream_next_version_ = record.stream_version + 1;
-    last_sequence = record.sequence;
+    position_ = std::max(position_, record.sequence);
     auto event = hub_.entry_of(std::move(record));
     if (!event) return fail(event.error());
     const bool deletes = (*event)->deletes_order;
@@ -76,7 +77,7 @@ Result<Subscription::Batch, Error> Subscription::take_from_stream() {
   }
   if (page->size() < max) {
     stream_done_ = true;
-    position_ = std::max({after_, head_before_stream_, last_sequence, position_});
+    position_ = std::max({after_, head_before_stream_, position_});
   }
   batch.more = batch.events.empty();
   return batch;

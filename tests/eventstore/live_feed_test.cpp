@@ -191,6 +191,38 @@ TEST_CASE(
   CHECK(again->ended);
 }
 
+TEST_CASE(
+    "feed hub: one order's feed whose stream fills whole pages, appended after subscribing, sends each "
+    "event once",
+    "[eventstore][feeds]") {
+  // The read of the stream ends on an empty page: the position must stay past the events the full
+  // pages sent, not fall back to the head as it was at subscribe (CI once saw 42 after 48).
+  TempDir dir;
+  auto store = open_store(options_for(dir));
+  app::FeedHub hub(*store, app::FeedOptions{16, 10, 8, 10, {}});
+  hub.start();
+  const std::string mine = "order-mine";
+  REQUIRE(store->append(make_append("order-other", ExpectedVersion::any(), {reserved("o0")})).ok());
+  app::FeedFilter filter;
+  filter.stream_id = mine;
+  auto sub = hub.subscribe(filter, 0);
+  REQUIRE(sub.ok());
+  for (int i = 0; i < 16; ++i)  // two full pages of batch_events, all after the head at subscribe
+    REQUIRE(store->append(make_append(mine, ExpectedVersion::any(), {reserved("m" + std::to_string(i))})).ok());
+  Taker taker;
+  taker.arm(**sub);
+  std::vector<uint64_t> seen;
+  // Two pages, the empty page that ends the stream read, then the log past it: a few takes more
+  // than that would repeat what the pages sent.
+  for (int takes = 0; takes < 7; ++takes) {
+    auto batch = taker.take(**sub);
+    for (const auto& e : batch.events) seen.push_back(e->sequence);
+  }
+  REQUIRE(seen.size() == 16);
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 2);
+  CHECK((*sub)->position() >= 17);
+}
+
 TEST_CASE("feed hub: at most subscribers_max subscribers, and stop() ends every feed",
           "[eventstore][feeds]") {
   TempDir dir;
