@@ -205,3 +205,33 @@ TEST_CASE("a relay checkpoint ahead of the log's head is refused at open, not sk
         "the relay checkpoint (9) is ahead of the event log's head (5): the log is older than the checkpoint "
         "(a partial restore?); refusing to start rather than skip the events in between");
 }
+
+TEST_CASE("the event log's table files are compressed with LZ4", "[eventstore][admin]") {
+  // family_options.cpp chose LZ4 for its read speed (BENCHMARKS.md, "Table files in LZ4"): a flush
+  // of the events family through the store's own options writes LZ4 blocks.
+  TempDir dir;
+  const auto options = options_for(dir);
+  {
+    auto store = open_store(options);
+    for (int i = 0; i < 50; ++i)
+      REQUIRE(store
+                  ->append(make_append("s", ExpectedVersion::any(),
+                                       {make_event("t", R"({"note":"some text to compress"})", std::to_string(i))}))
+                  .ok());
+  }
+  {
+    auto admin = AdminStore::open_exclusive(options.data_dir, {});
+    REQUIRE(admin);
+    const auto events = (*admin)->family(kEventsFamily);
+    REQUIRE(events);
+    REQUIRE((*admin)->flush({*events}));
+  }
+  std::vector<std::string> compressions;
+  change_family(options, kEventsFamily, [&](rocksdb::DB& db, rocksdb::ColumnFamilyHandle* family) {
+    rocksdb::TablePropertiesCollection tables;
+    REQUIRE(db.GetPropertiesOfAllTables(family, &tables).ok());
+    for (const auto& [file, properties] : tables) compressions.push_back(properties->compression_name);
+  });
+  REQUIRE(!compressions.empty());
+  for (const auto& name : compressions) CHECK(name == "LZ4");
+}
