@@ -19,6 +19,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "eventstore/commit_queue.h"
 #include "eventstore/postgres/checkpoint_lease.h"
 #include "eventstore/postgres/connection_pool.h"
 #include "eventstore/postgres/event_rows.h"
@@ -236,11 +237,7 @@ class PostgresEventStore final : public PostgresStore {
   std::unique_ptr<ConnectionPool> pool_;
 
   // --- the queue --------------------------------------------------------------------------------
-  std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;
-  std::vector<Pending> incoming_;  // guarded by queue_mutex_
-  bool closing_ = false;           // guarded by queue_mutex_
-  std::atomic<size_t> in_flight_{0};
+  CommitQueue<Pending> queue_{options_.queue_capacity};
   std::thread committer_;
   std::mutex drain_mutex_;
 
@@ -268,7 +265,6 @@ class PostgresEventStore final : public PostgresStore {
   std::atomic<uint64_t> stat_batches_{0};
   std::atomic<uint64_t> stat_appends_{0};
   std::atomic<uint64_t> stat_events_{0};
-  std::atomic<uint64_t> stat_rejected_overloaded_{0};
   std::atomic<uint64_t> stat_write_micros_{0};
   std::atomic<uint64_t> stat_in_doubt_{0};
   std::atomic<uint64_t> stat_reconnects_{0};
@@ -319,7 +315,6 @@ Result<Unit, StoreError> PostgresEventStore::open() {
 
   stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (stop_fd_ < 0) return fail(StoreError{"eventfd failed", StoreError::Code::unavailable});
-  incoming_.reserve(std::min<size_t>(options_.queue_capacity, 1u << 16));
   committer_ = std::thread([this] { run_committer(); });
   listener_ = std::thread([this] { run_listener(); });
   spdlog::info(
@@ -452,26 +447,11 @@ bool PostgresEventStore::submit(AppendRequest request, std::function<void(Append
     complete(pending, fail(std::move(*error)));
     return false;
   }
-  bool queued = false;
-  bool closed = false;
-  {
-    std::lock_guard lock(queue_mutex_);
-    closed = closing_;
-    if (!closed && in_flight_.load(std::memory_order_relaxed) < options_.queue_capacity) {
-      in_flight_.fetch_add(1, std::memory_order_relaxed);
-      incoming_.push_back(std::move(pending));
-      queued = true;
-    } else if (!closed) {
-      stat_rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
-    }
+  if (auto refused = queue_.push(pending)) {
+    complete(pending, fail(std::move(*refused)));
+    return false;
   }
-  if (queued) {
-    queue_cv_.notify_one();
-    return true;
-  }
-  complete(pending, fail(closed ? append_error(AppendError::Code::closed, "the event store is closed")
-                                : append_error(AppendError::Code::overloaded, "the commit queue is full")));
-  return false;
+  return true;
 }
 
 void PostgresEventStore::append_async(AppendRequest request, std::function<void(AppendResult)> done) {
@@ -493,21 +473,20 @@ void PostgresEventStore::run_committer() {
   group.reserve(options_.max_batch_appends);
   std::vector<Pending*> pointers;
   std::vector<Pending> doubtful;
+  std::vector<Pending> arrived;
+  // Moves what is queued to the end of the backlog, in arrival order; true when the queue is closing.
+  auto take_arrivals = [&] {
+    const bool closing = queue_.take(arrived);
+    for (auto& p : arrived) backlog_.push_back(std::move(p));
+    arrived.clear();
+    return closing;
+  };
   for (;;) {
-    {
-      std::unique_lock lock(queue_mutex_);
-      auto work = [&] { return !incoming_.empty() || closing_ || !backlog_.empty(); };
-      if (in_doubt_.empty()) {
-        queue_cv_.wait(lock, work);
-      } else {
-        // Appends in doubt are looked up again at least this often.
-        queue_cv_.wait_for(lock, milliseconds(options_.reconnect_interval_ms), work);
-      }
-      for (auto& p : incoming_) backlog_.push_back(std::move(p));
-      incoming_.clear();
-      // Closing: everything accepted is committed, and every append in doubt answered.
-      if (backlog_.empty() && in_doubt_.empty() && closing_) return;
-    }
+    // Appends in doubt are looked up again at least every reconnect_interval_ms.
+    queue_.wait(in_doubt_.empty() ? std::nullopt
+                                  : std::optional(Clock::now() + milliseconds(options_.reconnect_interval_ms)));
+    // Closing: everything accepted is committed, and every append in doubt answered.
+    if (take_arrivals() && backlog_.empty() && in_doubt_.empty()) return;
     while (!backlog_.empty()) {
       group.clear();
       take_group(group);
@@ -521,7 +500,7 @@ void PostgresEventStore::run_committer() {
       for (const auto& r : results) answered += r.has_value() ? 1 : 0;
       PG_INVARIANT(answered == group.size() || doubt.has_value());
       // Free the slots before completing, so a callback that appends again finds room.
-      in_flight_.fetch_sub(answered, std::memory_order_relaxed);
+      queue_.release(answered);
       doubtful.clear();
       for (size_t i = 0; i < group.size(); ++i) {
         if (results[i]) {
@@ -542,9 +521,7 @@ void PostgresEventStore::run_committer() {
       }
       if (!in_doubt_.empty()) resolve_doubts();
       // Take what arrived meanwhile, so it joins the backlog in arrival order.
-      std::lock_guard lock(queue_mutex_);
-      for (auto& p : incoming_) backlog_.push_back(std::move(p));
-      incoming_.clear();
+      take_arrivals();
     }
     if (!in_doubt_.empty()) resolve_doubts();
   }
@@ -837,7 +814,7 @@ void PostgresEventStore::resolve_doubts() {
     InDoubt d = std::move(in_doubt_.front());
     in_doubt_.pop_front();
     PG_INVARIANT(results->size() == d.group.size());
-    in_flight_.fetch_sub(d.group.size(), std::memory_order_relaxed);
+    queue_.release(d.group.size());
     for (size_t i = 0; i < d.group.size(); ++i) complete(d.group[i], std::move((*results)[i]));
   }
 }
@@ -948,11 +925,7 @@ std::optional<std::vector<AppendResult>> PostgresEventStore::try_resolve(InDoubt
 
 void PostgresEventStore::drain() {
   std::lock_guard drain_lock(drain_mutex_);
-  {
-    std::lock_guard lock(queue_mutex_);
-    closing_ = true;
-  }
-  queue_cv_.notify_all();
+  queue_.close();
   if (committer_.joinable()) committer_.join();
   committer_conn_.reset();
   closed_.store(true);
@@ -1253,9 +1226,9 @@ CommitStats PostgresEventStore::stats() const {
   s.batches = stat_batches_.load(std::memory_order_relaxed);
   s.appends = stat_appends_.load(std::memory_order_relaxed);
   s.events = stat_events_.load(std::memory_order_relaxed);
-  s.queue_depth = in_flight_.load(std::memory_order_relaxed);
+  s.queue_depth = queue_.in_flight();
   s.queue_capacity = options_.queue_capacity;
-  s.rejected_overloaded = stat_rejected_overloaded_.load(std::memory_order_relaxed);
+  s.rejected_overloaded = queue_.rejected();
   s.write_micros_total = stat_write_micros_.load(std::memory_order_relaxed);
   s.in_doubt_total = stat_in_doubt_.load(std::memory_order_relaxed);
   s.reconnects_total = stat_reconnects_.load(std::memory_order_relaxed);

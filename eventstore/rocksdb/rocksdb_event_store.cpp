@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "eventstore/commit_queue.h"
 #include "eventstore/rocksdb/admin.h"
 #include "eventstore/rocksdb/checkpoint.h"
 #include "eventstore/rocksdb/family_options.h"
@@ -259,18 +260,9 @@ class RocksDbEventStore final : public RocksDbStore {
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
 
   // --- the queue, shared by producers and the committer -------------------------------------
-  std::mutex queue_mutex_;
-  std::condition_variable queue_cv_;
-  std::vector<Pending> incoming_;  // guarded by queue_mutex_
-  bool closing_ = false;           // guarded by queue_mutex_
-  // Guarded by queue_mutex_. A producer notifies the committer only when its push makes the queue
-  // this long: 1 while the committer sleeps on an empty queue, the group target while it waits for
-  // a group to fill (see run_committer), "never" while it is busy. So a busy committer costs
-  // producers no futex calls, and a waiting one is woken once, not once per arrival.
-  size_t committer_wake_at_ = SIZE_MAX;
-  // Accepted and not yet completed (queued + in the group being committed); bounded by
-  // queue_capacity. Decremented by the committer before it completes a batch's waiters.
-  std::atomic<size_t> in_flight_{0};
+  // Accepted and not yet completed (queued + in the group being committed) are bounded by
+  // queue_capacity; the committer releases a batch's places before it completes its waiters.
+  CommitQueue<Pending> queue_{options_.queue_capacity};
   std::thread committer_;
   std::mutex drain_mutex_;  // drain() may be called concurrently (and again from the destructor)
 
@@ -310,7 +302,6 @@ class RocksDbEventStore final : public RocksDbStore {
   std::atomic<uint64_t> stat_batches_{0};
   std::atomic<uint64_t> stat_appends_{0};
   std::atomic<uint64_t> stat_events_{0};
-  std::atomic<uint64_t> stat_rejected_overloaded_{0};
   std::atomic<uint64_t> stat_write_micros_{0};
 
   std::mutex purge_mutex_;  // two purges must not delete a record re-created in between
@@ -397,7 +388,6 @@ Result<Unit, StoreError> RocksDbEventStore::open() {
   if (options_.memtable_bytes_max > 0)
     write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(options_.memtable_bytes_max, block_cache_);
   if (auto opened = open_db(); !opened) return opened;
-  incoming_.reserve(std::min<size_t>(options_.queue_capacity, 1u << 16));
   committer_ = std::thread([this] { run_committer(); });
   spdlog::info("eventstore: opened {} at sequence {} ({} events for the relay to confirm, sync={})",
                options_.data_dir, next_sequence_ - 1, outbox_pending(), options_.sync);
@@ -659,31 +649,11 @@ bool RocksDbEventStore::submit(AppendRequest request, std::vector<KeyValueWrite>
     complete(pending, fail(std::move(*error)));
     return false;
   }
-  bool queued = false;
-  bool wake = false;
-  bool closed = false;
-  {
-    std::lock_guard lock(queue_mutex_);
-    closed = closing_;
-    if (!closed && in_flight_.load(std::memory_order_relaxed) < options_.queue_capacity) {
-      in_flight_.fetch_add(1, std::memory_order_relaxed);
-      incoming_.push_back(std::move(pending));
-      queued = true;
-      if (incoming_.size() >= committer_wake_at_) {
-        wake = true;
-        committer_wake_at_ = SIZE_MAX;  // one notify per wait is enough
-      }
-    } else if (!closed) {
-      stat_rejected_overloaded_.fetch_add(1, std::memory_order_relaxed);
-    }
+  if (auto refused = queue_.push(pending)) {
+    complete(pending, fail(std::move(*refused)));
+    return false;
   }
-  if (wake) queue_cv_.notify_one();
-  if (!queued) {
-    // Refused at once, on the caller's thread, without the lock held so a callback may append again.
-    complete(pending, fail(closed ? append_error(AppendError::Code::closed, "the event store is closed")
-                                  : append_error(AppendError::Code::overloaded, "the commit queue is full")));
-  }
-  return queued;
+  return true;
 }
 
 void RocksDbEventStore::append_async(AppendRequest request, std::function<void(AppendResult)> done) {
@@ -773,32 +743,17 @@ uint64_t RocksDbEventStore::wait_past(uint64_t after_sequence, std::chrono::mill
 
 void RocksDbEventStore::run_committer() {
   std::vector<Pending> group;
-  group.reserve(incoming_.capacity());
+  group.reserve(std::min<size_t>(options_.queue_capacity, size_t{1} << 16));
   const auto group_wait = std::chrono::microseconds(options_.sync ? options_.group_commit_wait_us : 0);
   size_t returning = 0;  // appenders acknowledged by the last group, likely to append again
   for (;;) {
-    {
-      std::unique_lock lock(queue_mutex_);
-      while (incoming_.empty() && !closing_) {
-        committer_wake_at_ = 1;
-        queue_cv_.wait(lock);
-      }
-      // Group commit with a bounded wait (sync on only, where each write costs an fsync): the
-      // appenders acknowledged by the previous group come back within microseconds. Without this
-      // wait the committer takes whatever is queued at once, and N closed-loop appenders settle
-      // into two cohorts of N/2 that alternate, paying two fsyncs per round instead of one.
-      if (group_wait.count() > 0 && returning > 0 && !closing_) {
-        const size_t target = std::min(incoming_.size() + returning, options_.queue_capacity);
-        const auto deadline = std::chrono::steady_clock::now() + group_wait;
-        while (incoming_.size() < target && !closing_) {
-          committer_wake_at_ = target;
-          if (queue_cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
-        }
-      }
-      committer_wake_at_ = SIZE_MAX;
-      if (incoming_.empty()) return;  // closing, and everything accepted is committed
-      group.swap(incoming_);
-    }
+    // Group commit with a bounded wait (sync on only, where each write costs an fsync): the
+    // appenders acknowledged by the previous group come back within microseconds. Without this
+    // wait the committer takes whatever is queued at once, and N closed-loop appenders settle
+    // into two cohorts of N/2 that alternate, paying two fsyncs per round instead of one.
+    queue_.wait(std::nullopt, returning, group_wait);
+    const bool closing = queue_.take(group);
+    if (group.empty() && closing) return;  // everything accepted is committed
     // Blocking and async appenders alike: a caller that completes a command usually starts the
     // next one (a closed loop); the wait below ends as soon as they are back, or after group_wait.
     returning = group.size();
@@ -1036,7 +991,7 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
   // they run without the engine lock.
   db_lock.unlock();
   // Free the slots before completing, so a waiter that appends again at once finds room.
-  in_flight_.fetch_sub(end - begin, std::memory_order_relaxed);
+  queue_.release(end - begin);
   wake_list_.clear();
   for (size_t i = begin; i < end; ++i) {
     complete(group[i], std::move(batch_results_[i - begin]));
@@ -1054,11 +1009,7 @@ void RocksDbEventStore::commit_batch(std::vector<Pending>& group, size_t begin, 
 
 void RocksDbEventStore::drain() {
   std::lock_guard drain_lock(drain_mutex_);
-  {
-    std::lock_guard lock(queue_mutex_);
-    closing_ = true;
-  }
-  queue_cv_.notify_all();
+  queue_.close();
   if (committer_.joinable()) committer_.join();
   closed_.store(true);
   { std::lock_guard lock(head_mutex_); }
@@ -1412,9 +1363,9 @@ CommitStats RocksDbEventStore::stats() const {
   s.batches = stat_batches_.load(std::memory_order_relaxed);
   s.appends = stat_appends_.load(std::memory_order_relaxed);
   s.events = stat_events_.load(std::memory_order_relaxed);
-  s.queue_depth = in_flight_.load(std::memory_order_relaxed);
+  s.queue_depth = queue_.in_flight();
   s.queue_capacity = options_.queue_capacity;
-  s.rejected_overloaded = stat_rejected_overloaded_.load(std::memory_order_relaxed);
+  s.rejected_overloaded = queue_.rejected();
   s.write_micros_total = stat_write_micros_.load(std::memory_order_relaxed);
   s.block_cache_bytes = block_cache_ ? block_cache_->GetUsage() : 0;
   s.row_cache_bytes = row_cache_ ? row_cache_->GetUsage() : 0;
