@@ -82,7 +82,8 @@ class CommitQueue {
   }
 
   /// Committer: everything queued, in arrival order, swapped into the empty `out` (their
-  /// capacities trade places: neither allocates again in steady state). True when the queue was
+  /// capacities trade places: with `out` reserved as the queue is, neither allocates again in
+  /// steady state). True when the queue was
   /// closing at the take: then nothing can arrive after it, so an empty `out` means everything
   /// accepted has been taken.
   bool take(std::vector<Pending>& out) {
@@ -91,7 +92,8 @@ class CommitQueue {
     return closing_;
   }
 
-  /// Committer: `answered` appends are answered (or about to be): their places are free.
+  /// Committer: frees the places of `answered` appends; called just before it completes them, so
+  /// that a completion that appends again finds room.
   void release(size_t answered) { in_flight_.fetch_sub(answered, std::memory_order_relaxed); }
 
   /// Refuses every later push and ends the committer's waits; what was queued stays to be taken.
@@ -102,20 +104,15 @@ class CommitQueue {
     }
     changed_.notify_all();
   }
-  bool closing() const {
-    std::lock_guard lock(mutex_);
-    return closing_;
-  }
 
   /// Accepted and not yet released: queued plus in the committer's hands.
   size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
-  size_t capacity() const { return capacity_; }
   /// Pushes refused because `capacity` appends were in flight.
   uint64_t rejected() const { return rejected_.load(std::memory_order_relaxed); }
 
  private:
   const size_t capacity_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<Pending> queued_;  // guarded by mutex_
   bool closing_ = false;         // guarded by mutex_

@@ -473,7 +473,8 @@ void PostgresEventStore::run_committer() {
   group.reserve(options_.max_batch_appends);
   std::vector<Pending*> pointers;
   std::vector<Pending> doubtful;
-  std::vector<Pending> arrived;
+  std::vector<Pending> arrived;  // swapped with the queue's vector: reserved alike
+  arrived.reserve(std::min<size_t>(options_.queue_capacity, size_t{1} << 16));
   // Moves what is queued to the end of the backlog, in arrival order; true when the queue is closing.
   auto take_arrivals = [&] {
     const bool closing = queue_.take(arrived);
