@@ -984,13 +984,28 @@ void PostgresEventStore::run_listener() {
     conn.reset();
     stat_reconnects_.fetch_add(1, std::memory_order_relaxed);
   };
+  // The notifications libpq has read. Also after each statement on this connection (poll_head):
+  // one that committed while the statement ran arrives with its result and waits in libpq's queue,
+  // where a poll() of the socket would never see it.
+  auto take_notifications = [&] {
+    while (auto note = conn->next_notification()) {
+      uint64_t head = 0;
+      const auto& p = note->payload;
+      const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), head);
+      if (ec == std::errc() && end == p.data() + p.size()) advance_head(head);
+    }
+  };
   while (!closed_.load()) {
     if (!conn) {
       auto opened = open_connection("listener", std::string("; LISTEN ") + kCommitChannel);
       if (opened) {
         conn = std::move(opened.value());
         // What committed while nobody listened.
-        if (!poll_head(*conn)) conn.reset();
+        if (poll_head(*conn)) {
+          take_notifications();
+        } else {
+          conn.reset();
+        }
       } else if (Clock::now() - last_warning > std::chrono::seconds(10)) {
         last_warning = Clock::now();
         spdlog::warn("eventstore: the commit listener cannot connect ({}); retrying every {} ms",
@@ -1011,7 +1026,11 @@ void PostgresEventStore::run_listener() {
     if ((fds[1].revents & POLLIN) != 0) break;
     if (n == 0) {
       // No notification for a whole interval: read the head (and learn the connection is alive).
-      if (!poll_head(*conn)) drop();
+      if (poll_head(*conn)) {
+        take_notifications();
+      } else {
+        drop();
+      }
       continue;
     }
     if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
@@ -1019,12 +1038,7 @@ void PostgresEventStore::run_listener() {
         drop();
         continue;
       }
-      while (auto note = conn->next_notification()) {
-        uint64_t head = 0;
-        const auto& p = note->payload;
-        const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), head);
-        if (ec == std::errc() && end == p.data() + p.size()) advance_head(head);
-      }
+      take_notifications();
     }
   }
 }
