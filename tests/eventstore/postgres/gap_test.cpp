@@ -275,6 +275,15 @@ TEST_CASE(
   relay.stop();
 }
 
+namespace {
+// The sessions of orderflow's commit listeners on the current database (after SELECT ...).
+const std::string kListenerSessions =
+    " FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'orderflow-listener'";
+// Only those idle after their first read of the head: set up, so a session killed now is counted as a
+// reconnect (one killed while it still sets itself up is retried as a first connection).
+const std::string kSetUp = " AND state = 'idle' AND query LIKE '%log_head%'";
+}  // namespace
+
 TEST_CASE(
     "commit wake-ups: a notification that arrives with the listener's read of the head is taken, not left "
     "in libpq's queue",
@@ -289,19 +298,16 @@ TEST_CASE(
   options.reconnect_interval_ms = 50;
   auto waiting = open_store(options);
   RawSession admin(url), locker(url), notifier(url);
-  const std::string listeners =
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
-      "application_name = 'orderflow-listener'";
-  REQUIRE(wait_until([&] { return admin.number(listeners) == 1; }, seconds(30)));
-  const std::string old_listener = admin.run(
-      "SELECT pid::text FROM pg_stat_activity WHERE datname = current_database() AND "
-      "application_name = 'orderflow-listener'");
+  REQUIRE(wait_until([&] { return admin.number("SELECT count(*)" + kListenerSessions + kSetUp) == 1; },
+                     seconds(30)));
+  const std::string old_listener = admin.run("SELECT pid::text" + kListenerSessions);
   // Hold log_head, so that the reconnected listener's read of the head waits for it.
   locker.run("BEGIN");
   locker.run("LOCK TABLE log_head IN ACCESS EXCLUSIVE MODE");
   admin.run("SELECT pg_terminate_backend(" + old_listener + ")");
-  REQUIRE(wait_until([&] { return admin.number(listeners + " AND wait_event_type = 'Lock'") == 1; },
-                     seconds(30)));
+  REQUIRE(wait_until(
+      [&] { return admin.number("SELECT count(*)" + kListenerSessions + " AND wait_event_type = 'Lock'") == 1; },
+      seconds(30)));
   // Sent while the read waits: the listener's session passes it on with the read's result.
   notifier.run(std::string("NOTIFY ") + kCommitChannel + ", '7'");
   locker.run("COMMIT");
@@ -333,19 +339,9 @@ TEST_CASE(
   polled.reconnect_interval_ms = 50;
   auto follower_store = open_store(polled);
   RawSession admin(url);
-  REQUIRE(wait_until(
-      [&] {
-        // Each listener idle after its first read of the head: a session killed while it still sets
-        // itself up is retried as a first connection, which the reconnect count below leaves out.
-        return admin.number(
-                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
-                   "application_name = 'orderflow-listener' AND state = 'idle' AND "
-                   "query LIKE '%log_head%'") == 3;
-      },
-      seconds(30)));
-  const std::string old_listeners = admin.run(
-      "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE datname = current_database() AND "
-      "application_name = 'orderflow-listener'");
+  REQUIRE(wait_until([&] { return admin.number("SELECT count(*)" + kListenerSessions + kSetUp) == 3; },
+                     seconds(30)));
+  const std::string old_listeners = admin.run("SELECT string_agg(pid::text, ',')" + kListenerSessions);
   admin.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (" + old_listeners + ")");
   // pg_terminate_backend only signals: wait until those sessions are gone, so no NOTIFY of the
   // append below can reach them, and the only way to learn of it is the reconnect's read.
