@@ -25,9 +25,7 @@ class CommitQueue {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit CommitQueue(size_t capacity) : capacity_(capacity) {
-    queued_.reserve(std::min<size_t>(capacity, size_t{1} << 16));
-  }
+  explicit CommitQueue(size_t capacity) : capacity_(capacity) { reserve_alike(queued_); }
   CommitQueue(const CommitQueue&) = delete;
   CommitQueue& operator=(const CommitQueue&) = delete;
 
@@ -81,11 +79,15 @@ class CommitQueue {
     wake_at_ = SIZE_MAX;
   }
 
+  /// Reserves `out` as the queue reserves its own vector (take() swaps the two).
+  void reserve_alike(std::vector<Pending>& out) const {
+    out.reserve(std::min<size_t>(capacity_, size_t{1} << 16));
+  }
+
   /// Committer: everything queued, in arrival order, swapped into the empty `out` (their
-  /// capacities trade places: with `out` reserved as the queue is, neither allocates again in
-  /// steady state). True when the queue was
-  /// closing at the take: then nothing can arrive after it, so an empty `out` means everything
-  /// accepted has been taken.
+  /// capacities trade places: with `out` from reserve_alike, neither allocates again in steady
+  /// state). True when the queue was closing at the take: then nothing can arrive after it, so an
+  /// empty `out` means everything accepted has been taken.
   bool take(std::vector<Pending>& out) {
     std::lock_guard lock(mutex_);
     out.swap(queued_);

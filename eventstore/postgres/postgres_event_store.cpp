@@ -222,7 +222,13 @@ class PostgresEventStore final : public PostgresStore {
   // --- the head -------------------------------------------------------------------------------
   void advance_head(uint64_t head) const;
   void run_listener();
+  /// The listener's read of log_head, then the notifications that came with it (see
+  /// take_notifications).
   bool poll_head(Connection& conn);
+  /// Advances the head to every notification libpq has read on the listener's connection. After
+  /// each statement too: a notification of a commit made while the statement ran arrives with its
+  /// result and waits in libpq's queue, where a poll() of the socket would never see it.
+  void take_notifications(Connection& conn);
 
   // --- reads ----------------------------------------------------------------------------------
   /// One pooled statement; a statement that failed for want of a connection (or on one that broke)
@@ -473,8 +479,8 @@ void PostgresEventStore::run_committer() {
   group.reserve(options_.max_batch_appends);
   std::vector<Pending*> pointers;
   std::vector<Pending> doubtful;
-  std::vector<Pending> arrived;  // swapped with the queue's vector: reserved alike
-  arrived.reserve(std::min<size_t>(options_.queue_capacity, size_t{1} << 16));
+  std::vector<Pending> arrived;  // swapped with the queue's vector
+  queue_.reserve_alike(arrived);
   // Moves what is queued to the end of the backlog, in arrival order; true when the queue is closing.
   auto take_arrivals = [&] {
     const bool closing = queue_.take(arrived);
@@ -974,7 +980,17 @@ bool PostgresEventStore::poll_head(Connection& conn) {
   if (!head) return false;
   if (auto position = head->i64(0, 0); position && *position > 0)
     advance_head(static_cast<uint64_t>(*position));
+  take_notifications(conn);
   return true;
+}
+
+void PostgresEventStore::take_notifications(Connection& conn) {
+  while (auto note = conn.next_notification()) {
+    uint64_t head = 0;
+    const auto& p = note->payload;
+    const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), head);
+    if (ec == std::errc() && end == p.data() + p.size()) advance_head(head);
+  }
 }
 
 void PostgresEventStore::run_listener() {
@@ -984,28 +1000,13 @@ void PostgresEventStore::run_listener() {
     conn.reset();
     stat_reconnects_.fetch_add(1, std::memory_order_relaxed);
   };
-  // The notifications libpq has read. Also after each statement on this connection (poll_head):
-  // one that committed while the statement ran arrives with its result and waits in libpq's queue,
-  // where a poll() of the socket would never see it.
-  auto take_notifications = [&] {
-    while (auto note = conn->next_notification()) {
-      uint64_t head = 0;
-      const auto& p = note->payload;
-      const auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), head);
-      if (ec == std::errc() && end == p.data() + p.size()) advance_head(head);
-    }
-  };
   while (!closed_.load()) {
     if (!conn) {
       auto opened = open_connection("listener", std::string("; LISTEN ") + kCommitChannel);
       if (opened) {
         conn = std::move(opened.value());
         // What committed while nobody listened.
-        if (poll_head(*conn)) {
-          take_notifications();
-        } else {
-          conn.reset();
-        }
+        if (!poll_head(*conn)) conn.reset();
       } else if (Clock::now() - last_warning > std::chrono::seconds(10)) {
         last_warning = Clock::now();
         spdlog::warn("eventstore: the commit listener cannot connect ({}); retrying every {} ms",
@@ -1026,11 +1027,7 @@ void PostgresEventStore::run_listener() {
     if ((fds[1].revents & POLLIN) != 0) break;
     if (n == 0) {
       // No notification for a whole interval: read the head (and learn the connection is alive).
-      if (poll_head(*conn)) {
-        take_notifications();
-      } else {
-        drop();
-      }
+      if (!poll_head(*conn)) drop();
       continue;
     }
     if ((fds[0].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
@@ -1038,7 +1035,7 @@ void PostgresEventStore::run_listener() {
         drop();
         continue;
       }
-      take_notifications();
+      take_notifications(*conn);
     }
   }
 }

@@ -261,9 +261,9 @@ $fn$;
 // statement to its commit; three instances were slower than one (BENCHMARKS.md). Now:
 //   1. Claim, without the log_head lock, in one order every transaction follows (so two wait for
 //      each other in a cycle only in a rare race of three on new streams, which PostgreSQL breaks
-//      with 40P01 and the committer runs again): the idempotency keys (INSERT ... ON CONFLICT DO NOTHING, in key
-//      order: a key another open transaction is storing is waited for; a key not claimed is
-//      stored: outcome 2), then the streams' head rows (existing rows locked FOR UPDATE in stream
+//      with 40P01 and the committer runs again): the idempotency keys (INSERT ... ON CONFLICT DO
+//      NOTHING, in key order: a key another open transaction is storing is waited for; a key not
+//      claimed is stored: outcome 2), then the streams' head rows (existing rows locked FOR UPDATE in stream
 //      order; a stream the append would create is inserted, ON CONFLICT DO NOTHING, and one that
 //      another transaction created meanwhile is locked and read like an existing one).
 //   2. Decide every append against the heads read under those row locks (no other transaction can

@@ -743,7 +743,7 @@ uint64_t RocksDbEventStore::wait_past(uint64_t after_sequence, std::chrono::mill
 
 void RocksDbEventStore::run_committer() {
   std::vector<Pending> group;
-  group.reserve(std::min<size_t>(options_.queue_capacity, size_t{1} << 16));
+  queue_.reserve_alike(group);
   const auto group_wait = std::chrono::microseconds(options_.sync ? options_.group_commit_wait_us : 0);
   size_t returning = 0;  // appenders acknowledged by the last group, likely to append again
   for (;;) {
