@@ -37,7 +37,8 @@ class CommitQueue {
     bool wake = false;
     {
       std::lock_guard lock(mutex_);
-      if (closing_) return app::AppendError{app::AppendError::Code::closed, "the event store is closed", 0, {}};
+      if (closing_)
+        return app::AppendError{app::AppendError::Code::closed, "the event store is closed", 0, {}};
       if (in_flight_.load(std::memory_order_relaxed) >= capacity_) {
         rejected_.fetch_add(1, std::memory_order_relaxed);
         return app::AppendError{app::AppendError::Code::overloaded, "the commit queue is full", 0, {}};

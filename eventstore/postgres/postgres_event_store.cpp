@@ -490,8 +490,9 @@ void PostgresEventStore::run_committer() {
   };
   for (;;) {
     // Appends in doubt are looked up again at least every reconnect_interval_ms.
-    queue_.wait(in_doubt_.empty() ? std::nullopt
-                                  : std::optional(Clock::now() + milliseconds(options_.reconnect_interval_ms)));
+    queue_.wait(in_doubt_.empty()
+                    ? std::nullopt
+                    : std::optional(Clock::now() + milliseconds(options_.reconnect_interval_ms)));
     // Closing: everything accepted is committed, and every append in doubt answered.
     if (take_arrivals() && backlog_.empty() && in_doubt_.empty()) return;
     while (!backlog_.empty()) {

@@ -24,7 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-
 json entry(const std::string& name, const std::string& key) {
   return {{"name", name}, {"sha256", api::auth::to_hex(api::auth::sha256(key))}, {"scopes", {"orders:read"}}};
 }
@@ -86,9 +85,8 @@ TEST_CASE("SIGHUP rotates the keys while requests run and a bad file keeps the o
   // A broken file: the keys in force stay, and the log says why.
   std::ofstream(file) << "{\"keys\": [\n  {\"name\": \"x\"\n";
   REQUIRE(::kill(server.pid(), SIGHUP) == 0);
-  CHECK(
-      wait_until([&] { return server.log().find("keys in force stay") != std::string::npos; },
-                 std::chrono::seconds(10)));
+  CHECK(wait_until([&] { return server.log().find("keys in force stay") != std::string::npos; },
+                   std::chrono::seconds(10)));
   CHECK(status_as(new_key) == 200);
   CHECK(status_as(stay) == 200);
   CHECK(status_as(old_key) == 401);

@@ -215,8 +215,9 @@ TEST_CASE("the event log's table files are compressed with LZ4", "[eventstore][a
     auto store = open_store(options);
     for (int i = 0; i < 50; ++i)
       REQUIRE(store
-                  ->append(make_append("s", ExpectedVersion::any(),
-                                       {make_event("t", R"({"note":"some text to compress"})", std::to_string(i))}))
+                  ->append(make_append(
+                      "s", ExpectedVersion::any(),
+                      {make_event("t", R"({"note":"some text to compress"})", std::to_string(i))}))
                   .ok());
   }
   {

@@ -208,7 +208,8 @@ TEST_CASE(
   auto sub = hub.subscribe(filter, 0);
   REQUIRE(sub.ok());
   for (int i = 0; i < 16; ++i)  // two full pages of batch_events, all after the head at subscribe
-    REQUIRE(store->append(make_append(mine, ExpectedVersion::any(), {reserved("m" + std::to_string(i))})).ok());
+    REQUIRE(
+        store->append(make_append(mine, ExpectedVersion::any(), {reserved("m" + std::to_string(i))})).ok());
   Taker taker;
   taker.arm(**sub);
   std::vector<uint64_t> seen;

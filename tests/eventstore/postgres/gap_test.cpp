@@ -15,8 +15,8 @@
 #include <thread>
 
 #include "app/log_follower.h"
-#include "outbox/publisher.h"
 #include "eventstore/postgres/schema.h"
+#include "outbox/publisher.h"
 #include "outbox/relay.h"
 #include "tests/eventstore/postgres/pg_test_support.h"
 #include "tests/eventstore/postgres/relay_support.h"
@@ -306,7 +306,9 @@ TEST_CASE(
   locker.run("LOCK TABLE log_head IN ACCESS EXCLUSIVE MODE");
   admin.run("SELECT pg_terminate_backend(" + old_listener + ")");
   REQUIRE(wait_until(
-      [&] { return admin.number("SELECT count(*)" + kListenerSessions + " AND wait_event_type = 'Lock'") == 1; },
+      [&] {
+        return admin.number("SELECT count(*)" + kListenerSessions + " AND wait_event_type = 'Lock'") == 1;
+      },
       seconds(30)));
   // Sent while the read waits: the listener's session passes it on with the read's result.
   notifier.run(std::string("NOTIFY ") + kCommitChannel + ", '7'");
